@@ -1,0 +1,65 @@
+/**
+ * The settings several services share, named as in the contract (design.md, "Configuration and
+ * commands"). A service builds its spec from these plus its own, so the same setting is spelled and
+ * validated the same way everywhere.
+ */
+import { brokerList, integer, oneOf, port, topicName, url, type Option } from './config.ts'
+import { LogLevels, type LogLevel } from './logger.ts'
+import { DefaultTopics } from './topics.ts'
+
+const list = (value: string[]): string => value.join(',')
+
+export const kafkaBrokers: Option<string[]> = {
+  env: 'KAFKA_BROKERS',
+  description: 'Kafka bootstrap servers, comma-separated host:port',
+  default: ['localhost:9092'],
+  parse: brokerList,
+  show: list,
+}
+
+export const mqttUrl: Option<string> = {
+  env: 'MQTT_URL',
+  description: 'MQTT broker URL',
+  default: 'mqtt://localhost:1883',
+  parse: url(['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss']),
+}
+
+export const windowMs: Option<number> = {
+  env: 'WINDOW_MS',
+  description: 'tumbling window length in milliseconds, aligned to the Unix epoch',
+  default: 15_000,
+  parse: integer({ min: 1, max: 86_400_000 }),
+}
+
+export const graceMs: Option<number> = {
+  env: 'GRACE_MS',
+  description: 'how long after its end a window still accepts readings, in milliseconds',
+  default: 5_000,
+  parse: integer({ min: 0, max: 86_400_000 }),
+}
+
+/** Each service has its own default port, so all of them can run on one machine. 0 picks a free port. */
+export function metricsPort(defaultPort: number): Option<number> {
+  return {
+    env: 'METRICS_PORT',
+    description: 'port of the Prometheus /metrics endpoint (0 picks a free one)',
+    default: defaultPort,
+    parse: port({ allowZero: true }),
+  }
+}
+
+function topic(env: string, description: string, defaultName: string): Option<string> {
+  return { env, description, default: defaultName, parse: topicName }
+}
+
+export const readingsTopic = topic('READINGS_TOPIC', 'Kafka topic of reading CloudEvents', DefaultTopics.readings)
+export const dlqTopic = topic('DLQ_TOPIC', 'Kafka topic for what could not be read', DefaultTopics.deadLetter)
+export const lateTopic = topic('LATE_TOPIC', 'Kafka topic for readings that missed their window', DefaultTopics.late)
+export const controlPanelTopic = topic('CONTROL_PANEL_TOPIC', 'Kafka topic of window CloudEvents', DefaultTopics.controlPanel)
+
+export const logLevel: Option<LogLevel> = {
+  env: 'LOG_LEVEL',
+  description: `log verbosity (${Object.keys(LogLevels).join(', ')})`,
+  default: 'info',
+  parse: oneOf(Object.keys(LogLevels) as LogLevel[]),
+}

@@ -1,0 +1,50 @@
+import { type Command } from '../cli/main.ts'
+import { formatHelp, parseArgs } from '../common/config.ts'
+import { ConfigError } from '../common/errors.ts'
+import { createLogger } from '../common/logger.ts'
+import { stackDown, stackOptions, stackStatus, stackUp } from './stack.ts'
+
+const USAGE = 'thermocline stack up|down|status [options]'
+const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker (Mosquitto) for the demo and tests.
+  up      start what is not already answering (Kafka jars are fetched with Maven on first use)
+  down    stop what \`stack up\` started; brokers it found running are left alone
+  status  report each part; exits 1 when one is down`
+
+export const stackCommand: Command = {
+  summary: 'run a local Kafka and MQTT broker (up, down, status)',
+  async run(argv) {
+    const { config, positionals, help } = parseArgs(stackOptions, argv)
+    if (help) {
+      process.stdout.write(formatHelp(USAGE, SUMMARY, stackOptions))
+      return 0
+    }
+    const [action, ...extra] = positionals
+    if (extra.length > 0 || !['up', 'down', 'status'].includes(action ?? '')) {
+      throw new ConfigError('action', `expected up, down or status (got ${JSON.stringify(positionals.join(' '))})`)
+    }
+    const logger = createLogger('stack')
+    if (action === 'up') {
+      const started = Date.now()
+      const result = await stackUp(config, logger)
+      const status = await stackStatus(config)
+      const fetched = result.kafkaFetchSeconds > 0 ? ` (of which ${result.kafkaFetchSeconds.toFixed(1)} s fetching Kafka jars)` : ''
+      process.stdout.write(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s${fetched}\n${formatStatus(status)}`)
+      return 0
+    }
+    if (action === 'down') {
+      const stopped = await stackDown(config)
+      const what = [stopped.kafka && 'Kafka', stopped.mqtt && 'Mosquitto'].filter(Boolean)
+      process.stdout.write(what.length > 0 ? `stopped ${what.join(' and ')}\n` : 'nothing to stop: no broker started by thermocline is running\n')
+      return 0
+    }
+    const status = await stackStatus(config)
+    process.stdout.write(formatStatus(status))
+    return status.kafka.state === 'down' || status.mqtt.state === 'down' ? 1 : 0
+  },
+}
+
+function formatStatus(status: Awaited<ReturnType<typeof stackStatus>>): string {
+  const line = (name: string, part: (typeof status)['kafka']): string =>
+    `${name.padEnd(6)} ${(part.state === 'down' ? 'DOWN' : 'up').padEnd(5)} ${part.address.padEnd(16)} ${part.detail}\n`
+  return line('kafka', status.kafka) + line('mqtt', status.mqtt)
+}

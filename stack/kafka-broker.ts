@@ -1,0 +1,186 @@
+/**
+ * One local Kafka broker in KRaft mode (combined broker + controller), run straight from Apache
+ * Kafka's jars: this machine has no Docker engine and Debian packages no Kafka. The jars are fetched
+ * once with Maven into the stack cache and reused offline afterwards.
+ */
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { StackError } from '../common/errors.ts'
+import { type Logger } from '../common/logger.ts'
+import { kafkaAnswers } from './probe.ts'
+import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.ts'
+
+const run = promisify(execFile)
+
+/** Kept in step with stack/kafka/pom.xml. */
+export const KAFKA_VERSION = '3.9.1'
+const POM = join(dirname(fileURLToPath(import.meta.url)), 'kafka', 'pom.xml')
+const MAIN_CLASS = 'kafka.Kafka'
+
+export interface KafkaBrokerSettings {
+  home: string
+  host: string
+  port: number
+  controllerPort: number
+  heap: string
+  partitions: number
+  startTimeoutMs: number
+}
+
+export interface KafkaPaths {
+  libs: string
+  dir: string
+  data: string
+  properties: string
+  log4j: string
+  serverLog: string
+  stdoutLog: string
+  pidFile: string
+}
+
+export function kafkaPaths(home: string): KafkaPaths {
+  const dir = join(home, 'run', 'kafka')
+  return {
+    libs: join(home, `kafka-${KAFKA_VERSION}`, 'libs'),
+    dir,
+    data: join(dir, 'data'),
+    properties: join(dir, 'server.properties'),
+    log4j: join(dir, 'log4j.properties'),
+    serverLog: join(dir, 'server.log'),
+    stdoutLog: join(dir, 'stdout.log'),
+    pidFile: join(dir, 'kafka.pid'),
+  }
+}
+
+/** The pid of the broker `stack up` started, if it is running. */
+export function runningKafkaPid(home: string): number | undefined {
+  return managedPid(kafkaPaths(home).pidFile, MAIN_CLASS)
+}
+
+/** Fetches the broker jars with Maven unless the cache already holds them. Returns the seconds spent. */
+export async function fetchKafkaJars(home: string, logger: Logger): Promise<number> {
+  const { libs } = kafkaPaths(home)
+  const marker = join(libs, '.complete')
+  if (existsSync(marker)) return 0
+  const started = Date.now()
+  logger.info(`fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central (first run only)`, { into: libs })
+  mkdirSync(libs, { recursive: true })
+  try {
+    await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`], { maxBuffer: 16 * 1024 * 1024 })
+  } catch (error) {
+    const { code, stdout, stderr } = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string }
+    if (code === 'ENOENT') throw new StackError('Maven (mvn) is needed once to fetch the Kafka jars: apt-get install -y maven')
+    throw new StackError(`mvn could not fetch the Kafka jars:\n${String(stdout ?? '') + String(stderr ?? '')}`.trimEnd(), { cause: error })
+  }
+  if (!readdirSync(libs).some((name) => name.startsWith('kafka_2.13-'))) throw new StackError(`mvn finished but ${libs} holds no kafka_2.13 jar`)
+  writeFileSync(marker, `${new Date().toISOString()}\n`)
+  return (Date.now() - started) / 1000
+}
+
+function serverProperties(settings: KafkaBrokerSettings, paths: KafkaPaths): string {
+  const { host, port, controllerPort } = settings
+  return `# Written by thermocline stack up; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${host}:${controllerPort}
+listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}
+advertised.listeners=PLAINTEXT://${host}:${port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=${paths.data}
+num.partitions=${settings.partitions}
+# One node: every internal topic has one replica, and transactions need an ISR of one.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+min.insync.replicas=1
+default.replication.factor=1
+# Consumer groups form at once instead of waiting 3 s for more members.
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+delete.topic.enable=true
+log.retention.hours=168
+`
+}
+
+function log4jProperties(paths: KafkaPaths): string {
+  return `log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=${paths.serverLog}
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.org.apache.kafka.controller=INFO
+log4j.logger.state.change.logger=WARN
+`
+}
+
+function javaArgs(settings: KafkaBrokerSettings, paths: KafkaPaths, mainClass: string, args: string[]): string[] {
+  return [
+    `-Xms${settings.heap}`,
+    `-Xmx${settings.heap}`,
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-Djava.awt.headless=true',
+    `-Dlog4j.configuration=file:${paths.log4j}`,
+    `-Dkafka.logs.dir=${paths.dir}`,
+    '-cp',
+    join(paths.libs, '*'),
+    mainClass,
+    ...args,
+  ]
+}
+
+/** Writes the config and formats KRaft storage the first time (kafka-storage.sh format). */
+async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promise<void> {
+  mkdirSync(paths.data, { recursive: true })
+  writeFileSync(paths.properties, serverProperties(settings, paths))
+  writeFileSync(paths.log4j, log4jProperties(paths))
+  if (existsSync(join(paths.data, 'meta.properties'))) return
+  // A KRaft cluster id is a Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
+  const clusterId = randomBytes(16).toString('base64url')
+  try {
+    await run('java', javaArgs({ ...settings, heap: '256m' }, paths, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', paths.properties]))
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string }
+    throw new StackError(`formatting Kafka storage in ${paths.data} failed:\n${String(stdout ?? '') + String(stderr ?? '')}`.trimEnd(), { cause: error })
+  }
+}
+
+/** Starts the broker and waits until it answers a metadata request. Returns its pid. */
+export async function startKafka(settings: KafkaBrokerSettings, logger: Logger): Promise<number> {
+  const paths = kafkaPaths(settings.home)
+  await prepare(settings, paths)
+  const pid = spawnDetached('java', javaArgs(settings, paths, MAIN_CLASS, [paths.properties]), paths.stdoutLog, paths.pidFile, paths.dir)
+  logger.info('started Kafka broker', { pid, port: settings.port, log: paths.serverLog })
+  const deadline = Date.now() + settings.startTimeoutMs
+  while (Date.now() < deadline) {
+    if (managedPid(paths.pidFile, MAIN_CLASS) === undefined) {
+      throw new StackError(`Kafka exited during start. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}\n${tail(paths.stdoutLog, 10)}`)
+    }
+    if (await kafkaAnswers(settings.host, settings.port, 2_000)) return pid
+    await sleep(250)
+  }
+  await stopProcess(pid, paths.pidFile, 5_000)
+  throw new StackError(
+    `Kafka did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}`,
+  )
+}
+
+export async function stopKafka(home: string): Promise<boolean> {
+  const paths = kafkaPaths(home)
+  const pid = runningKafkaPid(home)
+  if (pid === undefined) return false
+  await stopProcess(pid, paths.pidFile)
+  return true
+}

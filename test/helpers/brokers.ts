@@ -1,0 +1,105 @@
+/**
+ * What integration tests share: broker addresses (set by test/setup/stack.ts), unique topic names
+ * and clients that clean up after themselves.
+ */
+import { randomUUID } from 'node:crypto'
+import { type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { onTestFinished } from 'vitest'
+import { createKafka } from '../../common/kafka.ts'
+import { createLogger } from '../../common/logger.ts'
+
+export const kafkaBrokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
+export const mqttUrl = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883'
+
+/** A name no other test (or earlier run) uses: topics, groups, MQTT topic prefixes, client ids. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`
+}
+
+export function testKafka(): Kafka {
+  return createKafka({ brokers: kafkaBrokers, clientId: uniqueName('test'), logger: createLogger('test-kafka', 'error') })
+}
+
+/** An admin client, disconnected when the test finishes. */
+export async function testAdmin(kafka: Kafka = testKafka()): Promise<Admin> {
+  const admin = kafka.admin()
+  await admin.connect()
+  onTestFinished(() => admin.disconnect())
+  return admin
+}
+
+/** Creates unique topics (deleted when the test finishes) and returns their names. */
+export async function createTopics(prefixes: string[], partitions = 1): Promise<string[]> {
+  const admin = await testAdmin()
+  const topics = prefixes.map(uniqueName)
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true })
+  onTestFinished(() => admin.deleteTopics({ topics }).catch(() => undefined))
+  return topics
+}
+
+export async function testProducer(kafka: Kafka = testKafka(), options: Parameters<Kafka['producer']>[0] = {}): Promise<Producer> {
+  const producer = kafka.producer(options)
+  await producer.connect()
+  onTestFinished(() => producer.disconnect())
+  return producer
+}
+
+export interface ConsumedRecord {
+  topic: string
+  partition: number
+  offset: string
+  key: string | null
+  value: Buffer | null
+  headers: Record<string, string>
+}
+
+/**
+ * Reads `topic` from the beginning until `until(records)` holds or `timeoutMs` passes, then returns
+ * everything read. Wait on a condition, never on a sleep.
+ */
+export async function consumeUntil(
+  topic: string,
+  until: (records: ConsumedRecord[]) => boolean,
+  options: { timeoutMs?: number; readUncommitted?: boolean; kafka?: Kafka } = {},
+): Promise<ConsumedRecord[]> {
+  const { timeoutMs = 60_000, readUncommitted = false, kafka = testKafka() } = options
+  const consumer: Consumer = kafka.consumer({ groupId: uniqueName('test-reader'), readUncommitted, maxWaitTimeInMs: 200 })
+  const records: ConsumedRecord[] = []
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms with ${records.length} records from ${topic}`)), timeoutMs)
+      const check = (): void => {
+        if (until(records)) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      check()
+      consumer
+        .run({
+          eachMessage: async ({ topic: from, partition, message }) => {
+            const headers: Record<string, string> = {}
+            for (const [name, value] of Object.entries(message.headers ?? {})) {
+              if (value !== undefined) headers[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString()
+            }
+            records.push({ topic: from, partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers })
+            check()
+          },
+        })
+        .catch(reject)
+    })
+  } finally {
+    await consumer.disconnect()
+  }
+  return records
+}
+
+/** An MQTT client connected to the test broker, ended when the test finishes. */
+export async function testMqtt(options: IClientOptions = {}): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(mqttUrl, { clientId: uniqueName('test-mqtt'), reconnectPeriod: 0, ...options })
+  onTestFinished(() => client.endAsync(true))
+  return client
+}

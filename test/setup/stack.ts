@@ -1,0 +1,20 @@
+/**
+ * Integration tests run against real brokers. This brings up the local stack when a part is not
+ * running and, at the end, stops exactly what it started. If the brokers cannot be started the
+ * setup throws: integration tests fail, they are never skipped.
+ */
+import { parseArgs } from '../../common/config.ts'
+import { createLogger } from '../../common/logger.ts'
+import { stackDown, stackOptions, stackUp } from '../../stack/stack.ts'
+
+export async function setup(): Promise<() => Promise<void>> {
+  const { config } = parseArgs(stackOptions, [], process.env)
+  const logger = createLogger('test-stack')
+  const { started } = await stackUp(config, logger)
+  process.env.KAFKA_BROKERS ??= `127.0.0.1:${config.kafkaPort}`
+  process.env.MQTT_URL ??= `mqtt://127.0.0.1:${config.mqttPort}`
+  return async () => {
+    const stopped = await stackDown(config, started)
+    if (stopped.kafka || stopped.mqtt) logger.info('stopped what the tests started', stopped)
+  }
+}

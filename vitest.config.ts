@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config'
+
+// Two projects: `unit` never touches the network; `integration` runs against a real Kafka and
+// Mosquitto, which test/setup/stack.ts brings up when they are not running (and stops afterwards).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.int.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.int.test.ts'],
+          globalSetup: ['test/setup/stack.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // Two cores: more parallel files only make brokers and tests fight for CPU.
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+})
