@@ -1,0 +1,203 @@
+/**
+ * The pure core of ingest: one MQTT message (topic, payload bytes, receive time) becomes either a
+ * Reading or a DeadLetter that says exactly why not. No I/O, no clock: the receive time is passed in.
+ *
+ * Accepted payloads (design.md, "MQTT input"): the native JSON object
+ * `{"temperature", "unit"?, "time"?, "id"?}`, or a CloudEvent in structured mode (specversion 0.3 or
+ * 1.0) whose `data` carries `temperature` and `unit`, and whose `id` and `time` are kept.
+ */
+import { createHash } from 'node:crypto'
+
+/** A valid reading, in °C, with the time normalised to RFC 3339 UTC with milliseconds. */
+export interface Reading {
+  id: string
+  area: string
+  device: string
+  celsius: number
+  /** RFC 3339, UTC (`toISOString()` form). */
+  time: string
+}
+
+/** Every reason a message goes to the dead-letter topic: the `error` header and a metric label. */
+export const DeadLetterReasons = {
+  payloadTooLarge: 'payload_too_large',
+  badTopic: 'bad_topic',
+  notJson: 'not_json',
+  notAnObject: 'not_an_object',
+  unsupportedSpecversion: 'unsupported_specversion',
+  invalidCloudEvent: 'invalid_cloudevent',
+  missingTemperature: 'missing_temperature',
+  temperatureNotANumber: 'temperature_not_a_number',
+  temperatureNotFinite: 'temperature_not_finite',
+  unknownUnit: 'unknown_unit',
+  outOfRange: 'out_of_range',
+  unparsableTime: 'unparsable_time',
+  invalidId: 'invalid_id',
+} as const
+
+export type DeadLetterReason = (typeof DeadLetterReasons)[keyof typeof DeadLetterReasons]
+
+export interface DeadLetter {
+  reason: DeadLetterReason
+  /** One human-readable sentence for the `error_detail` header and the logs. */
+  detail: string
+}
+
+export type DecodeResult = { ok: true; reading: Reading } | { ok: false; deadLetter: DeadLetter }
+
+/** Payloads larger than this are not parsed at all (design: payload ≤ 64 KiB). */
+export const MAX_PAYLOAD_BYTES = 64 * 1024
+export const MIN_CELSIUS = -100
+export const MAX_CELSIUS = 150
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/
+// RFC 3339 section 5.6 date-time (the `T` and `Z` may be lower case, section 5.6 note).
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+// ECMAScript's time value range (ECMA-262 21.4.1.22): a Date beyond it is invalid.
+const MAX_EPOCH_MS = 8.64e15
+
+/**
+ * Where area and device sit in an MQTT topic: the positions of the two single-level wildcards of
+ * the subscription filter (`thermostats/+/+/temperature` -> segments 1 and 2 of 4).
+ */
+export interface TopicLayout {
+  segments: number
+  areaIndex: number
+  deviceIndex: number
+}
+
+/** Reads the layout from a filter; throws (for the config error) unless it has exactly two `+` and no `#`. */
+export function topicLayout(filter: string): TopicLayout {
+  const segments = filter.split('/')
+  const wildcards = segments.flatMap((segment, index) => (segment === '+' ? [index] : []))
+  if (segments.some((segment) => segment.includes('#'))) throw new Error('must not contain # (area and device are the two + segments)')
+  if (segments.some((segment) => segment !== '+' && segment.includes('+'))) throw new Error('a + must stand alone in its segment')
+  if (wildcards.length !== 2) throw new Error('must have exactly two + segments: the first is the area, the second the device')
+  if (segments.some((segment) => segment.startsWith('$'))) throw new Error('must not start with $ (the shared-subscription group is its own setting)')
+  return { segments: segments.length, areaIndex: wildcards[0]!, deviceIndex: wildcards[1]! }
+}
+
+const fail = (reason: DeadLetterReason, detail: string): DecodeResult => ({ ok: false, deadLetter: { reason, detail } })
+
+export function decode(layout: TopicLayout, topic: string, payload: Buffer, receivedAtMs: number): DecodeResult {
+  if (payload.length > MAX_PAYLOAD_BYTES) return fail(DeadLetterReasons.payloadTooLarge, `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
+
+  const segments = topic.split('/')
+  if (segments.length !== layout.segments) return fail(DeadLetterReasons.badTopic, `topic has ${segments.length} segments, expected ${layout.segments}`)
+  const area = segments[layout.areaIndex]!
+  const device = segments[layout.deviceIndex]!
+  if (!NAME.test(area)) return fail(DeadLetterReasons.badTopic, `area ${JSON.stringify(area)} does not match ${NAME.source}`)
+  if (!NAME.test(device)) return fail(DeadLetterReasons.badTopic, `device ${JSON.stringify(device)} does not match ${NAME.source}`)
+
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(payload.toString('utf8'))
+  } catch (error) {
+    return fail(DeadLetterReasons.notJson, `payload is not JSON: ${(error as Error).message}`)
+  }
+  if (!isObject(parsed)) return fail(DeadLetterReasons.notAnObject, `payload is JSON ${describe(parsed)}, not an object`)
+
+  let fields: Record<string, unknown> = parsed
+  const id: unknown = parsed.id
+  const time: unknown = parsed.time
+  if ('specversion' in parsed) {
+    // A structured-mode CloudEvent (CloudEvents JSON format, section 3): the reading is its data.
+    const { specversion } = parsed
+    if (specversion !== '1.0' && specversion !== '0.3') {
+      return fail(DeadLetterReasons.unsupportedSpecversion, `CloudEvent specversion ${JSON.stringify(specversion)} is not 1.0 or 0.3`)
+    }
+    // CloudEvents 1.0 section 3.1.1 (and 0.3): id is a required non-empty string.
+    if (typeof parsed.id !== 'string' || parsed.id === '') return fail(DeadLetterReasons.invalidCloudEvent, 'CloudEvent has no id')
+    const data = dataOf(parsed)
+    if (!isObject(data)) return fail(DeadLetterReasons.invalidCloudEvent, `CloudEvent data is ${describe(data)}, not a JSON object`)
+    fields = data
+  }
+
+  if (id !== undefined && (typeof id !== 'string' || id === '')) return fail(DeadLetterReasons.invalidId, `id is ${describe(id)}, not a non-empty string`)
+
+  const temperature = fields.temperature
+  if (temperature === undefined || temperature === null) return fail(DeadLetterReasons.missingTemperature, 'payload has no temperature')
+  if (typeof temperature !== 'number') return fail(DeadLetterReasons.temperatureNotANumber, `temperature is ${describe(temperature)}, not a number`)
+  // JSON has no NaN or Infinity, but 1e999 parses to Infinity.
+  if (!Number.isFinite(temperature)) return fail(DeadLetterReasons.temperatureNotFinite, `temperature ${temperature} is not finite`)
+
+  const unit = fields.unit ?? 'C'
+  const celsius = toCelsius(temperature, unit)
+  if (celsius === undefined) return fail(DeadLetterReasons.unknownUnit, `unit ${JSON.stringify(unit)} is not one of "C", "F", "K"`)
+  if (!(celsius >= MIN_CELSIUS && celsius <= MAX_CELSIUS)) {
+    return fail(DeadLetterReasons.outOfRange, `temperature ${celsius} °C is outside ${MIN_CELSIUS}..${MAX_CELSIUS} °C`)
+  }
+
+  let timeMs: number
+  if (time === undefined || time === null) timeMs = receivedAtMs
+  else {
+    const parsedTime = parseTime(time)
+    if (parsedTime === undefined) return fail(DeadLetterReasons.unparsableTime, `time ${JSON.stringify(time)} is neither RFC 3339 nor epoch milliseconds`)
+    timeMs = parsedTime
+  }
+  const isoTime = new Date(timeMs).toISOString()
+
+  return { ok: true, reading: { id: (id as string | undefined) ?? readingId(device, isoTime, celsius), area, device, celsius, time: isoTime } }
+}
+
+/**
+ * The id of a reading that came without one: the same (device, time, value) always gives the same
+ * id, so a message the broker redelivers is recognisably the same reading downstream (design.md).
+ */
+export function readingId(device: string, isoTime: string, celsius: number): string {
+  const digest = createHash('sha256').update(`${device}\n${isoTime}\n${celsius}`).digest('hex')
+  return `${device}-${digest.slice(0, 32)}`
+}
+
+function toCelsius(value: number, unit: unknown): number | undefined {
+  switch (unit) {
+    case 'C':
+      return value
+    case 'F':
+      return ((value - 32) * 5) / 9
+    case 'K':
+      return value - 273.15
+    default:
+      return undefined
+  }
+}
+
+/** RFC 3339 string or epoch milliseconds -> epoch milliseconds, or undefined. */
+export function parseTime(time: unknown): number | undefined {
+  if (typeof time === 'number') return Number.isFinite(time) && Math.abs(time) <= MAX_EPOCH_MS ? Math.trunc(time) : undefined
+  if (typeof time !== 'string') return undefined
+  const match = RFC3339.exec(time)
+  if (match === null) return undefined
+  const [, year, month, day, hour, minute, second] = match.map(Number) as [number, number, number, number, number, number, number]
+  // Date.parse rolls 2026-02-30 over to March; RFC 3339 section 5.7 makes it invalid.
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 60) return undefined
+  const ms = Date.parse(time.toUpperCase())
+  return Number.isFinite(ms) ? ms : undefined
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate()
+}
+
+/** `data`, or `data_base64` decoded as JSON (CloudEvents JSON format 3.1); anything else undefined. */
+function dataOf(event: Record<string, unknown>): unknown {
+  if (event.data !== undefined) return event.data
+  if (typeof event.data_base64 === 'string') {
+    try {
+      return JSON.parse(Buffer.from(event.data_base64, 'base64').toString('utf8'))
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array'
+  if (value === null) return 'null'
+  if (value === undefined) return 'missing'
+  return `a ${typeof value} (${JSON.stringify(value).slice(0, 40)})`
+}

@@ -1,0 +1,65 @@
+import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents'
+import { describe, expect, it } from 'vitest'
+import { headersToStrings } from '../../common/events.ts'
+import { deadLetterMessage } from '../../ingest/dead-letter.ts'
+import { DeadLetterReasons, type Reading } from '../../ingest/decode.ts'
+import { readingEvent, readingMessage } from '../../ingest/reading-event.ts'
+
+const reading: Reading = { id: 'porch-f-t00-8', area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111, time: '2026-01-01T00:00:00.540Z' }
+
+describe('reading CloudEvent', () => {
+  it('carries the contract attributes and data', () => {
+    const event = readingEvent(reading)
+    expect({ ...event }).toMatchObject({
+      specversion: '1.0',
+      id: 'porch-f-t00-8',
+      type: 'dev.thermocline.reading.v1',
+      source: '/thermostats/porch-f/porch-f-t00',
+      time: '2026-01-01T00:00:00.540Z',
+      datacontenttype: 'application/json',
+      data: { area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111 },
+    })
+  })
+
+  it('passes the SDK strict validation although built without it', () => {
+    const event = readingEvent(reading)
+    expect(event.validate()).toBe(true)
+    expect(() => new CloudEvent({ ...event })).not.toThrow()
+  })
+
+  it('becomes a binary-mode Kafka message keyed by area that the SDK reads back to the same event', () => {
+    const message = readingMessage(reading)
+    expect(message.key).toBe('porch-f')
+    expect(JSON.parse(String(message.value))).toEqual({ area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111 })
+    expect(message.headers).toEqual({
+      'content-type': 'application/json',
+      ce_id: 'porch-f-t00-8',
+      ce_type: 'dev.thermocline.reading.v1',
+      ce_source: '/thermostats/porch-f/porch-f-t00',
+      ce_specversion: '1.0',
+      ce_time: '2026-01-01T00:00:00.540Z',
+      ce_datacontenttype: 'application/json',
+    })
+    // As a consumer sees it: header values arrive as Buffers.
+    const asReceived = Object.fromEntries(Object.entries(message.headers!).map(([name, value]) => [name, Buffer.from(String(value))]))
+    const back = KafkaBinding.toEvent({ key: 'porch-f', value: Buffer.from(String(message.value)), headers: headersToStrings(asReceived), body: undefined, timestamp: undefined } as never) as CloudEvent
+    expect(back.id).toBe(reading.id)
+    expect(back.time).toBe(reading.time)
+    expect(back.data).toEqual({ area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111 })
+  })
+})
+
+describe('dead-letter message', () => {
+  it('keeps the payload bytes and says why, where from and when', () => {
+    const payload = Buffer.from([0x7b, 0xff, 0x00, 0x7d])
+    const message = deadLetterMessage({ reason: DeadLetterReasons.notJson, detail: 'payload is not JSON' }, 'thermostats/a/b/temperature', payload, Date.parse('2026-01-01T00:00:01.250Z'))
+    expect(message.key).toBe('thermostats/a/b/temperature')
+    expect(message.value).toBe(payload)
+    expect(message.headers).toEqual({
+      error: 'not_json',
+      error_detail: 'payload is not JSON',
+      mqtt_topic: 'thermostats/a/b/temperature',
+      received_at: '2026-01-01T00:00:01.250Z',
+    })
+  })
+})
