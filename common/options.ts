@@ -3,7 +3,7 @@
  * commands"). A service builds its spec from these plus its own, so the same setting is spelled and
  * validated the same way everywhere.
  */
-import { brokerList, integer, oneOf, port, topicName, url, type Option } from './config.ts'
+import { brokerList, integer, oneOf, port, text, topicName, url, type Option } from './config.ts'
 import { LogLevels, type LogLevel } from './logger.ts'
 import { DefaultTopics } from './topics.ts'
 
@@ -62,4 +62,11 @@ export const logLevel: Option<LogLevel> = {
   description: `log verbosity (${Object.keys(LogLevels).join(', ')})`,
   default: 'info',
   parse: oneOf(Object.keys(LogLevels) as LogLevel[]),
+}
+
+export const metricsHost: Option<string> = {
+  env: 'METRICS_HOST',
+  description: 'address the /metrics endpoint listens on (0.0.0.0 inside a container)',
+  default: '127.0.0.1',
+  parse: text(/^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),
 }
