@@ -12,6 +12,9 @@ export interface Command {
 
 const commands: Record<string, () => Promise<Command>> = {
   stack: async () => (await import('../stack/command.ts')).stackCommand,
+  process: async () => (await import('../processor/command.ts')).processCommand,
+  simulate: async () => (await import('../simulator/command.ts')).simulateCommand,
+  ingest: async () => (await import('../ingest/command.ts')).ingestCommand,
 }
 
 function usage(): string {

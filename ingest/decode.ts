@@ -94,7 +94,7 @@ export function decode(layout: TopicLayout, topic: string, payload: Buffer, rece
   } catch (error) {
     return fail(DeadLetterReasons.notJson, `payload is not JSON: ${(error as Error).message}`)
   }
-  if (!isObject(parsed)) return fail(DeadLetterReasons.notAnObject, `payload is JSON ${describe(parsed)}, not an object`)
+  if (!isObject(parsed)) return fail(DeadLetterReasons.notAnObject, `payload is ${describe(parsed)}, not a JSON object`)
 
   let fields: Record<string, unknown> = parsed
   const id: unknown = parsed.id

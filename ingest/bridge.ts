@@ -1,0 +1,108 @@
+/**
+ * The bridge: MQTT messages in, reading CloudEvents and dead letters out, each MQTT message
+ * acknowledged only after Kafka acknowledged what it became. Wires the pure core (decode, records)
+ * to the adapters (mqtt-source, kafka-sink); owns start and the order of a clean stop.
+ */
+import { Partitioners, type Kafka } from 'kafkajs'
+import { ensureTopics } from '../common/kafka.ts'
+import { type Logger } from '../common/logger.ts'
+import { deadLetterMessage } from './dead-letter.ts'
+import { decode, topicLayout, type TopicLayout } from './decode.ts'
+import { KafkaSink, type SinkRecord } from './kafka-sink.ts'
+import { type IngestMetrics } from './metrics.ts'
+import { MqttSource, type IncomingMessage } from './mqtt-source.ts'
+import { type IngestConfig } from './options.ts'
+import { readingMessage } from './reading-event.ts'
+
+export interface RecordRouting {
+  layout: TopicLayout
+  readingsTopic: string
+  dlqTopic: string
+}
+
+/** One MQTT message -> the Kafka record it becomes, and the metric to count once Kafka has it. */
+export function toSinkRecord(routing: RecordRouting, message: IncomingMessage): { record: SinkRecord; count: (metrics: IngestMetrics) => void } {
+  const result = decode(routing.layout, message.topic, message.payload, message.receivedAtMs)
+  if (result.ok) {
+    return { record: { topic: routing.readingsTopic, message: readingMessage(result.reading) }, count: (metrics) => metrics.written.inc() }
+  }
+  const { reason } = result.deadLetter
+  return {
+    record: { topic: routing.dlqTopic, message: deadLetterMessage(result.deadLetter, message.topic, message.payload, message.receivedAtMs) },
+    count: (metrics) => metrics.deadLettered.inc({ reason }),
+  }
+}
+
+export type BridgeSettings = Pick<
+  IngestConfig,
+  'mqttUrl' | 'topicFilter' | 'shareGroup' | 'clientId' | 'connections' | 'sessionExpirySeconds' | 'readingsTopic' | 'dlqTopic' | 'topicPartitions' | 'maxBatchRecords'
+>
+
+export interface Bridge {
+  /** Take nothing new, let Kafka acknowledge what is in flight (up to timeoutMs), acknowledge it, disconnect. */
+  stop(timeoutMs: number): Promise<{ unacknowledged: number }>
+}
+
+export async function startBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<Bridge> {
+  const routing: RecordRouting = { layout: topicLayout(settings.topicFilter), readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic }
+
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    await ensureTopics(
+      admin,
+      [settings.readingsTopic, settings.dlqTopic].map((topic) => ({ topic, numPartitions: settings.topicPartitions })),
+    )
+  } finally {
+    await admin.disconnect()
+  }
+
+  const sink = new KafkaSink({
+    // acks=all is set per request (sendBatch); idempotent keeps kafkajs' own retries from duplicating.
+    // The default (Java-compatible murmur2) partitioner, named so kafkajs does not warn about its v2 change.
+    createProducer: () =>
+      kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
+      }),
+    maxBatchRecords: settings.maxBatchRecords,
+    metrics,
+    logger,
+  })
+  await sink.start()
+
+  const source = new MqttSource({
+    url: settings.mqttUrl,
+    topicFilter: settings.topicFilter,
+    shareGroup: settings.shareGroup,
+    clientId: settings.clientId,
+    connections: settings.connections,
+    sessionExpirySeconds: settings.sessionExpirySeconds,
+    metrics,
+    logger,
+    onMessage: async (message) => {
+      metrics.received.inc()
+      const { record, count } = toSinkRecord(routing, message)
+      await sink.write(record)
+      count(metrics)
+    },
+  })
+  try {
+    await source.start()
+  } catch (error) {
+    await source.stop(0)
+    await sink.close()
+    throw error
+  }
+  logger.info('ingest running', { subscription: source.subscription, connections: settings.connections, readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic })
+
+  return {
+    async stop(timeoutMs) {
+      const result = await source.stop(timeoutMs)
+      await sink.close()
+      return result
+    },
+  }
+}

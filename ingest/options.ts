@@ -1,0 +1,87 @@
+/** ingest's settings: the shared ones (common/options.ts) plus the bridge's own. Validated once, at start. */
+import { hostname } from 'node:os'
+import { integer, text, type ConfigOf, type Option } from '../common/config.ts'
+import { dlqTopic, kafkaBrokers, logLevel, metricsPort, mqttUrl, readingsTopic } from '../common/options.ts'
+import { topicLayout } from './decode.ts'
+
+/** The default MQTT topic filter (design.md, "MQTT input"). */
+export const DEFAULT_TOPIC_FILTER = 'thermostats/+/+/temperature'
+
+const topicFilter: Option<string> = {
+  env: 'MQTT_TOPIC_FILTER',
+  description: 'MQTT topic filter to subscribe to; its first + segment is the area, its second the device',
+  default: DEFAULT_TOPIC_FILTER,
+  parse: (raw) => {
+    topicLayout(raw)
+    return raw
+  },
+}
+
+// MQTT 5 section 4.8.2: a share name must not contain "/", "+" or "#".
+const shareGroup: Option<string> = {
+  env: 'MQTT_SHARE_GROUP',
+  description: 'shared-subscription group ($share/<group>/<filter>): bridges in one group split the readings',
+  default: 'thermocline-ingest',
+  parse: text(/^[^/+#\s]{1,64}$/, 'a name of 1 to 64 characters without /, +, # or spaces'),
+}
+
+const clientId: Option<string> = {
+  env: 'MQTT_CLIENT_ID',
+  description: 'stable MQTT client id prefix of this bridge (connection i is <id>-<i>); its persistent sessions are keyed by it',
+  default: `thermocline-ingest-${hostname()}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 60),
+  parse: text(/^[A-Za-z0-9_.-]{1,60}$/, 'at most 60 characters of [A-Za-z0-9_.-]'),
+}
+
+const connections: Option<number> = {
+  env: 'MQTT_CONNECTIONS',
+  description: 'MQTT connections in the shared subscription; each holds one unacknowledged message at a time',
+  default: 64,
+  parse: integer({ min: 1, max: 1024 }),
+}
+
+const sessionExpirySeconds: Option<number> = {
+  env: 'MQTT_SESSION_EXPIRY_SECONDS',
+  description: 'how long the broker keeps queueing for a bridge that is down (MQTT 5 session expiry)',
+  default: 7 * 24 * 3600,
+  parse: integer({ min: 1, max: 0xfffffffe }),
+}
+
+const topicPartitions: Option<number> = {
+  env: 'TOPIC_PARTITIONS',
+  description: 'partitions of the readings and dead-letter topics when ingest creates them',
+  default: 6,
+  parse: integer({ min: 1, max: 10_000 }),
+}
+
+const maxBatchRecords: Option<number> = {
+  env: 'KAFKA_MAX_BATCH_RECORDS',
+  description: 'most records in one Kafka produce request',
+  default: 5_000,
+  parse: integer({ min: 1, max: 1_000_000 }),
+}
+
+const shutdownTimeoutMs: Option<number> = {
+  env: 'SHUTDOWN_TIMEOUT_MS',
+  description: 'on SIGTERM/SIGINT, how long to wait for Kafka to acknowledge what is in flight (the rest is redelivered by the broker)',
+  default: 15_000,
+  parse: integer({ min: 0, max: 3_600_000 }),
+}
+
+export const ingestOptions = {
+  kafkaBrokers,
+  mqttUrl,
+  topicFilter,
+  shareGroup,
+  clientId,
+  connections,
+  sessionExpirySeconds,
+  readingsTopic,
+  dlqTopic,
+  topicPartitions,
+  maxBatchRecords,
+  shutdownTimeoutMs,
+  metricsPort: metricsPort(9101),
+  logLevel,
+}
+
+export type IngestConfig = ConfigOf<typeof ingestOptions>
