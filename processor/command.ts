@@ -1,0 +1,68 @@
+import { type Command } from '../cli/main.ts'
+import { formatHelp, parseArgs } from '../common/config.ts'
+import { ConfigError } from '../common/errors.ts'
+import { createKafka } from '../common/kafka.ts'
+import { createLogger } from '../common/logger.ts'
+import { createRegistry, startMetricsServer } from '../common/metrics.ts'
+import { createProcessorMetrics } from './metrics.ts'
+import { processorOptions } from './options.ts'
+import { Processor } from './processor.ts'
+
+const USAGE = 'thermocline process [options]'
+const SUMMARY = `Per-area event-time tumbling windows over the readings topic: count, distinct devices, mean,
+variance, sample variance, stddev, min and max of each closed window go to the control-panel topic as
+a dev.thermocline.window.v1 CloudEvent, exactly once (Kafka transactions). Late readings go to the late
+topic, records that are not reading CloudEvents to the DLQ. Stops cleanly on SIGTERM/SIGINT.`
+
+export const processCommand: Command = {
+  summary: 'window the readings per area and publish each window\'s variance to control-panel',
+  async run(argv) {
+    const { config, positionals, help } = parseArgs(processorOptions, argv)
+    if (help) {
+      process.stdout.write(formatHelp(USAGE, SUMMARY, processorOptions))
+      return 0
+    }
+    if (positionals.length > 0) throw new ConfigError('arguments', `process takes no arguments (got ${JSON.stringify(positionals.join(' '))})`)
+
+    const logger = createLogger('processor', config.logLevel)
+    const registry = createRegistry('processor')
+    const metrics = createProcessorMetrics(registry)
+    const server = await startMetricsServer(registry, config.metricsPort, config.metricsHost)
+    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `thermocline-processor-${process.pid}`, logger })
+    const processor = new Processor({ config, kafka, logger, metrics })
+
+    let stopping: Promise<void> | undefined
+    const stop = (signal: string): Promise<void> => {
+      stopping ??= (async () => {
+        logger.info('stopping: committing done work and leaving the group', { signal })
+        await processor.stop()
+        await server.close()
+      })()
+      return stopping
+    }
+    const stopped = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'))
+      process.once('SIGINT', () => resolve('SIGINT'))
+    })
+
+    try {
+      await processor.start()
+    } catch (error) {
+      await processor.stop().catch(() => undefined)
+      await server.close()
+      throw error
+    }
+    logger.info('processing', {
+      readings: config.readingsTopic,
+      controlPanel: config.controlPanelTopic,
+      group: config.groupId,
+      windowMs: config.windowMs,
+      graceMs: config.graceMs,
+      idleMs: config.idleMs,
+      metrics: `http://${config.metricsHost}:${server.port}/metrics`,
+    })
+    await stop(await stopped)
+    logger.info('stopped')
+    return 0
+  },
+}

@@ -1,0 +1,154 @@
+/**
+ * What the processor writes, and the transactional producer that writes it. Window results, late
+ * readings, DLQ records and the consumer offset (with the partition's state in its metadata) go to
+ * Kafka in one transaction per input partition and commit, so they are visible to a read_committed
+ * reader together or not at all (KIP-98).
+ */
+import { CloudEvent } from 'cloudevents'
+import { type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
+import { toKafkaMessage, type WindowData } from '../common/events.ts'
+import { EventTypes } from '../common/topics.ts'
+import { type InvalidRecord } from './kafka-source.ts'
+import { type WindowResult } from './windows.ts'
+
+export const WINDOW_SOURCE = '/processor'
+
+/** Headers the processor adds to what it forwards. */
+export const ProcessorHeaders = Object.freeze({
+  /** On the late topic: `{area}/{windowStart}` of the window the reading missed (= that window's event id). */
+  missedWindow: 'missed_window',
+  /** On the DLQ: the InvalidReason code. */
+  error: 'error',
+  errorDetail: 'error_detail',
+  sourceTopic: 'source_topic',
+  sourcePartition: 'source_partition',
+  sourceOffset: 'source_offset',
+  /** When the processor rejected the record, RFC 3339 UTC. */
+  rejectedAt: 'rejected_at',
+})
+
+export function windowData(result: WindowResult): WindowData {
+  const { statistics } = result
+  return {
+    area: result.area,
+    windowStart: new Date(result.windowStartMs).toISOString(),
+    windowEnd: new Date(result.windowEndMs).toISOString(),
+    count: statistics.count,
+    devices: result.devices,
+    mean: statistics.mean,
+    variance: statistics.variance,
+    sampleVariance: statistics.sampleVariance,
+    stddev: statistics.stddev,
+    min: statistics.min,
+    max: statistics.max,
+  }
+}
+
+/** `{area}/{windowStart}`, windowStart written as in `data`: a re-emitted window keeps its id. */
+export function windowId(area: string, windowStartMs: number): string {
+  return `${area}/${new Date(windowStartMs).toISOString()}`
+}
+
+/** The `dev.thermocline.window.v1` CloudEvent (design.md, "Kafka topics"), binary mode, keyed by area. */
+export function windowMessage(result: WindowResult): Message {
+  const data = windowData(result)
+  const event = new CloudEvent<WindowData>({
+    specversion: '1.0',
+    id: windowId(result.area, result.windowStartMs),
+    type: EventTypes.window,
+    source: WINDOW_SOURCE,
+    subject: result.area,
+    time: data.windowEnd,
+    datacontenttype: 'application/json',
+    data,
+  })
+  return toKafkaMessage(event, result.area)
+}
+
+/** The reading as it arrived (same key, value and headers), plus the window it missed. */
+export function lateMessage(message: KafkaMessage, area: string, windowStartMs: number): Message {
+  return {
+    key: message.key,
+    value: message.value,
+    headers: { ...message.headers, [ProcessorHeaders.missedWindow]: windowId(area, windowStartMs) } as IHeaders,
+  }
+}
+
+/** The record as it arrived, plus why it was rejected and where it came from. */
+export function deadLetterMessage(message: KafkaMessage, invalid: InvalidRecord, from: { topic: string; partition: number }, nowMs: number): Message {
+  return {
+    key: message.key,
+    value: message.value,
+    headers: {
+      ...message.headers,
+      [ProcessorHeaders.error]: invalid.reason,
+      [ProcessorHeaders.errorDetail]: invalid.detail,
+      [ProcessorHeaders.sourceTopic]: from.topic,
+      [ProcessorHeaders.sourcePartition]: String(from.partition),
+      [ProcessorHeaders.sourceOffset]: message.offset,
+      [ProcessorHeaders.rejectedAt]: new Date(nowMs).toISOString(),
+    } as IHeaders,
+  }
+}
+
+/** What one input partition commits: its outputs and where a restart must begin. */
+export interface PartitionCommit {
+  outputs: TopicMessages[]
+  /** The next offset a restart reads: the earliest record an open window still needs. */
+  offset: number
+  /** Offset commit metadata: the partition's state (see processor.ts, PartitionCheckpoint). */
+  metadata: string
+}
+
+/**
+ * One transactional producer per input partition, with a transactional.id derived from the group,
+ * topic and partition. kafkajs implements TxnOffsetCommit v0 only (no KIP-447 group-generation
+ * fencing), so the producer epoch is what fences a zombie: whoever owns the partition next calls
+ * InitProducerId with the same id, which aborts the old owner's open transaction and makes its
+ * later sends and commits fail (the pre-KIP-447 scheme Kafka Streams used, "eos-alpha").
+ */
+export class PartitionSink {
+  readonly transactionalId: string
+  readonly #producer: Producer
+  readonly #groupId: string
+  readonly #topic: string
+  readonly #partition: number
+
+  constructor(kafka: Kafka, options: { groupId: string; topic: string; partition: number; transactionTimeoutMs?: number }) {
+    this.#groupId = options.groupId
+    this.#topic = options.topic
+    this.#partition = options.partition
+    this.transactionalId = `${options.groupId}.${options.topic}.${options.partition}`
+    this.#producer = kafka.producer({
+      transactionalId: this.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: options.transactionTimeoutMs ?? 60_000,
+      allowAutoTopicCreation: false,
+    })
+  }
+
+  /** Connects and initialises the producer id, which fences every earlier owner of the partition. */
+  async fence(): Promise<void> {
+    await this.#producer.connect()
+  }
+
+  async commit(commit: PartitionCommit): Promise<void> {
+    const transaction = await this.#producer.transaction()
+    try {
+      if (commit.outputs.length > 0) await transaction.sendBatch({ topicMessages: commit.outputs, acks: -1 })
+      await transaction.sendOffsets({
+        consumerGroupId: this.#groupId,
+        topics: [{ topic: this.#topic, partitions: [{ partition: this.#partition, offset: String(commit.offset), metadata: commit.metadata } as { partition: number; offset: string }] }],
+      })
+      await transaction.commit()
+    } catch (error) {
+      await transaction.abort().catch(() => undefined)
+      throw error
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#producer.disconnect()
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Reading records from the readings topic, decoded on the hot path. The contract (design.md, "Kafka
+ * topics"): key = area, CloudEvent in binary content mode (CloudEvents Kafka binding 3.2: attributes
+ * in `ce_*` headers, `content-type` for datacontenttype, `data` as the value), type
+ * `dev.thermocline.reading.v1`, value `{"area","device","celsius"}`.
+ *
+ * We check the headers ourselves instead of going through the SDK's `Kafka.toEvent` and strict
+ * constructor: that costs about 3 µs a record (notes.md), and `toEvent` fills a missing id or time
+ * with a random uuid or the receiver's clock, which would silently break dedupe and event time.
+ * Anything that is not a valid reading becomes an InvalidRecord with a reason, for the DLQ.
+ */
+import { type KafkaMessage } from 'kafkajs'
+import { CloudEventHeaders } from '../common/events.ts'
+import { EventTypes } from '../common/topics.ts'
+import { type Reading } from './windows.ts'
+
+/** Why a record went to the DLQ: the `error` header and the metric label. */
+export const InvalidReasons = {
+  missingAttribute: 'missing_attribute',
+  badSpecversion: 'bad_specversion',
+  wrongType: 'wrong_type',
+  badTime: 'bad_time',
+  badSource: 'bad_source',
+  badContentType: 'bad_content_type',
+  notJson: 'not_json',
+  badData: 'bad_data',
+} as const
+export type InvalidReason = (typeof InvalidReasons)[keyof typeof InvalidReasons]
+
+export class InvalidRecord {
+  readonly reason: InvalidReason
+  /** One sentence for the `error_detail` header and the logs. */
+  readonly detail: string
+
+  constructor(reason: InvalidReason, detail: string) {
+    this.reason = reason
+    this.detail = detail
+  }
+}
+
+const SPECVERSION = Buffer.from('1.0')
+const READING_TYPE = Buffer.from(EventTypes.reading)
+const SOURCE_PREFIX = '/thermostats/'
+/** RFC 3339 section 5.6 date-time (upper or lower case T and Z). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+
+type HeaderValue = Buffer | string | (Buffer | string)[] | undefined
+
+function isBytes(value: HeaderValue, expected: Buffer): boolean {
+  if (value === undefined || Array.isArray(value)) return false
+  return typeof value === 'string' ? value === expected.toString() : value.equals(expected)
+}
+
+function text(value: HeaderValue): string | undefined {
+  if (value === undefined || Array.isArray(value)) return undefined
+  return typeof value === 'string' ? value : value.toString()
+}
+
+/** Decodes one record into a Reading, or says why it is not one. Never throws. */
+export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): Reading | InvalidRecord {
+  const headers = message.headers
+  if (headers === undefined) return new InvalidRecord(InvalidReasons.missingAttribute, 'record has no headers: not a binary-mode CloudEvent')
+  const specversion = headers[CloudEventHeaders.specversion]
+  if (!isBytes(specversion, SPECVERSION)) {
+    return specversion === undefined
+      ? new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_specversion header: not a binary-mode CloudEvent')
+      : new InvalidRecord(InvalidReasons.badSpecversion, `ce_specversion is ${JSON.stringify(text(specversion))}, expected "1.0"`)
+  }
+  if (!isBytes(headers[CloudEventHeaders.type], READING_TYPE)) {
+    return new InvalidRecord(InvalidReasons.wrongType, `ce_type is ${JSON.stringify(text(headers[CloudEventHeaders.type]))}, expected "${EventTypes.reading}"`)
+  }
+  const id = text(headers[CloudEventHeaders.id])
+  if (id === undefined || id === '') return new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_id header (or an empty one)')
+  const source = text(headers[CloudEventHeaders.source])
+  if (source === undefined || source === '') return new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_source header (or an empty one)')
+  const time = text(headers[CloudEventHeaders.time])
+  if (time === undefined) return new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_time header: a reading needs its event time')
+  const timeMs = RFC3339.test(time) ? Date.parse(time.toUpperCase()) : Number.NaN
+  if (!Number.isFinite(timeMs)) return new InvalidRecord(InvalidReasons.badTime, `ce_time ${JSON.stringify(time)} is not an RFC 3339 date-time`)
+  const contentType = headers[CloudEventHeaders.contentType]
+  if (contentType !== undefined) {
+    const type = text(contentType)
+    if (type === undefined || !type.startsWith('application/json')) {
+      return new InvalidRecord(InvalidReasons.badContentType, `content-type is ${JSON.stringify(type)}, expected application/json`)
+    }
+  }
+  if (message.value === null) return new InvalidRecord(InvalidReasons.badData, 'record has no value (no data)')
+
+  let data: unknown
+  try {
+    data = JSON.parse(message.value.toString())
+  } catch (error) {
+    return new InvalidRecord(InvalidReasons.notJson, `value is not JSON: ${(error as Error).message}`)
+  }
+  if (typeof data !== 'object' || data === null) return new InvalidRecord(InvalidReasons.badData, 'data is not a JSON object')
+  const { area, device, celsius } = data as Record<string, unknown>
+  if (typeof area !== 'string' || area === '') return new InvalidRecord(InvalidReasons.badData, 'data.area is not a non-empty string')
+  if (typeof device !== 'string' || device === '') return new InvalidRecord(InvalidReasons.badData, 'data.device is not a non-empty string')
+  if (typeof celsius !== 'number' || !Number.isFinite(celsius)) return new InvalidRecord(InvalidReasons.badData, 'data.celsius is not a finite number')
+  // The key routes the area to its partition (and so to its stream time): it must agree with data.
+  if (message.key !== null && message.key !== undefined && message.key.toString() !== area) {
+    return new InvalidRecord(InvalidReasons.badData, `record key ${JSON.stringify(message.key.toString())} differs from data.area ${JSON.stringify(area)}`)
+  }
+  if (source.length !== SOURCE_PREFIX.length + area.length + 1 + device.length || source !== `${SOURCE_PREFIX}${area}/${device}`) {
+    return new InvalidRecord(InvalidReasons.badSource, `ce_source ${JSON.stringify(source)} is not /thermostats/${area}/${device}`)
+  }
+  return { id, area, device, celsius, timeMs }
+}

@@ -1,0 +1,378 @@
+/**
+ * The processor: a consumer group on the readings topic, one PartitionWindows per assigned
+ * partition, and one transactional PartitionSink per assigned partition.
+ *
+ * Exactly once (design.md, "Each window is emitted once"; issue 4):
+ * - Each commit of partition p is one Kafka transaction holding the windows that closed, the late
+ *   readings and DLQ records produced since the last commit, and the consumer offset of p
+ *   (TxnOffsetCommit). The offset is the earliest one an open window still needs; its metadata holds
+ *   the PartitionCheckpoint: `position` (next offset not processed) and `streamTime`. Offset and
+ *   metadata are written atomically with the outputs, so they always describe exactly the outputs a
+ *   read_committed reader can see.
+ * - On assignment, the new owner first fences (InitProducerId with p's transactional id aborts the
+ *   previous owner's open transaction and bars it from committing), then reads p's committed offset
+ *   and checkpoint, seeks there and re-reads up to `position` to rebuild the open windows; records
+ *   whose window had closed by the checkpoint's stream time are skipped (their window, late or DLQ
+ *   record is already committed). Nothing is emitted twice and nothing is lost.
+ * - kafkajs has no KIP-447 (sendOffsets is TxnOffsetCommit v0, unaware of group generations), so the
+ *   consumer group alone cannot fence a zombie; one transactional id per input partition does.
+ */
+import { type Admin, type Batch, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message, type TopicMessages } from 'kafkajs'
+import { ensureTopics } from '../common/kafka.ts'
+import { type Logger } from '../common/logger.ts'
+import { InvalidRecord, decodeReading } from './kafka-source.ts'
+import { PartitionSink, deadLetterMessage, lateMessage, windowMessage } from './kafka-sink.ts'
+import { type ProcessorMetrics } from './metrics.ts'
+import { type ProcessorConfig } from './options.ts'
+import { Outcome, PartitionWindows, windowStartOf, type WindowResult } from './windows.ts'
+
+/** Stored as the metadata of the committed offset of each input partition. */
+export interface PartitionCheckpoint {
+  v: 1
+  /** Next offset not yet processed: records below it have had their outputs committed. */
+  position: number
+  /** Stream time at the commit; null before the first reading. */
+  streamTime: number | null
+}
+
+export function parseCheckpoint(metadata: string | null | undefined): PartitionCheckpoint | undefined {
+  if (metadata === null || metadata === undefined || metadata === '') return undefined
+  try {
+    const parsed = JSON.parse(metadata) as Partial<PartitionCheckpoint>
+    if (parsed.v !== 1 || typeof parsed.position !== 'number' || !(parsed.streamTime === null || typeof parsed.streamTime === 'number')) return undefined
+    return { v: 1, position: parsed.position, streamTime: parsed.streamTime }
+  } catch {
+    return undefined
+  }
+}
+
+export interface ProcessorOptions {
+  config: Pick<
+    ProcessorConfig,
+    'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'
+  >
+  kafka: Kafka
+  logger: Logger
+  metrics: ProcessorMetrics
+  now?: () => number
+}
+
+class PartitionTask {
+  readonly partition: number
+  readonly sink: PartitionSink
+  readonly windows: PartitionWindows
+  /** The committed offset read at assignment: where consumption must start. */
+  readonly restartOffset: number | undefined
+  aligned = false
+  seeked = false
+  closed = false
+  /** Next offset to process. */
+  position = -1
+  pendingWindows: WindowResult[] = []
+  pendingLate: Message[] = []
+  pendingDeadLetters: Message[] = []
+  committedOffset = -1
+  committedPosition = -1
+  lastCommitWallMs: number
+  #chain: Promise<unknown> = Promise.resolve()
+
+  constructor(partition: number, sink: PartitionSink, windows: PartitionWindows, restartOffset: number | undefined, nowMs: number) {
+    this.partition = partition
+    this.sink = sink
+    this.windows = windows
+    this.restartOffset = restartOffset
+    this.lastCommitWallMs = nowMs
+    if (restartOffset !== undefined) this.committedOffset = restartOffset
+  }
+
+  /** Runs `work` after everything queued before it: batches, idle ticks and commits never overlap. */
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#chain.then(work)
+    this.#chain = next.catch(() => undefined)
+    return next
+  }
+
+  get hasOutputs(): boolean {
+    return this.pendingWindows.length > 0 || this.pendingLate.length > 0 || this.pendingDeadLetters.length > 0
+  }
+}
+
+export class Processor {
+  readonly #config: ProcessorOptions['config']
+  readonly #kafka: Kafka
+  readonly #logger: Logger
+  readonly #metrics: ProcessorMetrics
+  readonly #now: () => number
+  readonly #tasks = new Map<number, Promise<PartitionTask>>()
+  #admin: Admin | undefined
+  #consumer: Consumer | undefined
+  #ticker: ReturnType<typeof setInterval> | undefined
+  #stopping = false
+
+  constructor(options: ProcessorOptions) {
+    this.#config = options.config
+    this.#kafka = options.kafka
+    this.#logger = options.logger
+    this.#metrics = options.metrics
+    this.#now = options.now ?? Date.now
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config
+    const admin = this.#kafka.admin()
+    this.#admin = admin
+    await admin.connect()
+    await ensureTopics(admin, [config.readingsTopic, config.controlPanelTopic, config.lateTopic, config.dlqTopic].map((topic) => ({ topic })))
+
+    const consumer = this.#kafka.consumer({
+      groupId: config.groupId,
+      // Our commits are transactional; reading our own input read_committed keeps aborted writes out.
+      readUncommitted: false,
+      maxWaitTimeInMs: 500,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
+    })
+    this.#consumer = consumer
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      const assigned = new Set(event.payload.memberAssignment[config.readingsTopic] ?? [])
+      this.#logger.info('joined the consumer group', { partitions: [...assigned].sort((a, b) => a - b) })
+      for (const partition of [...this.#tasks.keys()]) {
+        if (!assigned.has(partition)) void this.#drop(partition, 'partition revoked')
+      }
+    })
+    await consumer.connect()
+    // A group without committed offsets starts from the earliest record (design.md, "Configuration").
+    await consumer.subscribe({ topic: config.readingsTopic, fromBeginning: true })
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 16,
+      eachBatch: (payload) => this.#onBatch(payload),
+    })
+    const tickMs = Math.max(10, Math.min(100, config.commitIntervalMs, Math.floor(config.idleMs / 4)))
+    this.#ticker = setInterval(() => this.#tick(), tickMs)
+  }
+
+  /** Commits what is done, leaves the group and disconnects. Open windows are rebuilt on the next start. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return
+    this.#stopping = true
+    if (this.#ticker !== undefined) clearInterval(this.#ticker)
+    await this.#consumer?.stop()
+    for (const pending of [...this.#tasks.values()]) {
+      const task = await pending.catch(() => undefined)
+      if (task === undefined) continue
+      await task.run(() => this.#commit(task, true))
+    }
+    await this.#consumer?.disconnect()
+    for (const pending of [...this.#tasks.values()]) {
+      const task = await pending.catch(() => undefined)
+      await task?.sink.close().catch(() => undefined)
+    }
+    this.#tasks.clear()
+    await this.#admin?.disconnect()
+  }
+
+  #task(partition: number): Promise<PartitionTask> {
+    let pending = this.#tasks.get(partition)
+    if (pending === undefined) {
+      pending = this.#openTask(partition)
+      this.#tasks.set(partition, pending)
+      pending.catch(() => {
+        if (this.#tasks.get(partition) === pending) this.#tasks.delete(partition)
+      })
+    }
+    return pending
+  }
+
+  async #openTask(partition: number): Promise<PartitionTask> {
+    const config = this.#config
+    const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
+    try {
+      // Fence first: after this the previous owner can no longer commit, and its open transaction
+      // (with its offsets) is aborted, so the offsets read next are final.
+      await sink.fence()
+      const [topicOffsets] = await this.#admin!.fetchOffsets({ groupId: config.groupId, topics: [config.readingsTopic] })
+      const entry = topicOffsets?.partitions.find((p) => p.partition === partition) as { offset: string; metadata?: string | null } | undefined
+      const committed = entry === undefined || Number(entry.offset) < 0 ? undefined : Number(entry.offset)
+      const now = this.#now()
+      const windows = new PartitionWindows({ windowMs: config.windowMs, graceMs: config.graceMs, idleMs: config.idleMs }, now)
+      const checkpoint = committed === undefined ? undefined : parseCheckpoint(entry?.metadata)
+      if (checkpoint !== undefined) windows.restore(checkpoint.streamTime ?? -Infinity, checkpoint.position, now)
+      else if (committed !== undefined) this.#logger.warn('committed offset without a processor checkpoint: starting there without replay', { partition, offset: committed })
+      const task = new PartitionTask(partition, sink, windows, committed, now)
+      if (checkpoint !== undefined) task.committedPosition = checkpoint.position
+      this.#logger.info('partition assigned', { partition, transactionalId: sink.transactionalId, offset: committed ?? 'earliest', position: checkpoint?.position, streamTime: checkpoint?.streamTime })
+      return task
+    } catch (error) {
+      await sink.close().catch(() => undefined)
+      throw error
+    }
+  }
+
+  async #drop(partition: number, why: string): Promise<void> {
+    const pending = this.#tasks.get(partition)
+    if (pending === undefined) return
+    this.#tasks.delete(partition)
+    const task = await pending.catch(() => undefined)
+    if (task === undefined) return
+    task.closed = true
+    this.#metrics.openWindows.remove({ partition: String(partition) })
+    this.#logger.info('partition state dropped', { partition, why })
+    await task.run(() => task.sink.close()).catch(() => undefined)
+  }
+
+  async #onBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
+    if (this.#stopping) return
+    const task = await this.#task(batch.partition)
+    await task.run(async () => {
+      if (task.closed || this.#stopping) return
+      if (!this.#align(task, batch)) return
+      this.#process(task, batch)
+      resolveOffset(batch.lastOffset())
+      task.position = Number(batch.lastOffset()) + 1
+      const lag = Math.max(0, Number(batch.highWatermark) - task.position)
+      task.windows.setCaughtUp(lag === 0)
+      this.#metrics.consumerLag.set({ partition: String(task.partition) }, lag)
+      this.#collectClosed(task)
+      if (this.#now() - task.lastCommitWallMs >= this.#config.commitIntervalMs) await this.#commit(task, false)
+    })
+    await heartbeat()
+  }
+
+  /**
+   * The first batch after an assignment must start at the committed offset read after fencing:
+   * kafkajs fetched its own committed offset when it joined, possibly before the fence settled the
+   * previous owner's transaction. If it does not, seek there and drop the batch.
+   */
+  #align(task: PartitionTask, batch: Batch): boolean {
+    if (task.aligned) return true
+    const fetched = Number((batch as Batch & { fetchedOffset: string }).fetchedOffset)
+    const target = task.restartOffset
+    // After our own seek, a higher fetch offset only means kafkajs skipped control records.
+    if (target !== undefined && fetched !== target && !(task.seeked && fetched > target)) {
+      this.#consumer!.seek({ topic: batch.topic, partition: batch.partition, offset: String(target) })
+      task.seeked = true
+      return false
+    }
+    task.aligned = true
+    task.position = target === undefined ? fetched : Math.max(fetched, target)
+    return true
+  }
+
+  #process(task: PartitionTask, batch: Batch): void {
+    const windows = task.windows
+    const now = this.#now()
+    const from = { topic: batch.topic, partition: batch.partition }
+    let readings = 0
+    let duplicates = 0
+    let late = 0
+    let replayed = 0
+    const messages = batch.messages
+    for (let i = 0; i < messages.length; i++) {
+      const message = messages[i]!
+      const offset = Number(message.offset)
+      if (offset < task.position) continue
+      const decoded = decodeReading(message)
+      if (decoded instanceof InvalidRecord) {
+        if (windows.isReplay(offset)) {
+          replayed++
+          continue
+        }
+        task.pendingDeadLetters.push(deadLetterMessage(message, decoded, from, now))
+        this.#metrics.invalid.inc({ reason: decoded.reason })
+        continue
+      }
+      const outcome = windows.add(decoded, offset, now)
+      if (outcome === Outcome.replayed) {
+        replayed++
+        continue
+      }
+      readings++
+      if (outcome === Outcome.duplicate) duplicates++
+      else if (outcome === Outcome.late) {
+        late++
+        task.pendingLate.push(lateMessage(message as KafkaMessage, decoded.area, windowStartOf(decoded.timeMs, this.#config.windowMs)))
+      }
+    }
+    if (readings > 0) this.#metrics.readings.inc(readings)
+    if (duplicates > 0) this.#metrics.duplicates.inc(duplicates)
+    if (late > 0) this.#metrics.late.inc(late)
+    if (replayed > 0) this.#metrics.replayed.inc(replayed)
+  }
+
+  #collectClosed(task: PartitionTask): void {
+    const closed = task.windows.closeDue()
+    for (const result of closed) task.pendingWindows.push(result)
+    const label = { partition: String(task.partition) }
+    this.#metrics.openWindows.set(label, task.windows.openWindows)
+    const streamTime = task.windows.streamTime
+    if (Number.isFinite(streamTime)) this.#metrics.eventTimeLag.set(label, (this.#now() - streamTime) / 1000)
+  }
+
+  /** Idle advance and interval commits for partitions that receive nothing. */
+  #tick(): void {
+    if (this.#stopping) return
+    for (const pending of this.#tasks.values()) {
+      void pending
+        .then((task) =>
+          task.run(async () => {
+            if (task.closed || this.#stopping || !task.aligned) return
+            const now = this.#now()
+            if (task.windows.advanceIdle(now)) this.#collectClosed(task)
+            if (now - task.lastCommitWallMs >= this.#config.commitIntervalMs) await this.#commit(task, false)
+          }),
+        )
+        .catch((error: unknown) => this.#logger.warn('idle tick failed', { error }))
+    }
+  }
+
+  /** One transaction: pending outputs plus the offset and checkpoint. On failure the partition is rebuilt. */
+  async #commit(task: PartitionTask, final: boolean): Promise<void> {
+    if (task.closed || !task.aligned) return
+    const now = this.#now()
+    const offset = task.windows.earliestNeededOffset() ?? task.position
+    if (!task.hasOutputs && offset === task.committedOffset && task.position === task.committedPosition) {
+      task.lastCommitWallMs = now
+      return
+    }
+    const config = this.#config
+    const windows = task.pendingWindows
+    const outputs: TopicMessages[] = []
+    if (windows.length > 0) outputs.push({ topic: config.controlPanelTopic, messages: windows.map(windowMessage) })
+    if (task.pendingLate.length > 0) outputs.push({ topic: config.lateTopic, messages: task.pendingLate })
+    if (task.pendingDeadLetters.length > 0) outputs.push({ topic: config.dlqTopic, messages: task.pendingDeadLetters })
+    const streamTime = task.windows.streamTime
+    const checkpoint: PartitionCheckpoint = { v: 1, position: task.position, streamTime: Number.isFinite(streamTime) ? streamTime : null }
+    try {
+      await task.sink.commit({ outputs, offset, metadata: JSON.stringify(checkpoint) })
+    } catch (error) {
+      // Fenced by a new owner, or the broker failed us: what is in memory may no longer match what
+      // is committed, so forget the partition; its next batch rebuilds it from the last commit.
+      this.#metrics.transactionFailures.inc()
+      this.#logger.warn('transaction failed: rebuilding the partition from its last commit', { partition: task.partition, error })
+      task.closed = true
+      if (!final) void this.#drop(task.partition, 'transaction failed')
+      return
+    }
+    const committedAt = this.#now()
+    this.#metrics.transactions.inc()
+    task.pendingWindows = []
+    task.pendingLate = []
+    task.pendingDeadLetters = []
+    task.committedOffset = offset
+    task.committedPosition = task.position
+    task.lastCommitWallMs = committedAt
+    if (windows.length > 0) {
+      this.#metrics.windowsEmitted.inc(windows.length)
+      for (const result of windows) {
+        const area = { area: result.area }
+        this.#metrics.windowVariance.set(area, result.statistics.variance)
+        this.#metrics.windowStddev.set(area, result.statistics.stddev)
+        this.#metrics.windowMean.set(area, result.statistics.mean)
+        this.#metrics.windowCount.set(area, result.statistics.count)
+        this.#metrics.emitLatency.observe(Math.max(0, committedAt - result.mayCloseAtWallMs) / 1000)
+      }
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * What the processor's integration tests share: the golden data set, an in-test converter from its
+ * MQTT lines to reading records (so the processor can be tested without ingest), the comparison of
+ * control-panel records with expected-windows.json, and processor child processes run through the CLI.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { type Kafka, type Message } from 'kafkajs'
+import { expect, onTestFinished } from 'vitest'
+import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
+import { EventTypes } from '../../common/topics.ts'
+import { consumeUntil, kafkaBrokers, testAdmin, testProducer, type ConsumedRecord } from '../helpers/brokers.ts'
+
+const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
+const GOLDEN_DIR = process.env.THERMOCLINE_GOLDEN_DIR ?? fileURLToPath(new URL('../../../shared/golden/basic/', import.meta.url))
+
+export interface GoldenLine {
+  topic: string
+  payload: string
+}
+
+export interface Golden {
+  lines: GoldenLine[]
+  windows: Array<Omit<WindowData, 'stddev'>>
+  lateIds: string[]
+  dlqLines: number[]
+}
+
+export function loadGolden(dir = GOLDEN_DIR): Golden {
+  const read = (name: string): string => readFileSync(new URL(name, `file://${dir.endsWith('/') ? dir : dir + '/'}`), 'utf8')
+  return {
+    lines: read('mqtt.jsonl')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as GoldenLine),
+    windows: JSON.parse(read('expected-windows.json')) as Golden['windows'],
+    lateIds: JSON.parse(read('expected-late.json')) as string[],
+    dlqLines: JSON.parse(read('expected-dlq.json')) as number[],
+  }
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/
+
+/**
+ * IN-TEST CONVERTER, standing in for ingest: the native MQTT payloads of the golden set become reading
+ * records as design.md describes them (key = area, binary-mode CloudEvent headers, data
+ * `{area, device, celsius}`). Returns undefined for what ingest sends to its DLQ. Only what the golden
+ * set uses is supported (native payloads with an id and an RFC 3339 time).
+ */
+export function readingRecord(line: GoldenLine): Message | undefined {
+  const [, area, device] = line.topic.split('/')
+  let payload: unknown
+  try {
+    payload = JSON.parse(line.payload)
+  } catch {
+    return undefined
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined
+  const { temperature, unit = 'C', time, id } = payload as Record<string, unknown>
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature)) return undefined
+  if (typeof time !== 'string' || !RFC3339.test(time) || typeof id !== 'string') return undefined
+  const celsius = unit === 'C' ? temperature : unit === 'F' ? ((temperature - 32) * 5) / 9 : unit === 'K' ? temperature - 273.15 : Number.NaN
+  if (!(celsius >= -100 && celsius <= 150)) return undefined
+  return {
+    key: area!,
+    value: JSON.stringify({ area, device, celsius }),
+    headers: {
+      [CloudEventHeaders.specversion]: '1.0',
+      [CloudEventHeaders.id]: id,
+      [CloudEventHeaders.source]: `/thermostats/${area}/${device}`,
+      [CloudEventHeaders.type]: EventTypes.reading,
+      [CloudEventHeaders.time]: time,
+      [CloudEventHeaders.contentType]: 'application/json',
+    },
+  }
+}
+
+/** The golden lines as reading records, in publish order; asserts the converter agrees with expected-dlq.json. */
+export function goldenReadings(golden: Golden): Message[] {
+  const records: Message[] = []
+  const rejected: number[] = []
+  golden.lines.forEach((line, index) => {
+    const record = readingRecord(line)
+    if (record === undefined) rejected.push(index)
+    else records.push(record)
+  })
+  expect(rejected).toEqual(golden.dlqLines)
+  return records
+}
+
+/** Records that are not reading CloudEvents: the processor must send each to its DLQ and go on. */
+export function invalidRecords(): Message[] {
+  return [
+    { key: 'kitchen', value: 'not json at all', headers: { ce_specversion: '1.0', ce_id: 'bad-1', ce_source: '/thermostats/kitchen/x', ce_type: EventTypes.reading, ce_time: '2026-01-01T00:00:10Z', 'content-type': 'application/json' } },
+    { key: 'kitchen', value: '{"area":"kitchen","device":"x","celsius":20}' },
+    { key: 'kitchen', value: '{"area":"kitchen","device":"x","celsius":20}', headers: { ce_specversion: '1.0', ce_id: 'bad-3', ce_source: '/thermostats/kitchen/x', ce_type: EventTypes.reading, ce_time: 'yesterday' } },
+  ]
+}
+
+/** Sends records in order, `chunk` at a time, waiting `pauseMs` between chunks (the flow of a live source). */
+export async function feed(kafka: Kafka, topic: string, records: Message[], options: { chunk?: number; pauseMs?: number } = {}): Promise<void> {
+  const { chunk = records.length, pauseMs = 0 } = options
+  const producer = await testProducer(kafka, { idempotent: true, maxInFlightRequests: 1 })
+  for (let i = 0; i < records.length; i += chunk) {
+    await producer.send({ topic, acks: -1, messages: records.slice(i, i + chunk) })
+    if (pauseMs > 0 && i + chunk < records.length) await new Promise((resolve) => setTimeout(resolve, pauseMs))
+  }
+}
+
+/**
+ * Everything on `topic` as a read_committed reader sees it once every writer is done: writes an end
+ * marker to each partition and reads until it has seen all of them.
+ */
+export async function readAll(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<ConsumedRecord[]> {
+  const admin = await testAdmin(kafka)
+  const { topics } = await admin.fetchTopicMetadata({ topics: [topic] })
+  const partitions = topics[0]!.partitions.map((p) => p.partitionId)
+  const marker = `end-${Math.random().toString(36).slice(2)}`
+  const producer = await testProducer(kafka)
+  await producer.send({ topic, acks: -1, messages: partitions.map((partition) => ({ key: marker, value: marker, partition })) })
+  const records = await consumeUntil(topic, (got) => got.filter((r) => r.key === marker).length === partitions.length, { kafka, timeoutMs })
+  return records.filter((r) => r.key !== marker)
+}
+
+function close(actual: number, expected: number): boolean {
+  if (Math.abs(expected) < 1e-9) return Math.abs(actual - expected) <= 1e-12
+  return Math.abs(actual - expected) <= 1e-9 * Math.abs(expected)
+}
+
+/** Asserts the control-panel records are exactly the expected windows, each once, as contract events. */
+export function expectGoldenWindows(records: ConsumedRecord[], expected: Golden['windows']): void {
+  const ids = records.map((r) => r.headers[CloudEventHeaders.id])
+  expect(new Set(ids).size, 'every window once').toBe(ids.length)
+  const byId = new Map(records.map((r) => [r.headers[CloudEventHeaders.id]!, r]))
+  expect([...byId.keys()].sort()).toEqual(expected.map((w) => `${w.area}/${w.windowStart}`).sort())
+  for (const window of expected) {
+    const record = byId.get(`${window.area}/${window.windowStart}`)!
+    expect(record.key).toBe(window.area)
+    expect(record.headers).toMatchObject({
+      ce_specversion: '1.0',
+      ce_type: EventTypes.window,
+      ce_source: '/processor',
+      ce_subject: window.area,
+      ce_time: window.windowEnd,
+      'content-type': 'application/json',
+    })
+    const data = JSON.parse(record.value!.toString()) as WindowData
+    expect(Object.keys(data).sort()).toEqual(['area', 'count', 'devices', 'max', 'mean', 'min', 'sampleVariance', 'stddev', 'variance', 'windowEnd', 'windowStart'])
+    expect({ area: data.area, windowStart: data.windowStart, windowEnd: data.windowEnd, count: data.count, devices: data.devices }).toEqual({
+      area: window.area,
+      windowStart: window.windowStart,
+      windowEnd: window.windowEnd,
+      count: window.count,
+      devices: window.devices,
+    })
+    for (const field of ['mean', 'variance', 'min', 'max'] as const) {
+      expect(close(data[field], window[field]), `${window.area}/${window.windowStart} ${field}: ${data[field]} vs ${window[field]}`).toBe(true)
+    }
+    if (window.sampleVariance === null) expect(data.sampleVariance).toBeNull()
+    else expect(close(data.sampleVariance!, window.sampleVariance), `${window.area}/${window.windowStart} sampleVariance`).toBe(true)
+    expect(close(data.stddev, Math.sqrt(window.variance))).toBe(true)
+  }
+}
+
+export interface ProcessorProcess {
+  readonly child: ChildProcess
+  /** Exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>
+  log(): string
+  /** Resolves when a stderr line matches, rejects after `timeoutMs` or when the process exits first. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>
+  kill(signal: NodeJS.Signals): void
+}
+
+/** `thermocline process` as a child process, killed when the test finishes if still running. */
+export function startProcessor(env: Record<string, string>): ProcessorProcess {
+  const child = spawn(process.execPath, [BIN, 'process'], {
+    env: { ...process.env, KAFKA_BROKERS: kafkaBrokers.join(','), METRICS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  const waiters: Array<() => void> = []
+  child.stderr!.setEncoding('utf8')
+  child.stderr!.on('data', (chunk: string) => {
+    stderr += chunk
+    for (const waiter of waiters.splice(0)) waiter()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  let done = false
+  void exited.then(() => {
+    done = true
+    for (const waiter of waiters.splice(0)) waiter()
+  })
+  onTestFinished(async () => {
+    if (!done) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+  return {
+    child,
+    exited,
+    log: () => stderr,
+    waitForLog: (pattern, timeoutMs = 30_000) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; log:\n${stderr}`)), timeoutMs)
+        const check = (): void => {
+          if (pattern.test(stderr)) {
+            clearTimeout(timer)
+            resolve()
+          } else if (done) {
+            clearTimeout(timer)
+            reject(new Error(`processor exited before logging ${pattern}; log:\n${stderr}`))
+          } else waiters.push(check)
+        }
+        check()
+      }),
+    kill: (signal) => {
+      if (!done) child.kill(signal)
+    },
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The processor against a real Kafka, run as `thermocline process` child processes, with the golden
+ * readings written straight to the readings topic by the in-test converter (helpers.ts). The golden
+ * late set holds for any grouping of its four areas into partitions (we checked every one of the 16:
+ * each late reading is late by its own area's stream time alone), so multi-partition topics with
+ * per-partition stream time must reproduce expected-late.json too.
+ */
+import { describe, expect, it } from 'vitest'
+import { CloudEventHeaders } from '../../common/events.ts'
+import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
+import { consumeUntil, createTopics, testKafka, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
+import { expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, readAll, startProcessor } from './helpers.ts'
+
+const golden = loadGolden()
+
+async function topics(partitions: number): Promise<{ readings: string; controlPanel: string; late: string; dlq: string; env: Record<string, string> }> {
+  const [readings, controlPanel, late, dlq] = await createTopics(['proc-readings', 'proc-control-panel', 'proc-late', 'proc-dlq'], partitions)
+  return {
+    readings: readings!,
+    controlPanel: controlPanel!,
+    late: late!,
+    dlq: dlq!,
+    env: {
+      READINGS_TOPIC: readings!,
+      CONTROL_PANEL_TOPIC: controlPanel!,
+      LATE_TOPIC: late!,
+      DLQ_TOPIC: dlq!,
+      GROUP_ID: uniqueName('proc-group'),
+      // Short enough for a fast test; the golden set never comes within 5.1 s of closing a window
+      // early, so only a stall of the feed longer than that could make idleness change a result.
+      IDLE_MS: '2000',
+      // A SIGKILLed member holds its partitions until its session expires (6 s is the broker minimum).
+      SESSION_TIMEOUT_MS: '6000',
+    },
+  }
+}
+
+function expectGoldenLate(records: ConsumedRecord[]): void {
+  expect(records.map((r) => r.headers[CloudEventHeaders.id]).sort()).toEqual([...golden.lateIds].sort())
+  for (const record of records) {
+    // As it arrived, plus the window it missed.
+    const data = JSON.parse(record.value!.toString()) as { area: string }
+    expect(record.key).toBe(data.area)
+    expect(record.headers).toMatchObject({ ce_specversion: '1.0', ce_type: 'dev.thermocline.reading.v1', 'content-type': 'application/json' })
+    const time = Date.parse(record.headers[CloudEventHeaders.time]!)
+    expect(record.headers[ProcessorHeaders.missedWindow]).toBe(`${data.area}/${new Date(time - (time % 15_000)).toISOString()}`)
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe('thermocline process', () => {
+  it('emits exactly the golden windows, late readings and DLQ records, then stops cleanly on SIGTERM', async () => {
+    const kafka = testKafka()
+    const t = await topics(3)
+    await feed(kafka, t.readings, [...invalidRecords(), ...goldenReadings(golden)])
+    const processor = startProcessor(t.env)
+
+    // Every window closes without any new reading: idleness moves stream time on.
+    await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
+    processor.kill('SIGTERM')
+    expect(await processor.exited).toBe(0)
+    expect(processor.log()).toMatch(/stopped/)
+
+    expectGoldenWindows(await readAll(kafka, t.controlPanel), golden.windows)
+    expectGoldenLate(await readAll(kafka, t.late))
+    const dlq = await readAll(kafka, t.dlq)
+    expect(dlq.map((r) => r.headers[ProcessorHeaders.error]).sort()).toEqual(['bad_time', 'missing_attribute', 'not_json'])
+    expect(dlq.map((r) => r.value?.toString())).toEqual(invalidRecords().map((m) => m.value))
+    expect(dlq.every((r) => r.headers[ProcessorHeaders.sourceTopic] === t.readings)).toBe(true)
+  })
+
+  it('emits every window exactly once although it is SIGKILLed three times while the readings flow', async () => {
+    const kafka = testKafka()
+    const t = await topics(2)
+    const records = goldenReadings(golden)
+    // About 30 s of flow: 25 readings every 350 ms.
+    const flowing = feed(kafka, t.readings, records, { chunk: 25, pauseMs: 350 })
+    let processor = startProcessor(t.env)
+    const seed = Date.now() % 100_000
+    let state = seed
+    const random = (): number => ((state = (state * 48271) % 2147483647) / 2147483647)
+    const kills: number[] = []
+    for (let kill = 0; kill < 3; kill++) {
+      await processor.waitForLog(/partition assigned/)
+      // A random moment while it works: mid-batch, mid-transaction or between.
+      const delay = Math.round(200 + random() * 2_500)
+      kills.push(delay)
+      await sleep(delay)
+      processor.kill('SIGKILL')
+      expect(await processor.exited).toBe(null)
+      processor = startProcessor(t.env)
+    }
+    await flowing
+    await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
+    processor.kill('SIGTERM')
+    expect(await processor.exited).toBe(0)
+
+    // read_committed: the aborted transactions of the killed processes are invisible.
+    const windows = await readAll(kafka, t.controlPanel)
+    expect(windows.length, `seed ${seed}, kills after ${kills.join(', ')} ms`).toBe(golden.windows.length)
+    expectGoldenWindows(windows, golden.windows)
+    expectGoldenLate(await readAll(kafka, t.late))
+  })
+
+  it('gives the same result with two instances in one group, one joining and then leaving while the readings flow', async () => {
+    const kafka = testKafka()
+    const t = await topics(4)
+    const flowing = feed(kafka, t.readings, goldenReadings(golden), { chunk: 40, pauseMs: 300 })
+    const first = startProcessor(t.env)
+    await first.waitForLog(/partition assigned/)
+    const second = startProcessor(t.env)
+    // The rebalance splits the partitions between the two.
+    await second.waitForLog(/partition assigned/)
+    await first.waitForLog(/joined the consumer group[\s\S]*joined the consumer group/)
+    first.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+    await flowing
+    await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
+    second.kill('SIGTERM')
+    expect(await second.exited).toBe(0)
+
+    expectGoldenWindows(await readAll(kafka, t.controlPanel), golden.windows)
+    expectGoldenLate(await readAll(kafka, t.late))
+  })
+})
