@@ -43,7 +43,7 @@ export const simulateCommand: Command = {
 
     const registry = createRegistry('simulator')
     const metrics = createSimulatorMetrics(registry)
-    const metricsServer = await startMetricsServer(registry, config.metricsPort)
+    const metricsServer = await startMetricsServer(registry, config.metricsPort, config.metricsHost)
     const sink = await createMqttSink({
       url: config.mqttUrl,
       connections: config.connections,
@@ -58,7 +58,7 @@ export const simulateCommand: Command = {
     })
 
     const what = fleet === undefined ? `replaying ${config.replayFile}` : `${fleet.devices.length} thermostats in ${fleet.areas.length} areas, seed ${config.seed}, ${live ? 'live' : `from ${new Date(fleetOptions!.startMs).toISOString()} at ${config.speed === 0 ? 'full speed' : `${config.speed}x`}`}`
-    logger.info(`publishing to ${config.mqttUrl} (QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, { metrics: `http://127.0.0.1:${metricsServer.port}/metrics` })
+    logger.info(`publishing to ${config.mqttUrl} (QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, { metrics: `http://${config.metricsHost}:${metricsServer.port}/metrics` })
 
     const stop = new AbortController()
     let signals = 0

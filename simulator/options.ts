@@ -1,11 +1,11 @@
 /** Settings of `thermocline simulate`: one spec, validated once at start (common/config.ts). */
 import { decimal, integer, oneOf, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
-import { graceMs, logLevel, metricsPort, mqttUrl, windowMs } from '../common/options.ts'
+import { graceMs, logLevel, metricsHost, metricsPort, mqttUrl, windowMs } from '../common/options.ts'
 import { defaultFleetOptions, validateFleetOptions, type FleetOptions } from './fleet.ts'
 
-/** Default /metrics port of the simulator (ingest and processor have their own). */
-export const SIMULATOR_METRICS_PORT = 9466
+/** Default /metrics port of the simulator (ingest 9601, processor 9602; dashboards/prometheus scrapes 9603). */
+export const SIMULATOR_METRICS_PORT = 9603
 
 const share = (env: string, description: string, defaultValue = 0): Option<number> => ({ env, description, default: defaultValue, parse: decimal({ min: 0, max: 1 }) })
 
@@ -60,6 +60,7 @@ export const simulatorOptions = {
   graceMs: { ...graceMs, description: "the processor's grace period (here only for LATE_BY_MS's default)" } as Option<number>,
   progressMs: { env: 'PROGRESS_MS', description: 'how often to print the progress line on stderr (0: never)', default: 1_000, parse: integer({ min: 0 }) } as Option<number>,
   metricsPort: metricsPort(SIMULATOR_METRICS_PORT),
+  metricsHost,
   logLevel,
 }
 

@@ -1,0 +1,61 @@
+/** Runs `thermocline <command>` as a child process, as a user would; killed when the test finishes. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { onTestFinished } from 'vitest'
+
+const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
+
+export interface CliProcess {
+  readonly child: ChildProcess
+  stdout(): string
+  stderr(): string
+  /** Resolves with the exit code, or the signal's name. */
+  readonly exited: Promise<number | string>
+  /** Resolves once `pattern` matches stdout + stderr; rejects after `timeoutMs` or if the process exits first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>
+}
+
+export function startCli(args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  const listeners = new Set<() => void>()
+  const notify = (): void => listeners.forEach((listener) => listener())
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => ((stdout += chunk), notify()))
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => ((stderr += chunk), notify()))
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    waitFor(pattern, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const match = pattern.exec(stdout + stderr)
+          if (match !== null) finish(() => resolve(match))
+        }
+        const finish = (then: () => void): void => {
+          clearTimeout(timer)
+          listeners.delete(check)
+          then()
+        }
+        const timer = setTimeout(() => finish(() => reject(new Error(`${pattern} not seen after ${timeoutMs} ms;\nstdout:\n${stdout}\nstderr:\n${stderr}`))), timeoutMs)
+        listeners.add(check)
+        void exited.then((code) => {
+          if (listeners.has(check)) {
+            check()
+            if (listeners.has(check)) finish(() => reject(new Error(`exited with ${code} before ${pattern};\nstdout:\n${stdout}\nstderr:\n${stderr}`)))
+          }
+        })
+        check()
+      })
+    },
+  }
+}
