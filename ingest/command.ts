@@ -35,7 +35,7 @@ export const ingestCommand: Command = {
       process.once('SIGINT', () => resolve('SIGINT'))
     })
 
-    const server = await startMetricsServer(registry, config.metricsPort)
+    const server = await startMetricsServer(registry, config.metricsPort, config.metricsHost)
     try {
       const bridge = await startBridge(config, kafka, metrics, logger)
       logger.info('metrics on /metrics', { port: server.port })

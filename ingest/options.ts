@@ -1,7 +1,7 @@
 /** ingest's settings: the shared ones (common/options.ts) plus the bridge's own. Validated once, at start. */
 import { hostname } from 'node:os'
 import { integer, text, type ConfigOf, type Option } from '../common/config.ts'
-import { dlqTopic, kafkaBrokers, logLevel, metricsPort, mqttUrl, readingsTopic } from '../common/options.ts'
+import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic } from '../common/options.ts'
 import { topicLayout } from './decode.ts'
 
 /** The default MQTT topic filter (design.md, "MQTT input"). */
@@ -80,7 +80,9 @@ export const ingestOptions = {
   topicPartitions,
   maxBatchRecords,
   shutdownTimeoutMs,
-  metricsPort: metricsPort(9101),
+  // 9601: the port docker-compose.yml and dashboards/prometheus/prometheus.yml scrape.
+  metricsPort: metricsPort(9601),
+  metricsHost,
   logLevel,
 }
 

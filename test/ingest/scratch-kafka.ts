@@ -1,0 +1,56 @@
+/**
+ * A Kafka broker of the test's own, which it may kill: a scratch THERMOCLINE_HOME that reuses the
+ * cached jars (as test/stack/stack.int.test.ts does), on free ports. Stopped and removed when the
+ * test finishes. The shared broker on 9092 is never touched.
+ */
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { onTestFinished } from 'vitest'
+import { parseArgs } from '../../common/config.ts'
+import { createLogger } from '../../common/logger.ts'
+import { KAFKA_VERSION, runningKafkaPid, startKafka, stopKafka, type KafkaBrokerSettings } from '../../stack/kafka-broker.ts'
+import { isAlive } from '../../stack/process.ts'
+import { stackOptions } from '../../stack/stack.ts'
+
+export interface ScratchKafka {
+  brokers: string[]
+  /** SIGKILL: no clean shutdown, as in a crash. Resolves once the process is gone. */
+  kill(): Promise<void>
+  /** Starts the broker again on the same data and ports; resolves when it answers. */
+  restart(): Promise<void>
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+export async function startScratchKafka(): Promise<ScratchKafka> {
+  const { config: shared } = parseArgs(stackOptions, [], process.env)
+  const home = mkdtempSync(join(tmpdir(), 'thermocline-ingest-kafka-'))
+  symlinkSync(join(shared.home, `kafka-${KAFKA_VERSION}`), join(home, `kafka-${KAFKA_VERSION}`))
+  onTestFinished(async () => {
+    await stopKafka(home)
+    rmSync(home, { recursive: true, force: true })
+  })
+  const settings: KafkaBrokerSettings = { home, host: '127.0.0.1', port: await freePort(), controllerPort: await freePort(), heap: '384m', partitions: 1, startTimeoutMs: 90_000 }
+  const logger = createLogger('scratch-kafka', 'warn')
+  await startKafka(settings, logger)
+  return {
+    brokers: [`127.0.0.1:${settings.port}`],
+    async kill() {
+      const pid = runningKafkaPid(home)
+      if (pid === undefined) throw new Error('scratch Kafka is not running')
+      process.kill(pid, 'SIGKILL')
+      while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 20))
+    },
+    async restart() {
+      await startKafka(settings, logger)
+    },
+  }
+}
