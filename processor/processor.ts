@@ -139,6 +139,11 @@ export class Processor {
       for (const partition of [...this.#tasks.keys()]) {
         if (!assigned.has(partition)) void this.#drop(partition, 'partition revoked')
       }
+      // Fence and read the checkpoints now rather than at the first batch, so a partition that has
+      // nothing new to read still closes its restored windows through idleness.
+      for (const partition of assigned) {
+        this.#task(partition).catch((error: unknown) => this.#logger.warn('could not take over a partition (will retry on its next batch)', { partition, error }))
+      }
     })
     await consumer.connect()
     // A group without committed offsets starts from the earliest record (design.md, "Configuration").

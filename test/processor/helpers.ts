@@ -10,6 +10,7 @@ import { type Kafka, type Message } from 'kafkajs'
 import { expect, onTestFinished } from 'vitest'
 import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
 import { EventTypes } from '../../common/topics.ts'
+import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
 import { consumeUntil, kafkaBrokers, testAdmin, testProducer, type ConsumedRecord } from '../helpers/brokers.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
@@ -160,6 +161,19 @@ export function expectGoldenWindows(records: ConsumedRecord[], expected: Golden[
     if (window.sampleVariance === null) expect(data.sampleVariance).toBeNull()
     else expect(close(data.sampleVariance!, window.sampleVariance), `${window.area}/${window.windowStart} sampleVariance`).toBe(true)
     expect(close(data.stddev, Math.sqrt(window.variance))).toBe(true)
+  }
+}
+
+/** Asserts the late topic holds exactly `lateIds`, each as it arrived plus the window it missed. */
+export function expectGoldenLate(records: ConsumedRecord[], lateIds: string[]): void {
+  expect(records.map((r) => r.headers[CloudEventHeaders.id]).sort()).toEqual([...lateIds].sort())
+  for (const record of records) {
+    // As it arrived, plus the window it missed.
+    const data = JSON.parse(record.value!.toString()) as { area: string }
+    expect(record.key).toBe(data.area)
+    expect(record.headers).toMatchObject({ ce_specversion: '1.0', ce_type: 'dev.thermocline.reading.v1', 'content-type': 'application/json' })
+    const time = Date.parse(record.headers[CloudEventHeaders.time]!)
+    expect(record.headers[ProcessorHeaders.missedWindow]).toBe(`${data.area}/${new Date(time - (time % 15_000)).toISOString()}`)
   }
 }
 

@@ -6,10 +6,9 @@
  * per-partition stream time must reproduce expected-late.json too.
  */
 import { describe, expect, it } from 'vitest'
-import { CloudEventHeaders } from '../../common/events.ts'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
-import { consumeUntil, createTopics, testKafka, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
-import { expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, readAll, startProcessor } from './helpers.ts'
+import { consumeUntil, createTopics, testKafka, uniqueName } from '../helpers/brokers.ts'
+import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, readAll, startProcessor } from './helpers.ts'
 
 const golden = loadGolden()
 
@@ -35,18 +34,6 @@ async function topics(partitions: number): Promise<{ readings: string; controlPa
   }
 }
 
-function expectGoldenLate(records: ConsumedRecord[]): void {
-  expect(records.map((r) => r.headers[CloudEventHeaders.id]).sort()).toEqual([...golden.lateIds].sort())
-  for (const record of records) {
-    // As it arrived, plus the window it missed.
-    const data = JSON.parse(record.value!.toString()) as { area: string }
-    expect(record.key).toBe(data.area)
-    expect(record.headers).toMatchObject({ ce_specversion: '1.0', ce_type: 'dev.thermocline.reading.v1', 'content-type': 'application/json' })
-    const time = Date.parse(record.headers[CloudEventHeaders.time]!)
-    expect(record.headers[ProcessorHeaders.missedWindow]).toBe(`${data.area}/${new Date(time - (time % 15_000)).toISOString()}`)
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('thermocline process', () => {
@@ -63,7 +50,7 @@ describe('thermocline process', () => {
     expect(processor.log()).toMatch(/stopped/)
 
     expectGoldenWindows(await readAll(kafka, t.controlPanel), golden.windows)
-    expectGoldenLate(await readAll(kafka, t.late))
+    expectGoldenLate(await readAll(kafka, t.late), golden.lateIds)
     const dlq = await readAll(kafka, t.dlq)
     expect(dlq.map((r) => r.headers[ProcessorHeaders.error]).sort()).toEqual(['bad_time', 'missing_attribute', 'not_json'])
     expect(dlq.map((r) => r.value?.toString())).toEqual(invalidRecords().map((m) => m.value))
@@ -100,7 +87,7 @@ describe('thermocline process', () => {
     const windows = await readAll(kafka, t.controlPanel)
     expect(windows.length, `seed ${seed}, kills after ${kills.join(', ')} ms`).toBe(golden.windows.length)
     expectGoldenWindows(windows, golden.windows)
-    expectGoldenLate(await readAll(kafka, t.late))
+    expectGoldenLate(await readAll(kafka, t.late), golden.lateIds)
   })
 
   it('gives the same result with two instances in one group, one joining and then leaving while the readings flow', async () => {
@@ -121,6 +108,6 @@ describe('thermocline process', () => {
     expect(await second.exited).toBe(0)
 
     expectGoldenWindows(await readAll(kafka, t.controlPanel), golden.windows)
-    expectGoldenLate(await readAll(kafka, t.late))
+    expectGoldenLate(await readAll(kafka, t.late), golden.lateIds)
   })
 })

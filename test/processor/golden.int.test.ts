@@ -1,0 +1,54 @@
+/**
+ * End to end, as in issue 4: ../shared/golden/basic/mqtt.jsonl published in order through Mosquitto,
+ * bridged by `thermocline ingest` into Kafka, windowed by `thermocline process`.
+ *
+ * Partitioning and order: stream time is per partition, and the golden late set holds for any grouping
+ * of its four areas into partitions (checked for all 16 groupings), so the readings topic has 3
+ * partitions here. The bridge's shared subscription (4 connections) can reorder a few messages; the
+ * golden set tolerates that: every late reading is late by over 50 s of event time, and no other
+ * reading comes within 5.1 s of event time (about 68 readings) of its window's close.
+ */
+import { describe, expect, it } from 'vitest'
+import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
+import { consumeUntil, createTopics, testKafka, testMqtt, uniqueName } from '../helpers/brokers.ts'
+import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
+import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from './helpers.ts'
+
+const golden = loadGolden()
+
+describe('the pipeline on the golden data set', () => {
+  it('turns mqtt.jsonl, through Mosquitto, ingest and the processor, into exactly the expected windows and late readings', async () => {
+    const kafka = testKafka()
+    const [readings, controlPanel, late, dlq] = await createTopics(['e2e-readings', 'e2e-control-panel', 'e2e-late', 'e2e-dlq'], 3)
+    const { prefix, clientId } = uniqueBridgeNames()
+    const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq!, connections: 4 })
+    const processor = startProcessor({
+      READINGS_TOPIC: readings!,
+      CONTROL_PANEL_TOPIC: controlPanel!,
+      LATE_TOPIC: late!,
+      DLQ_TOPIC: dlq!,
+      GROUP_ID: uniqueName('e2e-group'),
+      IDLE_MS: '2000',
+      SESSION_TIMEOUT_MS: '6000',
+    })
+    await processor.waitForLog(/partition assigned/)
+
+    const publisher = await testMqtt({ protocolVersion: 5 })
+    // One session, QoS 1: Mosquitto delivers in publish order.
+    await Promise.all(golden.lines.map((line) => publisher.publishAsync(line.topic.replace(/^thermostats\//, `${prefix}/`), line.payload, { qos: 1 })))
+
+    // The last windows close through idleness: nothing is published after the last line.
+    await consumeUntil(controlPanel!, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 90_000 })
+    processor.kill('SIGTERM')
+    bridge.process.kill('SIGTERM')
+    expect(await processor.exited).toBe(0)
+    expect(await bridge.exited).toBe(0)
+
+    expectGoldenWindows(await readAll(kafka, controlPanel!), golden.windows)
+    expectGoldenLate(await readAll(kafka, late!), golden.lateIds)
+    // Ingest's dead letters only: every reading it wrote was a valid reading CloudEvent to the processor.
+    const deadLetters = await readAll(kafka, dlq!)
+    expect(deadLetters).toHaveLength(golden.dlqLines.length)
+    expect(deadLetters.every((r) => r.headers[ProcessorHeaders.sourceTopic] === undefined)).toBe(true)
+  })
+})
