@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Command>> = {
   stack: async () => (await import('../stack/command.ts')).stackCommand,
   process: async () => (await import('../processor/command.ts')).processCommand,
   simulate: async () => (await import('../simulator/command.ts')).simulateCommand,
+  demo: async () => (await import('../demo/command.ts')).demoCommand,
   ingest: async () => (await import('../ingest/command.ts')).ingestCommand,
 }
 

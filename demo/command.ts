@@ -1,0 +1,227 @@
+/**
+ * `thermocline demo`: the whole pipeline on this machine. Brings up the local stack when it is not
+ * running, starts the processor, ingest and the simulator as child processes, and draws the latest
+ * window of every area as it arrives on the control-panel topic. Ctrl-C stops the services in
+ * data-flow order and stops the parts of the stack that this run started, nothing else.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Command } from '../cli/main.ts'
+import { formatHelp, parseArgs, settingName } from '../common/config.ts'
+import { ConfigError, StackError } from '../common/errors.ts'
+import { createKafka } from '../common/kafka.ts'
+import { createLogger } from '../common/logger.ts'
+import { ingestOptions } from '../ingest/options.ts'
+import { PROCESSOR_METRICS_PORT } from '../processor/options.ts'
+import { areaName } from '../simulator/model.ts'
+import { SIMULATOR_METRICS_PORT } from '../simulator/options.ts'
+import { tail } from '../stack/process.ts'
+import { stackDown, stackUp } from '../stack/stack.ts'
+import { startControlPanelReader, type ControlPanelReader } from './control-panel-reader.ts'
+import { demoOptions } from './options.ts'
+import { choosePort, startService, type Service } from './services.ts'
+import { createPanelState, recordWindow, renderPanel } from './table.ts'
+
+const USAGE = 'thermocline demo [options]'
+const SUMMARY = `Runs the whole pipeline on this machine and shows each area's latest window as it closes:
+  simulated thermostats -> MQTT -> ingest -> Kafka -> processor -> control-panel -> this table.
+Brings up the local Kafka and MQTT broker when they are not running (the first time, Kafka's jars are
+fetched, which takes a few minutes). Ctrl-C stops everything and leaves the stack as it was found.
+Every simulator setting (FAHRENHEIT_DEVICES, MALFORMED, ... see \`thermocline simulate --help\`) can be
+set in the environment. For a quick look: WINDOW_MS=5000 GRACE_MS=1000 thermocline demo`
+
+/** How long each service may take to finish its in-flight work after its stop signal. */
+const STOP_GRACE_MS = { simulator: 15_000, ingest: 20_000, processor: 30_000 } as const
+
+export const demoCommand: Command = {
+  summary: 'run simulator, ingest and processor together and show the windows live',
+  async run(argv) {
+    const { config, positionals, help } = parseArgs(demoOptions, argv)
+    if (help) {
+      process.stdout.write(formatHelp(USAGE, SUMMARY, demoOptions))
+      return 0
+    }
+    if (positionals.length > 0) throw new ConfigError('arguments', `demo takes no arguments (got ${JSON.stringify(positionals.join(' '))})`)
+    if (config.areas > config.devices) throw new ConfigError(settingName(demoOptions.areas), `cannot exceed ${settingName(demoOptions.devices)} (${config.devices})`)
+
+    const logger = createLogger('demo', config.logLevel)
+    const startedAtMs = Date.now()
+    let stopSignal: NodeJS.Signals | undefined
+    let wakeOnStop: () => void = () => undefined
+    const stopRequested = new Promise<void>((resolve) => (wakeOnStop = resolve))
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopSignal === undefined) logger.info(`${signal}: stopping the simulator, ingest and the processor (in that order)`)
+      stopSignal ??= signal
+      wakeOnStop()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+
+    const services: Service[] = []
+    // Should the demo itself die, its services (in their own process groups) must not outlive it.
+    const killServices = (): void => services.forEach((service) => service.kill())
+    process.on('exit', killServices)
+    let reader: ControlPanelReader | undefined
+    let started = { kafka: false, mqtt: false }
+    let failure: unknown
+    const tty = process.stdout.isTTY === true
+
+    try {
+      logger.info('bringing up the local stack where it is not running')
+      started = (await stackUp(config, logger)).started
+      if (stopSignal !== undefined) return 0
+
+      const logDir = join(config.home, 'demo')
+      mkdirSync(logDir, { recursive: true })
+      const ports = {
+        simulator: await choosePort(SIMULATOR_METRICS_PORT),
+        ingest: await choosePort(ingestOptions.metricsPort.default),
+        processor: await choosePort(PROCESSOR_METRICS_PORT),
+      }
+      const common = {
+        KAFKA_BROKERS: `127.0.0.1:${config.kafkaPort}`,
+        MQTT_URL: `mqtt://127.0.0.1:${config.mqttPort}`,
+        WINDOW_MS: String(config.windowMs),
+        GRACE_MS: String(config.graceMs),
+        CONTROL_PANEL_TOPIC: config.controlPanelTopic,
+        METRICS_HOST: '127.0.0.1',
+        LOG_LEVEL: config.logLevel,
+      }
+      const logFile = (name: string): string => join(logDir, `${name}.log`)
+      const processor = startService({ name: 'processor', args: ['process'], env: { ...common, METRICS_PORT: String(ports.processor) }, logFile: logFile('processor'), ready: /\[processor\] processing/ })
+      services.push(processor)
+      const ingest = startService({ name: 'ingest', args: ['ingest'], env: { ...common, METRICS_PORT: String(ports.ingest) }, logFile: logFile('ingest'), ready: /\[ingest\] metrics on \/metrics/ })
+      services.push(ingest)
+      logger.info('starting the processor and ingest', { logs: logDir })
+      await Promise.race([Promise.all([processor.whenReady(config.readyTimeoutMs), ingest.whenReady(config.readyTimeoutMs)]), stopRequested])
+      if (stopSignal !== undefined) return 0
+
+      const state = createPanelState(Array.from({ length: config.areas }, (_, index) => areaName(index, config.areas)))
+      let draw: () => void = () => undefined
+      const kafka = createKafka({ brokers: [common.KAFKA_BROKERS], clientId: `thermocline-demo-${process.pid}`, logger })
+      reader = await startControlPanelReader({
+        kafka,
+        topic: config.controlPanelTopic,
+        groupId: `thermocline-demo-${process.pid}-${startedAtMs}`,
+        logger,
+        onWindow: (window) => {
+          // Windows of earlier runs that the processor finishes now are not this run's.
+          if (Date.parse(window.windowEnd) <= startedAtMs) return
+          if (recordWindow(state, window)) draw()
+        },
+      })
+
+      const simulatorEnv = { ...common, METRICS_PORT: String(ports.simulator), DEVICES: String(config.devices), AREAS: String(config.areas), SEED: String(config.seed), PROGRESS_MS: '1000' }
+      const simulator = startService({ name: 'simulator', args: ['simulate'], env: simulatorEnv, logFile: logFile('simulator'), ready: /\[simulate\] publishing to/ })
+      services.push(simulator)
+      let progress = 'starting'
+      simulator.onLine((line) => {
+        const match = /^simulate: (\S+\/s) {2}sent (\d+) {2}failures (\d+)/.exec(line)
+        if (match !== null) progress = `sent ${match[2]} (${match[1]}), failures ${match[3]}`
+      })
+
+      const metricsUrl = (port: number): string => `http://127.0.0.1:${port}/metrics`
+      const pipeline = createPipelineCounters({ ingest: metricsUrl(ports.ingest), processor: metricsUrl(ports.processor) })
+      const firstCloseMs = Math.ceil(Date.now() / config.windowMs) * config.windowMs + config.graceMs
+      const stackLine = `Kafka 127.0.0.1:${config.kafkaPort} (${started.kafka ? 'started by the demo' : 'already running'}), MQTT 127.0.0.1:${config.mqttPort} (${started.mqtt ? 'started by the demo' : 'already running'})`
+      const frame = (): string =>
+        renderPanel(state, {
+          title: `Thermocline demo: ${config.devices} thermostats in ${config.areas} areas -> MQTT -> ingest -> Kafka -> processor -> ${config.controlPanelTopic}; ${seconds(config.windowMs)} windows, ${seconds(config.graceMs)} grace; ${new Date().toISOString().slice(11, 19)} UTC`,
+          waitingFor: `waiting for its first window (closes at about ${new Date(firstCloseMs).toISOString().slice(11, 19)} UTC)`,
+          footer: [
+            `pipeline   simulator ${progress} -> ingest ${pipeline.ingest()} -> processor ${pipeline.processor()} -> ${state.windowsReceived} windows shown`,
+            `metrics    simulator ${metricsUrl(ports.simulator)}  ingest ${metricsUrl(ports.ingest)}  processor ${metricsUrl(ports.processor)}`,
+            `logs       ${logDir}/{simulator,ingest,processor}.log`,
+            `stack      ${stackLine}`,
+            'Ctrl-C stops everything.',
+          ],
+        })
+      let pendingDraw: NodeJS.Timeout | undefined
+      // Windows of all areas close together: draw once per burst, not once per window.
+      draw = () => {
+        pendingDraw ??= setTimeout(() => {
+          pendingDraw = undefined
+          process.stdout.write(tty ? `\x1b[H\x1b[2J${frame()}` : `\n${frame()}`)
+        }, 300)
+      }
+      // On a terminal the table also refreshes its counters every second; in a log, only new windows are written.
+      const refresh = setInterval(() => {
+        void pipeline.poll()
+        if (tty) draw()
+      }, 1_000)
+      await Promise.race([simulator.whenReady(config.readyTimeoutMs), stopRequested])
+      logger.info('running; Ctrl-C stops', { metrics: [ports.simulator, ports.ingest, ports.processor].map(metricsUrl).join(' ') })
+      draw()
+
+      const crashed = await Promise.race([stopRequested.then(() => undefined), ...services.map((service) => service.exited.then((code) => ({ service, code })))])
+      clearInterval(refresh)
+      if (pendingDraw !== undefined) clearTimeout(pendingDraw)
+      if (crashed !== undefined) {
+        failure = new StackError(`${crashed.service.name} exited unexpectedly with ${crashed.code}; last lines of ${crashed.service.logFile}:\n${tail(crashed.service.logFile, 15)}`)
+      }
+    } catch (error) {
+      failure = error
+    } finally {
+      // Data-flow order: nothing new enters while the downstream services finish what they hold.
+      const [processor, ingest, simulator] = services
+      const codes: Record<string, number | string> = {}
+      if (simulator !== undefined) codes.simulator = await simulator.stop('SIGINT', STOP_GRACE_MS.simulator)
+      if (ingest !== undefined) codes.ingest = await ingest.stop('SIGTERM', STOP_GRACE_MS.ingest)
+      if (processor !== undefined) codes.processor = await processor.stop('SIGTERM', STOP_GRACE_MS.processor)
+      await reader?.close().catch((error: unknown) => logger.warn('closing the control-panel reader failed', { error }))
+      const stopped = await stackDown(config, started)
+      const left = [stopped.kafka && 'Kafka', stopped.mqtt && 'Mosquitto'].filter(Boolean)
+      logger.info(left.length > 0 ? `stopped ${left.join(' and ')} (started by this demo)` : 'left the stack running as it was found')
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      process.off('exit', killServices)
+      const unclean = Object.entries(codes).filter(([, code]) => code !== 0)
+      if (failure === undefined && unclean.length > 0) failure = new StackError(`did not stop cleanly: ${unclean.map(([name, code]) => `${name} exited with ${code}`).join(', ')}`)
+      if (Object.keys(codes).length > 0) logger.info('services stopped', codes)
+    }
+    if (failure !== undefined) {
+      throw failure instanceof Error ? failure : new Error(String(failure))
+    }
+    return 0
+  },
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
+}
+
+/** Totals read from the services' /metrics: what each stage has done so far. */
+function createPipelineCounters(urls: { ingest: string; processor: string }): { poll(): Promise<void>; ingest(): string; processor(): string } {
+  let ingest = 'starting'
+  let processor = 'starting'
+  const read = async (url: string): Promise<string | undefined> => {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(900) })
+      return response.ok ? await response.text() : undefined
+    } catch {
+      return undefined
+    }
+  }
+  return {
+    async poll() {
+      const [ingestText, processorText] = await Promise.all([read(urls.ingest), read(urls.processor)])
+      if (ingestText !== undefined) ingest = `wrote ${sumMetric(ingestText, 'thermocline_ingest_written_total')}, dead-lettered ${sumMetric(ingestText, 'thermocline_ingest_dead_lettered_total')}`
+      if (processorText !== undefined) processor = `read ${sumMetric(processorText, 'thermocline_processor_readings_total')}, late ${sumMetric(processorText, 'thermocline_processor_late_readings_total')}`
+    },
+    ingest: () => ingest,
+    processor: () => processor,
+  }
+}
+
+/** The sum of every series of a metric in the Prometheus text format. */
+export function sumMetric(exposition: string, name: string): number {
+  let total = 0
+  for (const line of exposition.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const rest = line.slice(name.length)
+    if (rest[0] !== ' ' && rest[0] !== '{') continue
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1))
+    if (Number.isFinite(value)) total += value
+  }
+  return total
+}
