@@ -1,0 +1,34 @@
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+const run = promisify(execFile)
+
+describe('docker-compose.yml', () => {
+  it('is valid against the compose specification schema (dclint, errors only)', async () => {
+    // dclint exits non-zero on a schema error or a rule error; warnings are style only.
+    const result = await run(process.execPath, [join(root, 'node_modules/dclint/bin/dclint.cjs'), '-q', '-f', 'json', join(root, 'docker-compose.yml')]).catch(
+      (error: { stdout: string; code: number }) => error,
+    )
+    const report = JSON.parse(result.stdout) as { messages: { message: string }[] }[]
+    expect(report.flatMap((file) => file.messages.map((m) => m.message))).toEqual([])
+  })
+
+  it('mounts only files and folders that exist in the repository', () => {
+    const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8')
+    const mounts = [...compose.matchAll(/^\s+- (\.\/[^:]+):/gm)].map((match) => match[1]!)
+    expect(mounts.length).toBeGreaterThanOrEqual(4)
+    for (const mount of mounts) expect(existsSync(join(root, mount)), mount).toBe(true)
+  })
+
+  it('builds the services from a Dockerfile whose COPY sources exist', () => {
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
+    const sources = [...dockerfile.matchAll(/^COPY (.+) \S+$/gm)].flatMap((match) => match[1]!.split(' '))
+    expect(sources).toContain('package-lock.json')
+    for (const source of sources) expect(existsSync(join(root, source)), source).toBe(true)
+  })
+})
