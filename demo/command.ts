@@ -114,14 +114,14 @@ export const demoCommand: Command = {
       const simulatorEnv = { ...common, METRICS_PORT: String(ports.simulator), DEVICES: String(config.devices), AREAS: String(config.areas), SEED: String(config.seed), PROGRESS_MS: '1000' }
       const simulator = startService({ name: 'simulator', args: ['simulate'], env: simulatorEnv, logFile: logFile('simulator'), ready: /\[simulate\] publishing to/ })
       services.push(simulator)
-      let progress = 'starting'
+      let simulatorRate = '0/s'
       simulator.onLine((line) => {
-        const match = /^simulate: (\S+\/s) {2}sent (\d+) {2}failures (\d+)/.exec(line)
-        if (match !== null) progress = `sent ${match[2]} (${match[1]}), failures ${match[3]}`
+        const match = /^simulate: (\S+\/s) {2}sent/.exec(line)
+        if (match !== null) simulatorRate = match[1]!
       })
 
       const metricsUrl = (port: number): string => `http://127.0.0.1:${port}/metrics`
-      const pipeline = createPipelineCounters({ ingest: metricsUrl(ports.ingest), processor: metricsUrl(ports.processor) })
+      const pipeline = createPipelineCounters({ simulator: metricsUrl(ports.simulator), ingest: metricsUrl(ports.ingest), processor: metricsUrl(ports.processor) })
       const firstCloseMs = Math.ceil(Date.now() / config.windowMs) * config.windowMs + config.graceMs
       const stackLine = `Kafka 127.0.0.1:${config.kafkaPort} (${started.kafka ? 'started by the demo' : 'already running'}), MQTT 127.0.0.1:${config.mqttPort} (${started.mqtt ? 'started by the demo' : 'already running'})`
       const frame = (): string =>
@@ -129,7 +129,7 @@ export const demoCommand: Command = {
           title: `Thermocline demo: ${config.devices} thermostats in ${config.areas} areas -> MQTT -> ingest -> Kafka -> processor -> ${config.controlPanelTopic}; ${seconds(config.windowMs)} windows, ${seconds(config.graceMs)} grace; ${new Date().toISOString().slice(11, 19)} UTC`,
           waitingFor: `waiting for its first window (closes at about ${new Date(firstCloseMs).toISOString().slice(11, 19)} UTC)`,
           footer: [
-            `pipeline   simulator ${progress} -> ingest ${pipeline.ingest()} -> processor ${pipeline.processor()} -> ${state.windowsReceived} windows shown`,
+            `pipeline   simulator ${pipeline.simulator(simulatorRate)} -> ingest ${pipeline.ingest()} -> processor ${pipeline.processor()} -> ${state.windowsReceived} windows shown`,
             `metrics    simulator ${metricsUrl(ports.simulator)}  ingest ${metricsUrl(ports.ingest)}  processor ${metricsUrl(ports.processor)}`,
             `logs       ${logDir}/{simulator,ingest,processor}.log`,
             `stack      ${stackLine}`,
@@ -190,8 +190,14 @@ function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 }
 
-/** Totals read from the services' /metrics: what each stage has done so far. */
-function createPipelineCounters(urls: { ingest: string; processor: string }): { poll(): Promise<void>; ingest(): string; processor(): string } {
+/** Totals read from the services' /metrics, all three sampled together: what each stage has done so far. */
+function createPipelineCounters(urls: { simulator: string; ingest: string; processor: string }): {
+  poll(): Promise<void>
+  simulator(rate: string): string
+  ingest(): string
+  processor(): string
+} {
+  let simulator: { sent: number; failures: number } | undefined
   let ingest = 'starting'
   let processor = 'starting'
   const read = async (url: string): Promise<string | undefined> => {
@@ -204,10 +210,14 @@ function createPipelineCounters(urls: { ingest: string; processor: string }): { 
   }
   return {
     async poll() {
-      const [ingestText, processorText] = await Promise.all([read(urls.ingest), read(urls.processor)])
+      const [simulatorText, ingestText, processorText] = await Promise.all([read(urls.simulator), read(urls.ingest), read(urls.processor)])
+      if (simulatorText !== undefined) {
+        simulator = { sent: sumMetric(simulatorText, 'thermocline_simulator_messages_published_total'), failures: sumMetric(simulatorText, 'thermocline_simulator_publish_failures_total') }
+      }
       if (ingestText !== undefined) ingest = `wrote ${sumMetric(ingestText, 'thermocline_ingest_written_total')}, dead-lettered ${sumMetric(ingestText, 'thermocline_ingest_dead_lettered_total')}`
       if (processorText !== undefined) processor = `read ${sumMetric(processorText, 'thermocline_processor_readings_total')}, late ${sumMetric(processorText, 'thermocline_processor_late_readings_total')}`
     },
+    simulator: (rate) => (simulator === undefined ? 'starting' : `sent ${simulator.sent} (${rate}), failures ${simulator.failures}`),
     ingest: () => ingest,
     processor: () => processor,
   }
