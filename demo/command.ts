@@ -49,15 +49,26 @@ export const demoCommand: Command = {
     let stopSignal: NodeJS.Signals | undefined
     let wakeOnStop: () => void = () => undefined
     const stopRequested = new Promise<void>((resolve) => (wakeOnStop = resolve))
+    const services: Service[] = []
+    let firstSignalMs = 0
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopSignal === undefined) logger.info(`${signal}: stopping the simulator, ingest and the processor (in that order)`)
-      stopSignal ??= signal
+      if (stopSignal !== undefined) {
+        // A terminal's Ctrl-C also reaches wrappers (npm, timeout) that forward it: the same
+        // keypress can arrive twice within milliseconds, which is not a second Ctrl-C.
+        if (Date.now() - firstSignalMs < 1_000) return
+        // Impatience: a second Ctrl-C kills the services instead of waiting for them to finish.
+        logger.warn(`${signal} again: killing the services without waiting`)
+        services.forEach((service) => service.kill())
+        return
+      }
+      logger.info(`${signal}: stopping the simulator, ingest and the processor (in that order; Ctrl-C again to kill them)`)
+      stopSignal = signal
+      firstSignalMs = Date.now()
       wakeOnStop()
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
 
-    const services: Service[] = []
     // Should the demo itself die, its services (in their own process groups) must not outlive it.
     const killServices = (): void => services.forEach((service) => service.kill())
     process.on('exit', killServices)

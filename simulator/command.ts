@@ -61,10 +61,19 @@ export const simulateCommand: Command = {
     logger.info(`publishing to ${config.mqttUrl} (QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, { metrics: `http://${config.metricsHost}:${metricsServer.port}/metrics` })
 
     const stop = new AbortController()
-    let signals = 0
+    // A second signal means "now": stop waiting for acknowledgements.
+    const hurry = new AbortController()
+    let firstSignalMs = 0
     const onSignal = (signal: NodeJS.Signals): void => {
-      signals++
-      if (signals === 1) logger.info(`${signal}: stopping (waiting up to ${DRAIN_MS / 1000} s for acknowledgements)`)
+      if (stop.signal.aborted) {
+        // The same Ctrl-C forwarded by a wrapper (npm, timeout) is not a second one.
+        if (Date.now() - firstSignalMs < 1_000) return
+        logger.info(`${signal} again: not waiting for acknowledgements`)
+        hurry.abort()
+        return
+      }
+      logger.info(`${signal}: stopping (waiting up to ${DRAIN_MS / 1000} s for acknowledgements; signal again to skip)`)
+      firstSignalMs = Date.now()
       stop.abort()
     }
     process.on('SIGINT', onSignal)
@@ -98,7 +107,7 @@ export const simulateCommand: Command = {
       clearInterval(tick)
       progress.stop()
     }
-    const final = await sink.close(signals > 1 ? 0 : DRAIN_MS)
+    const final = await sink.close(DRAIN_MS, hurry.signal)
     if (fleet !== undefined) metrics.syncFaults(fleet.counts)
     devicesGauge()
     await metricsServer.close()

@@ -32,8 +32,11 @@ export interface SinkStats {
 
 export interface MqttSink extends PublicationSink {
   stats(): SinkStats
-  /** Waits up to `drainMs` for what is in flight, then disconnects. What is still unacknowledged then counts as failed. */
-  close(drainMs: number): Promise<SinkStats>
+  /**
+   * Waits up to `drainMs` (or until `hurry` aborts) for what is in flight, then disconnects. What is
+   * still unacknowledged then counts as failed.
+   */
+  close(drainMs: number, hurry?: AbortSignal): Promise<SinkStats>
 }
 
 interface Connection {
@@ -117,14 +120,17 @@ export async function createMqttSink(options: MqttSinkOptions): Promise<MqttSink
       return new Promise<void>((resolve) => connection.waiting.push(resolve))
     },
     stats: () => ({ ...stats }),
-    async close(drainMs) {
-      if (stats.inFlight > 0) {
+    async close(drainMs, hurry) {
+      if (stats.inFlight > 0 && hurry?.aborted !== true) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, drainMs)
-          drained.push(() => {
+          const done = (): void => {
             clearTimeout(timer)
+            hurry?.removeEventListener('abort', done)
             resolve()
-          })
+          }
+          const timer = setTimeout(done, drainMs)
+          hurry?.addEventListener('abort', done, { once: true })
+          drained.push(done)
         })
       }
       const unacknowledged = stats.inFlight
