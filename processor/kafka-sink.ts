@@ -62,7 +62,10 @@ export function windowMessage(result: WindowResult): Message {
     datacontenttype: 'application/json',
     data,
   })
-  return toKafkaMessage(event, result.area)
+  const message = toKafkaMessage(event, result.area)
+  // The SDK writes datacontenttype twice; the Kafka binding (3.2.1) maps it to `content-type` only.
+  delete (message.headers as IHeaders)['ce_datacontenttype']
+  return message
 }
 
 /** The reading as it arrived (same key, value and headers), plus the window it missed. */
@@ -89,6 +92,44 @@ export function deadLetterMessage(message: KafkaMessage, invalid: InvalidRecord,
       [ProcessorHeaders.rejectedAt]: new Date(nowMs).toISOString(),
     } as IHeaders,
   }
+}
+
+/** Well under the broker's default max.message.bytes (1 MiB), leaving room for record overhead. */
+const MAX_CHUNK_BYTES = 256 * 1024
+
+function byteLength(value: string | Buffer | null | undefined): number {
+  if (value === null || value === undefined) return 0
+  return typeof value === 'string' ? value.length * 3 : value.length
+}
+
+/** An upper bound of a message's size in a record batch (strings counted at 3 bytes a character). */
+function estimatedBytes(message: Message): number {
+  let bytes = 32 + byteLength(message.key) + byteLength(message.value as string | Buffer | null)
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    bytes += name.length + 8
+    if (Array.isArray(value)) for (const item of value) bytes += byteLength(item)
+    else bytes += byteLength(value)
+  }
+  return bytes
+}
+
+/** Splits `messages`, in order, into runs of at most `maxBytes` (a single larger message stays alone). */
+export function chunksOf(messages: Message[], maxBytes: number): Message[][] {
+  const chunks: Message[][] = []
+  let current: Message[] = []
+  let bytes = 0
+  for (const message of messages) {
+    const size = estimatedBytes(message)
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(message)
+    bytes += size
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
 }
 
 /** What one input partition commits: its outputs and where a restart must begin. */
@@ -136,7 +177,12 @@ export class PartitionSink {
   async commit(commit: PartitionCommit): Promise<void> {
     const transaction = await this.#producer.transaction()
     try {
-      if (commit.outputs.length > 0) await transaction.sendBatch({ topicMessages: commit.outputs, acks: -1 })
+      // kafkajs puts every message for one partition of a request into one record batch, and the
+      // broker rejects a batch over max.message.bytes (1 MiB by default): a burst of late readings
+      // would then fail the transaction again on every retry. Bounded chunks avoid that.
+      for (const { topic, messages } of commit.outputs) {
+        for (const chunk of chunksOf(messages, MAX_CHUNK_BYTES)) await transaction.send({ topic, messages: chunk, acks: -1 })
+      }
       await transaction.sendOffsets({
         consumerGroupId: this.#groupId,
         topics: [{ topic: this.#topic, partitions: [{ partition: this.#partition, offset: String(commit.offset), metadata: commit.metadata } as { partition: number; offset: string }] }],

@@ -26,6 +26,9 @@ import { type ProcessorMetrics } from './metrics.ts'
 import { type ProcessorConfig } from './options.ts'
 import { Outcome, PartitionWindows, windowStartOf, type WindowResult } from './windows.ts'
 
+/** Outputs held before a commit is forced regardless of the interval: bounds memory and transaction size. */
+const MAX_PENDING_OUTPUTS = 10_000
+
 /** Stored as the metadata of the committed offset of each input partition. */
 export interface PartitionCheckpoint {
   v: 1
@@ -240,7 +243,9 @@ export class Processor {
       task.windows.setCaughtUp(lag === 0)
       this.#metrics.consumerLag.set({ partition: String(task.partition) }, lag)
       this.#collectClosed(task)
-      if (this.#now() - task.lastCommitWallMs >= this.#config.commitIntervalMs) await this.#commit(task, false)
+      // Commit on the interval, or earlier when outputs pile up (a burst of late readings, say).
+      const pendingOutputs = task.pendingWindows.length + task.pendingLate.length + task.pendingDeadLetters.length
+      if (pendingOutputs >= MAX_PENDING_OUTPUTS || this.#now() - task.lastCommitWallMs >= this.#config.commitIntervalMs) await this.#commit(task, false)
     })
     await heartbeat()
   }

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest'
+import { runCli } from '../helpers/cli.ts'
+
+describe('thermocline process (no broker needed)', () => {
+  it('lists every setting with its environment variable and default under --help', async () => {
+    const { code, stdout } = await runCli(['process', '--help'])
+    expect(code).toBe(0)
+    for (const setting of ['KAFKA_BROKERS', 'READINGS_TOPIC', 'CONTROL_PANEL_TOPIC', 'LATE_TOPIC', 'DLQ_TOPIC', 'WINDOW_MS', 'GRACE_MS', 'IDLE_MS', 'METRICS_PORT', 'GROUP_ID']) {
+      expect(stdout).toContain(setting)
+    }
+    expect(stdout).toMatch(/--idle-ms\s+IDLE_MS\s+.*\(default: 10000\)/)
+  })
+
+  it('stops at start with one line naming a bad setting', async () => {
+    const { code, stderr } = await runCli(['process'], { GRACE_MS: '-1' })
+    expect(code).toBe(2)
+    expect(stderr.trim().split('\n')).toEqual(['thermocline process: invalid setting GRACE_MS (--grace-ms): must be between 0 and 86400000 (got "-1")'])
+  })
+})

@@ -1,0 +1,94 @@
+import { type KafkaMessage } from 'kafkajs'
+import { describe, expect, it } from 'vitest'
+import { InvalidRecord } from '../../processor/kafka-source.ts'
+import { ProcessorHeaders, chunksOf, deadLetterMessage, lateMessage, windowMessage } from '../../processor/kafka-sink.ts'
+import { parseCheckpoint } from '../../processor/processor.ts'
+import { type WindowResult } from '../../processor/windows.ts'
+
+const T0 = Date.parse('2026-01-01T00:00:15.000Z')
+
+function result(overrides: Partial<WindowResult['statistics']> = {}): WindowResult {
+  return {
+    area: 'lab-1',
+    windowStartMs: T0,
+    windowEndMs: T0 + 15_000,
+    devices: 3,
+    statistics: { count: 4, mean: 20.5, variance: 0.25, sampleVariance: 1 / 3, stddev: 0.5, min: 20, max: 21, ...overrides },
+    mayCloseAtWallMs: 0,
+  }
+}
+
+describe('the window CloudEvent', () => {
+  it('is binary mode, keyed by area, with the contract id, source, subject, time and data', () => {
+    const message = windowMessage(result())
+    expect(message.key).toBe('lab-1')
+    expect(message.headers).toEqual({
+      ce_id: 'lab-1/2026-01-01T00:00:15.000Z',
+      ce_source: '/processor',
+      ce_subject: 'lab-1',
+      ce_time: '2026-01-01T00:00:30.000Z',
+      ce_type: 'dev.thermocline.window.v1',
+      ce_specversion: '1.0',
+      'content-type': 'application/json',
+    })
+    expect(JSON.parse(String(message.value))).toEqual({
+      area: 'lab-1',
+      windowStart: '2026-01-01T00:00:15.000Z',
+      windowEnd: '2026-01-01T00:00:30.000Z',
+      count: 4,
+      devices: 3,
+      mean: 20.5,
+      variance: 0.25,
+      sampleVariance: 1 / 3,
+      stddev: 0.5,
+      min: 20,
+      max: 21,
+    })
+  })
+
+  it('writes sampleVariance null for a window of one reading', () => {
+    const data = JSON.parse(String(windowMessage(result({ count: 1, variance: 0, sampleVariance: null, stddev: 0 })).value)) as { sampleVariance: unknown }
+    expect(data.sampleVariance).toBeNull()
+  })
+})
+
+describe('late and dead-letter records', () => {
+  const headers = { ce_id: Buffer.from('x-1') }
+  const original = { key: Buffer.from('lab-1'), value: Buffer.from('{"area":"lab-1"}'), headers, offset: '42', timestamp: '0', attributes: 0, size: 0 } as unknown as KafkaMessage
+
+  it('forwards a late reading as it arrived, naming the window it missed', () => {
+    const message = lateMessage(original, 'lab-1', T0)
+    expect(message.key).toBe(original.key)
+    expect(message.value).toBe(original.value)
+    expect(message.headers).toEqual({ ce_id: headers.ce_id, [ProcessorHeaders.missedWindow]: 'lab-1/2026-01-01T00:00:15.000Z' })
+  })
+
+  it('sends an invalid record to the DLQ unchanged, with the reason and where it came from', () => {
+    const message = deadLetterMessage(original, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
+    expect(message.value).toBe(original.value)
+    expect(message.headers).toMatchObject({ error: 'not_json', error_detail: 'value is not JSON', source_topic: 'readings', source_partition: '2', source_offset: '42', rejected_at: '2026-01-01T00:00:15.000Z' })
+  })
+})
+
+describe('the partition checkpoint in the offset metadata', () => {
+  it('reads back what the processor writes and ignores anything else', () => {
+    expect(parseCheckpoint(JSON.stringify({ v: 1, position: 12, streamTime: T0 }))).toEqual({ v: 1, position: 12, streamTime: T0 })
+    expect(parseCheckpoint(JSON.stringify({ v: 1, position: 0, streamTime: null }))).toEqual({ v: 1, position: 0, streamTime: null })
+    expect(parseCheckpoint('')).toBeUndefined()
+    expect(parseCheckpoint(null)).toBeUndefined()
+    expect(parseCheckpoint('{"v":2,"position":1,"streamTime":null}')).toBeUndefined()
+    expect(parseCheckpoint('not json')).toBeUndefined()
+  })
+})
+
+describe('chunksOf', () => {
+  it('splits outputs, in order, into runs that stay under the byte bound so no record batch exceeds max.message.bytes', () => {
+    const messages = Array.from({ length: 100 }, (_, i) => ({ key: 'lab-1', value: Buffer.alloc(1000, i), headers: { missed_window: 'lab-1/2026-01-01T00:00:15.000Z' } }))
+    const chunks = chunksOf(messages, 10_000)
+    expect(chunks.flat()).toEqual(messages)
+    expect(chunks.length).toBeGreaterThan(10)
+    for (const chunk of chunks) expect(chunk.reduce((sum, m) => sum + (m.value?.length ?? 0), 0)).toBeLessThanOrEqual(10_000)
+    expect(chunksOf([{ key: null, value: Buffer.alloc(50_000) }], 10_000)).toHaveLength(1)
+    expect(chunksOf([], 10_000)).toEqual([])
+  })
+})

@@ -1,0 +1,67 @@
+import { CloudEvent } from 'cloudevents'
+import { describe, expect, it } from 'vitest'
+import { toKafkaMessage } from '../../common/events.ts'
+import { InvalidRecord, InvalidReasons, decodeReading } from '../../processor/kafka-source.ts'
+
+/** A reading record as ingest writes it (through the SDK binding), with header values as kafkajs hands them over: Buffers. */
+function record(overrides: { headers?: Record<string, string | undefined>; value?: string | null; key?: string | null } = {}) {
+  const event = new CloudEvent({
+    specversion: '1.0',
+    id: 'kitchen-t01-7',
+    type: 'dev.thermocline.reading.v1',
+    source: '/thermostats/kitchen/kitchen-t01',
+    time: '2026-01-01T00:00:07.250Z',
+    datacontenttype: 'application/json',
+    data: { area: 'kitchen', device: 'kitchen-t01', celsius: 21.5 },
+  })
+  const message = toKafkaMessage(event, 'kitchen')
+  const headers: Record<string, Buffer> = {}
+  for (const [name, value] of Object.entries({ ...message.headers, ...overrides.headers })) {
+    if (value !== undefined) headers[name] = Buffer.from(String(value))
+  }
+  const value = overrides.value === undefined ? String(message.value) : overrides.value
+  const key = overrides.key === undefined ? 'kitchen' : overrides.key
+  return { key: key === null ? null : Buffer.from(key), value: value === null ? null : Buffer.from(value), headers }
+}
+
+function reasonOf(result: ReturnType<typeof decodeReading>): string {
+  return result instanceof InvalidRecord ? result.reason : 'valid'
+}
+
+describe('decodeReading', () => {
+  it('decodes a reading CloudEvent written through the SDK binding, event time from ce_time', () => {
+    expect(decodeReading(record())).toEqual({ id: 'kitchen-t01-7', area: 'kitchen', device: 'kitchen-t01', celsius: 21.5, timeMs: Date.parse('2026-01-01T00:00:07.250Z') })
+  })
+
+  it('accepts RFC 3339 times with an offset and without fractions', () => {
+    const result = decodeReading(record({ headers: { ce_time: '2026-01-01T01:00:07+01:00' } }))
+    expect(result).toMatchObject({ timeMs: Date.parse('2026-01-01T00:00:07Z') })
+  })
+
+  it.each([
+    ['no ce_specversion', { headers: { ce_specversion: undefined } }, InvalidReasons.missingAttribute],
+    ['specversion 0.3', { headers: { ce_specversion: '0.3' } }, InvalidReasons.badSpecversion],
+    ['another event type', { headers: { ce_type: 'dev.thermocline.window.v1' } }, InvalidReasons.wrongType],
+    ['an empty id', { headers: { ce_id: '' } }, InvalidReasons.missingAttribute],
+    ['no source', { headers: { ce_source: undefined } }, InvalidReasons.missingAttribute],
+    ['no time (the SDK would invent one)', { headers: { ce_time: undefined } }, InvalidReasons.missingAttribute],
+    ['a time that is not RFC 3339', { headers: { ce_time: 'yesterday' } }, InvalidReasons.badTime],
+    ['a date without time', { headers: { ce_time: '2026-01-01' } }, InvalidReasons.badTime],
+    ['XML content', { headers: { 'content-type': 'application/xml' } }, InvalidReasons.badContentType],
+    ['a value that is not JSON', { value: '{not json' }, InvalidReasons.notJson],
+    ['no value', { value: null }, InvalidReasons.badData],
+    ['a JSON array', { value: '[1,2]' }, InvalidReasons.badData],
+    ['celsius as a string', { value: '{"area":"kitchen","device":"kitchen-t01","celsius":"21.5"}' }, InvalidReasons.badData],
+    ['no device', { value: '{"area":"kitchen","celsius":21.5}' }, InvalidReasons.badData],
+    ['a key that is not the area', { key: 'porch' }, InvalidReasons.badData],
+    ['a source that does not match area and device', { headers: { ce_source: '/thermostats/kitchen/other' } }, InvalidReasons.badSource],
+  ] as const)('rejects a record with %s', (_what, overrides, reason) => {
+    expect(reasonOf(decodeReading(record(overrides as Parameters<typeof record>[0])))).toBe(reason)
+  })
+
+  it('rejects a record without headers, with a sentence saying why', () => {
+    const result = decodeReading({ key: null, value: Buffer.from('{}'), headers: undefined })
+    expect(result).toBeInstanceOf(InvalidRecord)
+    expect((result as InvalidRecord).detail).toMatch(/no headers/)
+  })
+})
