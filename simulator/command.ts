@@ -101,7 +101,7 @@ export const simulateCommand: Command = {
         sink,
         pace: { startMs: fleetOptions?.startMs ?? 0, speed: config.replayFile === '' ? config.speed : 0, rate: config.rate },
         signal: stop.signal,
-        onPublish: fleet === undefined ? undefined : (publication: Publication) => void (lastSimulatedMs = (publication as { timeMs?: number }).timeMs),
+        onPublish: (publication: Publication) => void (lastSimulatedMs = publication.timeMs ?? lastSimulatedMs),
       })
     } finally {
       clearInterval(tick)

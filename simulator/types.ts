@@ -30,6 +30,8 @@ export interface Publication {
   readonly payload: string
   /** When to send it, in simulated epoch milliseconds (-Infinity: right away). */
   readonly dueMs: number
+  /** The reading's event time (epoch ms), when the source knows it. */
+  readonly timeMs?: number
   readonly faults: readonly Fault[]
 }
 
