@@ -35,7 +35,7 @@ export function toSinkRecord(routing: RecordRouting, message: IncomingMessage): 
 
 export type BridgeSettings = Pick<
   IngestConfig,
-  'mqttUrl' | 'topicFilter' | 'shareGroup' | 'clientId' | 'connections' | 'sessionExpirySeconds' | 'readingsTopic' | 'dlqTopic' | 'topicPartitions' | 'maxBatchRecords'
+  'mqttUrl' | 'topicFilter' | 'shareGroup' | 'clientId' | 'connections' | 'sessionExpirySeconds' | 'readingsTopic' | 'dlqTopic' | 'topicPartitions' | 'maxBatchRecords' | 'kafkaProducers'
 >
 
 export interface Bridge {
@@ -68,6 +68,7 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
         retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
       }),
     maxBatchRecords: settings.maxBatchRecords,
+    lanes: settings.kafkaProducers,
     metrics,
     logger,
   })

@@ -2,9 +2,12 @@
  * Writes records to Kafka and says when each one is safe: `write()` resolves only after Kafka has
  * acknowledged the record with acks=all. The bridge acknowledges the MQTT message after that.
  *
- * Group commit: one produce request is in flight at a time (kafkajs' idempotent producer is not safe
- * with concurrent sends, kafkajs#598); every record written while it is in flight goes into the next
- * request. Under load the batches grow by themselves, with no linger timer adding latency when idle.
+ * Group commit over a few lanes: each lane is an idempotent producer with one produce request in
+ * flight (kafkajs' idempotent producer is not safe with concurrent sends, kafkajs#598); every record
+ * written while all lanes are busy goes into the next free lane's request. Under load the batches
+ * grow by themselves, with no linger timer adding latency when idle. Lanes may reorder records of
+ * one device by a few milliseconds; the shared subscription already does (it spreads one device's
+ * messages over connections), and the processor orders by event time.
  *
  * When Kafka is unreachable a request fails; the sink keeps the records and retries the same batch
  * with a new producer, with backoff, for as long as it takes. Nothing is acknowledged meanwhile, so
@@ -30,6 +33,11 @@ export interface KafkaSinkOptions {
   /** Makes a producer that is not connected yet (idempotent, acks=all is set on each send). */
   createProducer: () => Producer
   maxBatchRecords: number
+  /**
+   * Produce requests in flight at once, each on its own idempotent producer with one request in
+   * flight (kafkajs#598 makes concurrent sends on one idempotent producer unsafe).
+   */
+  lanes: number
   metrics: Pick<IngestMetrics, 'writeDuration' | 'batchRecords' | 'writeErrors' | 'kafkaUp'>
   logger: Logger
   /** Backoff after a failed request: doubles from the first to the last value. */
@@ -44,22 +52,28 @@ export class SinkClosedError extends ThermoclineError {
   }
 }
 
+interface Lane {
+  producer: Producer | undefined
+  busy: boolean
+}
+
 export class KafkaSink {
   readonly #options: KafkaSinkOptions
-  #producer: Producer | undefined
+  readonly #lanes: Lane[]
   #queue: Pending[] = []
-  #pumping = false
+  #dispatchScheduled = false
   #closed = false
-  #wakeUp: (() => void) | undefined
-  #idle: Promise<void> = Promise.resolve()
+  readonly #wakeUps = new Set<() => void>()
+  #idleWaiters: (() => void)[] = []
 
   constructor(options: KafkaSinkOptions) {
     this.#options = options
+    this.#lanes = Array.from({ length: options.lanes }, () => ({ producer: undefined, busy: false }))
   }
 
-  /** Connects the first producer, so that a Kafka unreachable at start is an error at start. */
+  /** Connects every lane's producer, so that a Kafka unreachable at start is an error at start. */
   async start(): Promise<void> {
-    this.#producer = await this.#connectProducer()
+    for (const lane of this.#lanes) lane.producer = await this.#connectProducer()
     this.#options.metrics.kafkaUp.set(1)
   }
 
@@ -68,61 +82,82 @@ export class KafkaSink {
     if (this.#closed) return Promise.reject(new SinkClosedError())
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ ...record, resolve, reject })
-      if (!this.#pumping) {
-        this.#pumping = true
+      if (!this.#dispatchScheduled) {
+        this.#dispatchScheduled = true
         // setImmediate, not a microtask: every MQTT packet read in this turn of the event loop joins the batch.
-        this.#idle = new Promise<void>((done) => setImmediate(() => this.#pump().finally(done)))
+        setImmediate(() => {
+          this.#dispatchScheduled = false
+          this.#dispatch()
+        })
       }
     })
   }
 
   /** Records waiting for or in a produce request. */
   get pending(): number {
-    return this.#queue.length
+    return this.#queue.length + this.#lanes.filter((lane) => lane.busy).length
   }
 
   /** Resolves when every record written so far has been acknowledged (or the sink was closed). */
-  async drain(): Promise<void> {
-    while (this.#pumping) await this.#idle
+  drain(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve()
+    return new Promise((resolve) => this.#idleWaiters.push(resolve))
   }
 
-  /** Stops retrying, rejects what is still waiting with SinkClosedError, disconnects the producer. */
+  /** Stops retrying, rejects what is still waiting with SinkClosedError, disconnects the producers. */
   async close(): Promise<void> {
     this.#closed = true
-    this.#wakeUp?.()
+    for (const wakeUp of this.#wakeUps) wakeUp()
+    this.#rejectQueued()
     await this.drain()
-    const producer = this.#producer
-    this.#producer = undefined
-    await producer?.disconnect().catch(() => undefined)
+    await Promise.all(
+      this.#lanes.map(async (lane) => {
+        const producer = lane.producer
+        lane.producer = undefined
+        await producer?.disconnect().catch(() => undefined)
+      }),
+    )
   }
 
-  async #pump(): Promise<void> {
-    const { maxBatchRecords } = this.#options
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const batch = this.#queue.slice(0, maxBatchRecords)
-        await this.#sendUntilAcknowledged(batch)
-        // Only now leave the queue: a batch that never got through is rejected by close() below.
-        this.#queue.splice(0, batch.length)
-      }
-    } finally {
-      if (this.#closed) {
-        const error = new SinkClosedError()
-        for (const record of this.#queue.splice(0)) record.reject(error)
-      }
-      this.#pumping = false
+  #isIdle(): boolean {
+    return this.#queue.length === 0 && this.#lanes.every((lane) => !lane.busy)
+  }
+
+  /** Hands queued records to every free lane; whatever arrives meanwhile waits for the next free lane. */
+  #dispatch(): void {
+    if (this.#closed) return
+    let free = this.#lanes.filter((lane) => !lane.busy).length
+    for (const lane of this.#lanes) {
+      if (this.#queue.length === 0) break
+      if (lane.busy) continue
+      // Spread what waits over the free lanes: one big request would leave the other lanes idle and
+      // make every connection wait for the slowest record of it (a convoy).
+      const size = Math.min(this.#options.maxBatchRecords, Math.ceil(this.#queue.length / free--))
+      const batch = this.#queue.splice(0, size)
+      lane.busy = true
+      void this.#sendUntilAcknowledged(lane, batch).finally(() => {
+        lane.busy = false
+        if (this.#closed) this.#rejectQueued()
+        else this.#dispatch()
+        if (this.#isIdle()) for (const resolve of this.#idleWaiters.splice(0)) resolve()
+      })
     }
   }
 
-  async #sendUntilAcknowledged(batch: Pending[]): Promise<void> {
+  #rejectQueued(): void {
+    const error = new SinkClosedError()
+    for (const record of this.#queue.splice(0)) record.reject(error)
+  }
+
+  async #sendUntilAcknowledged(lane: Lane, batch: Pending[]): Promise<void> {
     const { metrics, logger, retryBackoffMs = { initial: 100, max: 2_000 } } = this.#options
     let backoffMs = retryBackoffMs.initial
     let failures = 0
     for (;;) {
       const started = process.hrtime.bigint()
       try {
-        this.#producer ??= await this.#connectProducer()
-        await this.#producer.sendBatch({ topicMessages: byTopic(batch), acks: -1 })
+        lane.producer ??= await this.#connectProducer()
+        await lane.producer.sendBatch({ topicMessages: byTopic(batch), acks: -1 })
         metrics.writeDuration.observe(Number(process.hrtime.bigint() - started) / 1e9)
         metrics.batchRecords.observe(batch.length)
         metrics.kafkaUp.set(1)
@@ -139,22 +174,30 @@ export class KafkaSink {
         // A failed idempotent producer may be left with sequence numbers the broker no longer
         // agrees with (after a broker restart, say): start over with a fresh producer id. Records
         // that did land are written again, with the same CloudEvent id (at least once).
-        const broken = this.#producer
-        this.#producer = undefined
+        const broken = lane.producer
+        lane.producer = undefined
         void broken?.disconnect().catch(() => undefined)
-        if (this.#closed) return
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, backoffMs)
-          this.#wakeUp = () => {
-            clearTimeout(timer)
-            resolve()
-          }
-        })
-        this.#wakeUp = undefined
-        if (this.#closed) return
+        if (!this.#closed) await this.#backoff(backoffMs)
+        if (this.#closed) {
+          const closed = new SinkClosedError()
+          for (const record of batch) record.reject(closed)
+          return
+        }
         backoffMs = Math.min(backoffMs * 2, retryBackoffMs.max)
       }
     }
+  }
+
+  #backoff(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wakeUp = (): void => {
+        clearTimeout(timer)
+        this.#wakeUps.delete(wakeUp)
+        resolve()
+      }
+      const timer = setTimeout(wakeUp, ms)
+      this.#wakeUps.add(wakeUp)
+    })
   }
 
   async #connectProducer(): Promise<Producer> {

@@ -35,7 +35,7 @@ const clientId: Option<string> = {
 const connections: Option<number> = {
   env: 'MQTT_CONNECTIONS',
   description: 'MQTT connections in the shared subscription; each holds one unacknowledged message at a time',
-  default: 64,
+  default: 128,
   parse: integer({ min: 1, max: 1024 }),
 }
 
@@ -60,6 +60,13 @@ const maxBatchRecords: Option<number> = {
   parse: integer({ min: 1, max: 1_000_000 }),
 }
 
+const kafkaProducers: Option<number> = {
+  env: 'KAFKA_PRODUCERS',
+  description: 'produce requests in flight at once, each from its own idempotent producer',
+  default: 4,
+  parse: integer({ min: 1, max: 64 }),
+}
+
 const shutdownTimeoutMs: Option<number> = {
   env: 'SHUTDOWN_TIMEOUT_MS',
   description: 'on SIGTERM/SIGINT, how long to wait for Kafka to acknowledge what is in flight (the rest is redelivered by the broker)',
@@ -79,6 +86,7 @@ export const ingestOptions = {
   dlqTopic,
   topicPartitions,
   maxBatchRecords,
+  kafkaProducers,
   shutdownTimeoutMs,
   // 9601: the port docker-compose.yml and dashboards/prometheus/prometheus.yml scrape.
   metricsPort: metricsPort(9601),

@@ -1,31 +1,58 @@
 /**
  * Reading -> `dev.thermocline.reading.v1` CloudEvent -> kafkajs message in binary content mode
  * (design.md, "Kafka topics"; CloudEvents Kafka protocol binding, section 3.2), keyed by area.
+ *
+ * Two ways to the same bytes. `readingEvent` builds the event with the cloudevents SDK, and
+ * `toKafkaMessage(readingEvent(r), area)` (common/events.ts) is the SDK's binary binding. On the
+ * hot path `readingMessage` writes the same headers directly: the SDK's `Kafka.binary` costs about
+ * 13 µs per event here (it walks every property through its header parsers), which at 30,000
+ * readings/s is close to half a core. test/ingest/reading-event.test.ts holds the two to identical
+ * output, so the SDK stays the reference for what a reading message is.
  */
 import { CloudEvent } from 'cloudevents'
 import { type Message } from 'kafkajs'
-import { toKafkaMessage, type ReadingData } from '../common/events.ts'
+import { type ReadingData } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
 import { type Reading } from './decode.ts'
 
+const CONTENT_TYPE = 'application/json'
+
 export function readingEvent(reading: Reading): CloudEvent<ReadingData> {
   // Not strict: decode() has already validated every attribute (id a non-empty string, time RFC 3339,
-  // source a URI-reference), and the strict constructor's validation costs about 3 µs per event on
-  // the hot path. test/ingest/reading-event.test.ts checks that the strict validator agrees.
+  // source a URI-reference); the strict constructor's validation costs about 3 µs more per event.
+  // The test checks that the strict validator agrees.
   return new CloudEvent<ReadingData>(
     {
       specversion: '1.0',
       id: reading.id,
       type: EventTypes.reading,
-      source: `/thermostats/${reading.area}/${reading.device}`,
+      source: readingSource(reading),
       time: reading.time,
-      datacontenttype: 'application/json',
-      data: { area: reading.area, device: reading.device, celsius: reading.celsius },
+      datacontenttype: CONTENT_TYPE,
+      data: readingData(reading),
     },
     false,
   )
 }
 
+/** The Kafka record of a reading: what `toKafkaMessage(readingEvent(reading), reading.area)` gives, without the SDK's per-event cost. */
 export function readingMessage(reading: Reading): Message {
-  return toKafkaMessage(readingEvent(reading), reading.area)
+  return {
+    key: reading.area,
+    value: JSON.stringify(readingData(reading)),
+    // Kafka protocol binding 3.2.3: every attribute as a `ce_` header, datacontenttype as content-type
+    // (the SDK writes it as ce_datacontenttype too, and so do we, to stay byte-identical).
+    headers: {
+      'content-type': CONTENT_TYPE,
+      ce_id: reading.id,
+      ce_time: reading.time,
+      ce_type: EventTypes.reading,
+      ce_source: readingSource(reading),
+      ce_specversion: '1.0',
+      ce_datacontenttype: CONTENT_TYPE,
+    },
+  }
 }
+
+const readingSource = (reading: Reading): string => `/thermostats/${reading.area}/${reading.device}`
+const readingData = (reading: Reading): ReadingData => ({ area: reading.area, device: reading.device, celsius: reading.celsius })

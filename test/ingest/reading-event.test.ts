@@ -1,6 +1,6 @@
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents'
 import { describe, expect, it } from 'vitest'
-import { headersToStrings } from '../../common/events.ts'
+import { headersToStrings, toKafkaMessage } from '../../common/events.ts'
 import { deadLetterMessage } from '../../ingest/dead-letter.ts'
 import { DeadLetterReasons, type Reading } from '../../ingest/decode.ts'
 import { readingEvent, readingMessage } from '../../ingest/reading-event.ts'
@@ -46,6 +46,22 @@ describe('reading CloudEvent', () => {
     expect(back.id).toBe(reading.id)
     expect(back.time).toBe(reading.time)
     expect(back.data).toEqual({ area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111 })
+  })
+})
+
+describe('readingMessage', () => {
+  const readings: Reading[] = [
+    reading,
+    { id: 'a', area: 'a', device: 'b', celsius: -100, time: '1970-01-01T00:00:00.000Z' },
+    { id: 'x y/z?%"\\ü', area: 'A.b_c-9', device: 'd'.repeat(64), celsius: 150, time: '2099-12-31T23:59:59.999Z' },
+    { id: 'kitchen-t01-0123456789abcdef0123456789abcdef', area: 'kitchen', device: 'kitchen-t01', celsius: 0.1 + 0.2, time: '2026-01-01T00:00:00.001Z' },
+  ]
+  it.each(readings)('is exactly what the SDK binary binding makes of the strictly built event ($id)', (sample) => {
+    const strict = new CloudEvent({ ...readingEvent(sample) })
+    const viaSdk = toKafkaMessage(strict, sample.area)
+    expect(readingMessage(sample)).toEqual(viaSdk)
+    // Same header order too, so the records are the same bytes.
+    expect(Object.keys(readingMessage(sample).headers!)).toEqual(Object.keys(viaSdk.headers!))
   })
 })
 

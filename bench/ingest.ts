@@ -1,0 +1,286 @@
+/**
+ * Ingest throughput: sustained readings/s through `thermocline ingest` (QoS 1, PUBACK only after
+ * Kafka acks=all) against a raw `mosquitto_sub | kcat -P` pipe (which acknowledges MQTT on receipt)
+ * in the same run, on the same Mosquitto and Kafka, with the same messages. Also the publisher alone
+ * (no subscriber), so we know it is not the bottleneck. Median of RUNS runs each.
+ *
+ *   npx tsx bench/ingest.ts            (env: MESSAGES, RUNS, CONNECTIONS, PUBLISHERS)
+ *
+ * Mosquitto: a scratch one started here from the project's stack config (stack/mosquitto.ts), whose
+ * max_queued_messages (1,000,000) lets a subscriber fall behind without the broker dropping QoS 1
+ * messages; with Debian's default (1,000 per client) any subscriber slower than the publishers loses
+ * messages and no run completes. Kafka: the running local broker (KAFKA_BROKERS, default 127.0.0.1:9092).
+ * The result goes to bench/results/ingest-latest.json.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { type Admin } from 'kafkajs'
+import mqtt, { type MqttClient } from 'mqtt'
+import { createKafka } from '../common/kafka.ts'
+import { createLogger } from '../common/logger.ts'
+import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
+
+const MESSAGES = Number(process.env.MESSAGES ?? 100_000)
+const RUNS = Number(process.env.RUNS ?? 3)
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
+const PUBLISHERS = Number(process.env.PUBLISHERS ?? 4)
+/** Unacknowledged publishes per publisher connection. */
+const PUBLISH_WINDOW = 1_000
+const PARTITIONS = 6
+const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const logger = createLogger('bench', 'info')
+const run = promisify(execFile)
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+const runId = (): string => Math.random().toString(36).slice(2, 8)
+
+/** Payloads as a thermostat fleet sends them: 20 areas x 50 devices, native JSON, with id and time. */
+function messagesFor(prefix: string): { topic: string; payload: string }[] {
+  const start = Date.UTC(2026, 0, 1)
+  return Array.from({ length: MESSAGES }, (_, index) => {
+    const area = `area-${index % 20}`
+    const device = `${area}-t${Math.floor(index / 20) % 50}`
+    return {
+      topic: `${prefix}/${area}/${device}/temperature`,
+      payload: JSON.stringify({ id: `${device}-${index}`, time: new Date(start + index).toISOString(), temperature: 15 + (index % 1000) / 100 }),
+    }
+  })
+}
+
+/** Publishes every message at QoS 1 over PUBLISHERS connections, each with PUBLISH_WINDOW in flight. */
+async function publishAll(url: string, messages: { topic: string; payload: string }[]): Promise<number> {
+  const clients: MqttClient[] = await Promise.all(
+    Array.from({ length: PUBLISHERS }, (_, index) => mqtt.connectAsync(url, { clientId: `bench-pub-${runId()}-${index}`, protocolVersion: 5, reconnectPeriod: 0 })),
+  )
+  const started = performance.now()
+  let next = 0
+  await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<void>((resolve, reject) => {
+          let outstanding = 0
+          const pump = (): void => {
+            while (outstanding < PUBLISH_WINDOW && next < messages.length) {
+              const message = messages[next++]!
+              outstanding++
+              client.publish(message.topic, message.payload, { qos: 1 }, (error) => {
+                if (error) return reject(error)
+                outstanding--
+                if (next >= messages.length && outstanding === 0) resolve()
+                else pump()
+              })
+            }
+            if (next >= messages.length && outstanding === 0) resolve()
+          }
+          pump()
+        }),
+    ),
+  )
+  const seconds = (performance.now() - started) / 1000
+  await Promise.all(clients.map((client) => client.endAsync()))
+  return seconds
+}
+
+async function topicCount(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic)
+  return offsets.reduce((sum, partition) => sum + Number(partition.high), 0)
+}
+
+/** Publishes and waits until `topic` holds MESSAGES records; readings/s from first publish to last record. */
+async function measure(admin: Admin, url: string, prefix: string, topic: string): Promise<{ perSecond: number; publishSeconds: number }> {
+  const messages = messagesFor(prefix)
+  const started = performance.now()
+  const publishing = publishAll(url, messages)
+  let lastLog = started
+  for (;;) {
+    const count = await topicCount(admin, topic)
+    if (count >= MESSAGES) break
+    if (performance.now() - lastLog > 5_000) {
+      lastLog = performance.now()
+      logger.info('waiting', { topic, count, of: MESSAGES })
+    }
+    if (performance.now() - started > 300_000) throw new Error(`${topic}: ${count} of ${MESSAGES} records after 300 s`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const seconds = (performance.now() - started) / 1000
+  const publishSeconds = await publishing
+  return { perSecond: MESSAGES / seconds, publishSeconds }
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${seen}`)), timeoutMs)
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString()
+      if (pattern.test(seen)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  })
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill(signal)
+  await exited
+}
+
+export async function bridgeRun(admin: Admin, url: string): Promise<number> {
+  const id = runId()
+  const prefix = `bench-${id}`
+  const readings = `bench-readings-${id}`
+  await admin.createTopics({ topics: [readings, `bench-dlq-${id}`].map((topic) => ({ topic, numPartitions: PARTITIONS })), waitForLeaders: true })
+  const metricsPort = await freePort()
+  // BENCH_PROFILE=<dir>: a V8 CPU profile of each bridge run, for finding where the time goes.
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/thermocline.js'), 'ingest'], {
+    env: {
+      ...process.env,
+      MQTT_URL: url,
+      KAFKA_BROKERS: KAFKA_BROKERS.join(','),
+      MQTT_TOPIC_FILTER: `${prefix}/+/+/temperature`,
+      MQTT_SHARE_GROUP: `bench-${id}`,
+      MQTT_CLIENT_ID: `bench-${id}`,
+      MQTT_CONNECTIONS: String(CONNECTIONS),
+      MQTT_SESSION_EXPIRY_SECONDS: '60',
+      READINGS_TOPIC: readings,
+      DLQ_TOPIC: `bench-dlq-${id}`,
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  try {
+    await waitForLine(child, /ingest running/, 60_000)
+    const { perSecond, publishSeconds } = await measure(admin, url, prefix, readings)
+    logger.info('bridge run', { readingsPerSecond: Math.round(perSecond), publishSeconds: publishSeconds.toFixed(2), ...(await bridgeProfile(metricsPort)) })
+    return perSecond
+  } finally {
+    await stopChild(child)
+    await admin.deleteTopics({ topics: [readings, `bench-dlq-${id}`] }).catch(() => undefined)
+  }
+}
+
+/** Where the bridge's time went, from its own metrics: produce requests, their size and latency, CPU. */
+async function bridgeProfile(port: number): Promise<Record<string, string>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const value = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+  const requests = value('thermocline_ingest_kafka_write_duration_seconds_count')
+  return {
+    produceRequests: String(requests),
+    meanRecordsPerRequest: (value('thermocline_ingest_kafka_batch_records_sum') / requests).toFixed(1),
+    meanKafkaWriteMs: ((value('thermocline_ingest_kafka_write_duration_seconds_sum') / requests) * 1000).toFixed(2),
+    kafkaBusySeconds: value('thermocline_ingest_kafka_write_duration_seconds_sum').toFixed(2),
+    bridgeCpuSeconds: value('process_cpu_seconds_total').toFixed(2),
+  }
+}
+
+export async function rawRun(admin: Admin, url: string): Promise<number> {
+  const id = runId()
+  const prefix = `bench-${id}`
+  const topic = `bench-raw-${id}`
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true })
+  const { hostname, port } = new URL(url)
+  const filter = `${prefix}/+/+/temperature`
+  const clientId = `bench-raw-${id}`
+  // A persistent session subscribed before the pipe starts: nothing published from now on can miss
+  // it, and -C lets mosquitto_sub exit after exactly MESSAGES messages, flushing its buffered output
+  // (block-buffered into a pipe: without the exit the last lines would never reach kcat).
+  await run('mosquitto_sub', ['-h', hostname, '-p', port, '-V', 'mqttv5', '-q', '1', '-c', '-x', '60', '-i', clientId, '-t', filter, '-E'])
+  // The same guarantee on the Kafka side (acks=all, idempotent); MQTT is acknowledged on receipt.
+  const pipe = spawn(
+    'bash',
+    [
+      '-c',
+      `mosquitto_sub -h ${hostname} -p ${port} -V mqttv5 -q 1 -c -x 60 -i ${clientId} -C ${MESSAGES} -t '${filter}' -F '%t\t%p' | ` +
+        `kcat -P -b ${KAFKA_BROKERS.join(',')} -t ${topic} -K '\t' -X acks=all -X enable.idempotence=true`,
+    ],
+    // Its own process group, so that stopping it stops both ends of the pipe.
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+  )
+  const exited = new Promise((resolve) => pipe.once('exit', resolve))
+  try {
+    const { perSecond, publishSeconds } = await measure(admin, url, prefix, topic)
+    logger.info('raw pipe run', { readingsPerSecond: Math.round(perSecond), publishSeconds: publishSeconds.toFixed(2) })
+    return perSecond
+  } finally {
+    if (pipe.exitCode === null) process.kill(-pipe.pid!, 'SIGTERM')
+    await exited
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined)
+  }
+}
+
+export async function publisherRun(url: string): Promise<number> {
+  // Nobody subscribes to this prefix: the broker acknowledges and discards.
+  const seconds = await publishAll(url, messagesFor(`bench-nosub-${runId()}`))
+  const perSecond = MESSAGES / seconds
+  logger.info('publisher alone', { messagesPerSecond: Math.round(perSecond) })
+  return perSecond
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+async function main(): Promise<void> {
+  const home = mkdtempSync(join(tmpdir(), 'thermocline-bench-'))
+  const mqttPort = await freePort()
+  await startMosquitto({ home, host: '127.0.0.1', port: mqttPort, startTimeoutMs: 10_000 }, logger)
+  const url = `mqtt://127.0.0.1:${mqttPort}`
+  const kafka = createKafka({ brokers: KAFKA_BROKERS, clientId: 'bench-ingest', logger })
+  const admin = kafka.admin()
+  await admin.connect()
+  const load = loadavg()
+  try {
+    const results = { publisher: [] as number[], bridge: [] as number[], raw: [] as number[] }
+    for (let run = 0; run < RUNS; run++) {
+      // Interleaved, so a slow spell on the shared machine hits both legs alike.
+      results.publisher.push(await publisherRun(url))
+      results.raw.push(await rawRun(admin, url))
+      results.bridge.push(await bridgeRun(admin, url))
+    }
+    const summary = {
+      when: new Date().toISOString(),
+      command: 'npx tsx bench/ingest.ts',
+      settings: { messages: MESSAGES, runs: RUNS, bridgeConnections: CONNECTIONS, publisherConnections: PUBLISHERS, publishWindow: PUBLISH_WINDOW, partitions: PARTITIONS, qos: 1 },
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: load.map((value) => Number(value.toFixed(2))) },
+      readingsPerSecond: {
+        bridge: { median: Math.round(median(results.bridge)), runs: results.bridge.map(Math.round) },
+        rawPipe: { median: Math.round(median(results.raw)), runs: results.raw.map(Math.round) },
+        publisherAlone: { median: Math.round(median(results.publisher)), runs: results.publisher.map(Math.round) },
+      },
+      ratioBridgeToRawPipe: Number((median(results.bridge) / median(results.raw)).toFixed(3)),
+      targets: { readingsPerSecond: 30_000, ratio: 0.5 },
+    }
+    const out = join(ROOT, 'bench', 'results')
+    mkdirSync(out, { recursive: true })
+    writeFileSync(join(out, 'ingest-latest.json'), JSON.stringify(summary, null, 2) + '\n')
+    process.stdout.write(
+      `bridge (guarantee on):  ${summary.readingsPerSecond.bridge.median} readings/s (runs ${results.bridge.map(Math.round).join(', ')})\n` +
+        `raw mosquitto_sub|kcat: ${summary.readingsPerSecond.rawPipe.median} readings/s (runs ${results.raw.map(Math.round).join(', ')})\n` +
+        `publisher alone:        ${summary.readingsPerSecond.publisherAlone.median} messages/s\n` +
+        `ratio bridge/raw:       ${summary.ratioBridgeToRawPipe}\n`,
+    )
+  } finally {
+    await admin.disconnect()
+    await stopMosquitto(home)
+    rmSync(home, { recursive: true, force: true })
+  }
+}
+
+// Run as a script; bench/run.ts imports the legs above.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main()
