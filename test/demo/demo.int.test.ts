@@ -1,7 +1,19 @@
-import { describe, expect, it } from 'vitest'
-import { startCli } from '../simulator/simulator-process.ts'
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { parseArgs } from '../../common/config.ts'
+import { KAFKA_VERSION } from '../../stack/kafka-broker.ts'
+import { kafkaAnswers, mqttAnswers } from '../../stack/probe.ts'
+import { stackOptions } from '../../stack/stack.ts'
+import { startCli, type CliProcess } from '../simulator/simulator-process.ts'
+
+// Both tests run the demo on the contract's default topics and groups, so they live in one file:
+// vitest runs the tests of a file one after the other, never two demos at once.
 
 const AREAS = ['kitchen', 'lobby', 'office-1', 'office-2', 'lab-1', 'server-room', 'warehouse', 'cafeteria', 'meeting-a', 'porch']
+const { config: shared } = parseArgs(stackOptions, [], process.env)
 
 /** The rows of the last complete frame the demo printed (it prints one per burst of windows when not on a terminal). */
 function lastFrameRows(stdout: string): Map<string, string[]> {
@@ -16,26 +28,49 @@ function lastFrameRows(stdout: string): Map<string, string[]> {
   return rows
 }
 
+/** Waits until the last frame satisfies `holds`; returns its rows. */
+function waitForFrame(demo: CliProcess, holds: (rows: Map<string, string[]>) => boolean, timeoutMs: number): Promise<Map<string, string[]>> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const rows = lastFrameRows(demo.stdout())
+      if (holds(rows)) {
+        clearTimeout(timer)
+        clearInterval(poll)
+        resolve(rows)
+      }
+    }
+    const timer = setTimeout(() => {
+      clearInterval(poll)
+      reject(new Error(`the demo's table did not get there in ${timeoutMs / 1000} s:\n${demo.stdout().slice(-3000)}\n${demo.stderr()}`))
+    }, timeoutMs)
+    const poll = setInterval(check, 200)
+    void demo.exited.then(() => reject(new Error(`demo exited early:\n${demo.stderr()}`)))
+  })
+}
+
+/** A throwaway THERMOCLINE_HOME that reuses the Kafka jars the global setup fetched. */
+function scratchHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'thermocline-demo-'))
+  symlinkSync(join(shared.home, `kafka-${KAFKA_VERSION}`), join(home, `kafka-${KAFKA_VERSION}`))
+  onTestFinished(() => rmSync(home, { recursive: true, force: true }))
+  return home
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
 describe('thermocline demo', () => {
   it('shows a full window for every area within half a minute, then stops everything on SIGINT with exit 0', async () => {
     // 3 s windows: each of the 20 thermostats of an area reports once a second, so a full window holds 60 readings.
     const demo = startCli(['demo'], { WINDOW_MS: '3000', GRACE_MS: '1000', LOG_LEVEL: 'info' })
     const startedMs = Date.now()
     await demo.waitFor(/Ctrl-C stops everything\./, 60_000)
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no full window for every area after 30 s:\n${demo.stdout().slice(-3000)}\n${demo.stderr()}`)), 30_000)
-      const check = (): void => {
-        const rows = lastFrameRows(demo.stdout())
-        if (AREAS.every((area) => rows.get(area)?.[2] === '60')) {
-          clearTimeout(timer)
-          clearInterval(poll)
-          resolve()
-        }
-      }
-      const poll = setInterval(check, 200)
-      void demo.exited.then(() => reject(new Error(`demo exited early:\n${demo.stderr()}`)))
-    })
-    const rows = lastFrameRows(demo.stdout())
+    const rows = await waitForFrame(demo, (frame) => AREAS.every((area) => frame.get(area)?.[2] === '60'), 30_000)
     for (const area of AREAS) {
       const [, window, count, devices, mean, variance, stddev, min, max] = rows.get(area)!
       const [start, end] = window!.split('–').map((clock) => Number(clock!.slice(-2)))
@@ -56,5 +91,19 @@ describe('thermocline demo', () => {
     expect(demo.stderr()).toContain('services stopped simulator=0 ingest=0 processor=0')
     // The test setup brought the stack up (or found it running): the demo must leave it alone.
     expect(demo.stderr()).toContain('left the stack running as it was found')
+  })
+
+  it('starts the MQTT broker it needs and, on SIGINT, stops exactly that, leaving the running Kafka alone', async () => {
+    const mqttPort = await freePort()
+    const env = { THERMOCLINE_HOME: scratchHome(), MQTT_PORT: String(mqttPort), KAFKA_PORT: String(shared.kafkaPort), WINDOW_MS: '3000', GRACE_MS: '1000' }
+    const demo = startCli(['demo'], env)
+    await demo.waitFor(new RegExp(`stack {6}Kafka 127\\.0\\.0\\.1:${shared.kafkaPort} \\(already running\\), MQTT 127\\.0\\.0\\.1:${mqttPort} \\(started by the demo\\)`), 90_000)
+    await waitForFrame(demo, (frame) => AREAS.every((area) => frame.has(area)), 30_000)
+
+    demo.child.kill('SIGINT')
+    expect(await demo.exited).toBe(0)
+    expect(demo.stderr()).toContain('stopped Mosquitto (started by this demo)')
+    expect(await mqttAnswers('127.0.0.1', mqttPort, 2_000)).toBe(false)
+    expect(await kafkaAnswers('127.0.0.1', shared.kafkaPort, 5_000)).toBe(true)
   })
 })
