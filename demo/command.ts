@@ -26,7 +26,7 @@ const USAGE = 'thermocline demo [options]'
 const SUMMARY = `Runs the whole pipeline on this machine and shows each area's latest window as it closes:
   simulated thermostats -> MQTT -> ingest -> Kafka -> processor -> control-panel -> this table.
 Brings up the local Kafka and MQTT broker when they are not running (the first time, Kafka's jars are
-fetched, which takes a few minutes). Ctrl-C stops everything and leaves the stack as it was found.
+fetched from Maven Central, about a minute). Ctrl-C stops everything and leaves the stack as it was found.
 Every simulator setting (FAHRENHEIT_DEVICES, MALFORMED, ... see \`thermocline simulate --help\`) can be
 set in the environment. For a quick look: WINDOW_MS=5000 GRACE_MS=1000 thermocline demo`
 
