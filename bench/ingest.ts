@@ -4,7 +4,7 @@
  * in the same run, on the same Mosquitto and Kafka, with the same messages. Also the publisher alone
  * (no subscriber), so we know it is not the bottleneck. Median of RUNS runs each.
  *
- *   npx tsx bench/ingest.ts            (env: MESSAGES, RUNS, CONNECTIONS, PUBLISHERS)
+ *   npx tsx bench/ingest.ts     (env: MESSAGES, RUNS, PUBLISHERS; MQTT_CONNECTIONS etc. for the bridge)
  *
  * Mosquitto: a scratch one started here from the project's stack config (stack/mosquitto.ts), whose
  * max_queued_messages (1,000,000) lets a subscriber fall behind without the broker dropping QoS 1
@@ -27,7 +27,8 @@ import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 
 const MESSAGES = Number(process.env.MESSAGES ?? 100_000)
 const RUNS = Number(process.env.RUNS ?? 3)
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
+/** Bridge settings to try (MQTT_CONNECTIONS, MQTT_RECEIVE_MAXIMUM, KAFKA_PRODUCERS); unset = the bridge's defaults. */
+const BRIDGE_ENV = Object.fromEntries(['MQTT_CONNECTIONS', 'MQTT_RECEIVE_MAXIMUM', 'KAFKA_PRODUCERS'].flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])))
 const PUBLISHERS = Number(process.env.PUBLISHERS ?? 4)
 /** Unacknowledged publishes per publisher connection. */
 const PUBLISH_WINDOW = 1_000
@@ -157,7 +158,7 @@ export async function bridgeRun(admin: Admin, url: string): Promise<number> {
       MQTT_TOPIC_FILTER: `${prefix}/+/+/temperature`,
       MQTT_SHARE_GROUP: `bench-${id}`,
       MQTT_CLIENT_ID: `bench-${id}`,
-      MQTT_CONNECTIONS: String(CONNECTIONS),
+      ...BRIDGE_ENV,
       MQTT_SESSION_EXPIRY_SECONDS: '60',
       READINGS_TOPIC: readings,
       DLQ_TOPIC: `bench-dlq-${id}`,
@@ -256,7 +257,7 @@ async function main(): Promise<void> {
     const summary = {
       when: new Date().toISOString(),
       command: 'npx tsx bench/ingest.ts',
-      settings: { messages: MESSAGES, runs: RUNS, bridgeConnections: CONNECTIONS, publisherConnections: PUBLISHERS, publishWindow: PUBLISH_WINDOW, partitions: PARTITIONS, qos: 1 },
+      settings: { messages: MESSAGES, runs: RUNS, bridgeSettings: BRIDGE_ENV, publisherConnections: PUBLISHERS, publishWindow: PUBLISH_WINDOW, partitions: PARTITIONS, qos: 1 },
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: load.map((value) => Number(value.toFixed(2))) },
       readingsPerSecond: {
         bridge: { median: Math.round(median(results.bridge)), runs: results.bridge.map(Math.round) },

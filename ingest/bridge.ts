@@ -35,7 +35,7 @@ export function toSinkRecord(routing: RecordRouting, message: IncomingMessage): 
 
 export type BridgeSettings = Pick<
   IngestConfig,
-  'mqttUrl' | 'topicFilter' | 'shareGroup' | 'clientId' | 'connections' | 'sessionExpirySeconds' | 'readingsTopic' | 'dlqTopic' | 'topicPartitions' | 'maxBatchRecords' | 'kafkaProducers'
+  'mqttUrl' | 'topicFilter' | 'shareGroup' | 'clientId' | 'connections' | 'receiveMaximum' | 'sessionExpirySeconds' | 'readingsTopic' | 'dlqTopic' | 'topicPartitions' | 'maxBatchRecords' | 'kafkaProducers'
 >
 
 export interface Bridge {
@@ -80,6 +80,7 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
     shareGroup: settings.shareGroup,
     clientId: settings.clientId,
     connections: settings.connections,
+    receiveMaximum: settings.receiveMaximum,
     sessionExpirySeconds: settings.sessionExpirySeconds,
     metrics,
     logger,

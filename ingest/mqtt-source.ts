@@ -1,15 +1,18 @@
 /**
- * MQTT side of the bridge: several connections in one shared subscription, each with a persistent
- * session, each acknowledging a message only when the handler's promise resolves.
+ * MQTT side of the bridge: a few connections in one shared subscription, each with a persistent
+ * session, each acknowledging a message only when the handler's promise has resolved (Kafka has it).
  *
- * mqtt.js handles the packets of one connection strictly one after another, and `handleMessage`
- * sits inside that chain (mqtt.js v5 src/lib/handlers/publish.ts): holding the PUBACK until Kafka
- * has the message means one unacknowledged message per connection. That also keeps the PUBACKs in
- * arrival order, as MQTT requires (MQTT 3.1.1 section 4.6, MQTT 5 section 4.6). Throughput comes
- * from running many connections in a shared subscription (`$share/<group>/<filter>`, MQTT 5
- * section 4.8.2), whose messages the sink batches into one Kafka request.
+ * mqtt.js handles the packets of one connection strictly one after another and sends a QoS 1
+ * message's PUBACK as soon as `handleMessage` calls back, before it reads the next packet (mqtt.js
+ * v5 src/lib/handlers/publish.ts). Holding that callback until Kafka has the message would allow
+ * one unacknowledged message per connection. Instead we call back at once and hold the PUBACK
+ * itself: mqtt.js hands it to `_sendPacket`, which we wrap to keep it until the message is safe.
+ * PUBACKs still leave in arrival order, as MQTT requires (MQTT 3.1.1 4.6, MQTT 5 4.6). How many
+ * messages one connection holds is bounded by the MQTT 5 Receive Maximum we announce (MQTT 5
+ * 3.1.2.11.3: the broker sends no more unacknowledged QoS 1 messages than that) and, for QoS 0,
+ * by pausing mqtt.js' packet chain when the window is full.
  */
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { type IngestMetrics } from './metrics.ts'
@@ -29,6 +32,8 @@ export interface MqttSourceOptions {
   /** Connection i uses `<clientId>-<i>`: stable, so each finds its persistent session again. */
   clientId: string
   connections: number
+  /** Messages one connection may hold unacknowledged (MQTT 5 Receive Maximum). */
+  receiveMaximum: number
   sessionExpirySeconds: number
   /** Resolves when the message is safe; the PUBACK goes out only then. A rejection leaves it unacknowledged. */
   onMessage: (message: IncomingMessage) => Promise<void>
@@ -37,9 +42,31 @@ export interface MqttSourceOptions {
   now?: () => number
 }
 
+/** A received message, from arrival until its PUBACK has been written (or its connection was lost). */
+interface Held {
+  /** Undefined for QoS 0: nothing to acknowledge, but it still takes a place in the window. */
+  messageId: number | undefined
+  safe: boolean
+  /** The PUBACK mqtt.js wanted to send for it. */
+  puback: Packet | undefined
+  settled: boolean
+}
+
+type SendPacket = (packet: Packet, callback?: (error?: Error) => void, ...rest: unknown[]) => void
+
+/** One connection's in-order acknowledgement window. */
+interface Connection {
+  client: MqttClient
+  held: Held[]
+  /** mqtt.js' callback for a message that arrived while the window was full: reads on when called. */
+  resume: (() => void) | undefined
+  /** mqtt.js' own _sendPacket, for the PUBACKs once they may go. */
+  send?: SendPacket
+}
+
 export class MqttSource {
   readonly #options: MqttSourceOptions
-  readonly #clients: MqttClient[] = []
+  readonly #connections: Connection[] = []
   #stopping = false
   #inFlight = 0
   #inFlightSettled: (() => void) | undefined
@@ -56,7 +83,7 @@ export class MqttSource {
     return `$share/${this.#options.shareGroup}/${this.#options.topicFilter}`
   }
 
-  /** Messages handed to onMessage and not yet acknowledged. */
+  /** Messages received and not yet acknowledged. */
   get inFlight(): number {
     return this.#inFlight
   }
@@ -85,50 +112,30 @@ export class MqttSource {
   }
 
   #open(index: number): Promise<void> {
-    const { url, clientId, sessionExpirySeconds, metrics, logger, now = Date.now } = this.#options
+    const { url, clientId, sessionExpirySeconds, receiveMaximum, logger } = this.#options
     const id = `${clientId}-${index}`
     const options: IClientOptions = {
       clientId: id,
       protocolVersion: 5,
       // A persistent session: what is published while the bridge is down, and what it had not yet
       // acknowledged, waits in the broker. MQTT 5 ends the session at disconnect unless it has an
-      // expiry interval (MQTT 5 section 3.1.2.11.2).
+      // expiry interval (MQTT 5 3.1.2.11.2).
       clean: false,
-      properties: { sessionExpiryInterval: sessionExpirySeconds },
+      properties: { sessionExpiryInterval: sessionExpirySeconds, receiveMaximum },
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
       keepalive: 30,
-      // We subscribe on every connect ourselves (below); mqtt.js would do it only without a session.
+      // We subscribe on every connect ourselves (below).
       resubscribe: false,
     }
     const client = mqtt.connect(url, options)
-    this.#clients.push(client)
+    const connection: Connection = { client, held: [], resume: undefined }
+    this.#connections.push(connection)
+    this.#holdPubacks(connection)
 
     // Installed before the connection completes: with a session present, queued messages can come
     // in the same read as the CONNACK (found in this project, see ../shared/notes.md).
-    client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
-      if (this.#stopping) return // never acknowledged: the broker redelivers it to the next session
-      const message: IncomingMessage = {
-        topic: packet.topic,
-        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-        qos: packet.qos,
-        receivedAtMs: now(),
-      }
-      this.#inFlight++
-      metrics.inFlight.inc()
-      this.#options.onMessage(message).then(
-        () => {
-          this.#settle()
-          done()
-        },
-        (error: unknown) => {
-          // Not acknowledged and the connection's chain stays blocked: the message comes back after
-          // the next reconnect. Only happens when stopping (the sink retries broker errors itself).
-          this.#settle()
-          logger.debug('message left unacknowledged', { topic: message.topic, error: error as Error })
-        },
-      )
-    }
+    client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => this.#receive(connection, packet, done)
 
     let markSubscribed: () => void = () => undefined
     const subscribed = new Promise<void>((resolve) => (markSubscribed = resolve))
@@ -147,6 +154,10 @@ export class MqttSource {
     client.on('close', () => {
       if (connected) this.#connectionDown()
       connected = false
+      // The broker redelivers whatever this connection had not acknowledged, to its next session:
+      // forget it here (Kafka may get it twice, with the same id).
+      for (const held of connection.held.splice(0)) this.#settle(held)
+      connection.resume = undefined
     })
     client.on('error', (error) => {
       this.#lastError = error
@@ -154,6 +165,88 @@ export class MqttSource {
       if (index === 0 && !this.#stopping) logger.warn('MQTT connection error', { clientId: id, error })
     })
     return subscribed
+  }
+
+  #receive(connection: Connection, packet: IPublishPacket, done: (error?: Error) => void): void {
+    if (this.#stopping) return // never acknowledged: the broker redelivers it to the next session
+    const { metrics, now = Date.now } = this.#options
+    const held: Held = { messageId: packet.qos > 0 ? packet.messageId : undefined, safe: false, puback: undefined, settled: false }
+    connection.held.push(held)
+    this.#inFlight++
+    metrics.inFlight.inc()
+    const message: IncomingMessage = {
+      topic: packet.topic,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      qos: packet.qos,
+      receivedAtMs: now(),
+    }
+    this.#options.onMessage(message).then(
+      () => {
+        held.safe = true
+        this.#flush(connection)
+      },
+      (error: unknown) => {
+        // Left unacknowledged (and every later one of this connection with it): only happens when
+        // stopping, since the sink retries broker errors itself. The broker redelivers them.
+        this.#options.logger.debug('message left unacknowledged', { topic: message.topic, error: error as Error })
+      },
+    )
+    // Read on at once, unless the window is full (only QoS 0 can fill it: the broker keeps QoS 1
+    // within our Receive Maximum). mqtt.js hands the PUBACK to _sendPacket from inside done().
+    if (connection.held.length < this.#options.receiveMaximum) done()
+    else connection.resume = done
+  }
+
+  /** Wraps mqtt.js' _sendPacket so that a PUBACK waits until its message is safe. */
+  #holdPubacks(connection: Connection): void {
+    const internals = connection.client as unknown as { _sendPacket: SendPacket }
+    if (typeof internals._sendPacket !== 'function') {
+      // Guarded because it is not public API (mqtt 5.x): fail loudly rather than acknowledge early.
+      throw new ThermoclineError(ErrorCodes.broker, 'this mqtt.js version has no _sendPacket: ingest cannot hold PUBACKs until Kafka has the message')
+    }
+    const send = internals._sendPacket.bind(connection.client)
+    internals._sendPacket = (packet, callback, ...rest) => {
+      if (packet.cmd === 'puback') {
+        // From the end: mqtt.js asks for the PUBACK of the message it has just handed us.
+        const held = connection.held.findLast((candidate) => candidate.messageId === packet.messageId && candidate.puback === undefined)
+        if (held !== undefined) {
+          held.puback = packet
+          callback?.()
+          this.#flush(connection)
+          return
+        }
+      }
+      send(packet, callback, ...rest)
+    }
+    connection.send = send
+  }
+
+  /** Writes, in arrival order, every PUBACK whose message is safe and has no unsafe one before it. */
+  #flush(connection: Connection): void {
+    const { client, held } = connection
+    if (!client.connected) return
+    const stream = client.stream as { cork?: () => void; uncork?: () => void }
+    // One write for all the PUBACKs a Kafka acknowledgement releases.
+    stream.cork?.()
+    while (held.length > 0 && held[0]!.safe && (held[0]!.messageId === undefined || held[0]!.puback !== undefined)) {
+      const first = held.shift()!
+      if (first.puback !== undefined) connection.send!(first.puback)
+      this.#settle(first)
+    }
+    stream.uncork?.()
+    if (connection.resume !== undefined && held.length < this.#options.receiveMaximum) {
+      const resume = connection.resume
+      connection.resume = undefined
+      resume()
+    }
+  }
+
+  #settle(held: Held): void {
+    if (held.settled) return
+    held.settled = true
+    this.#inFlight--
+    this.#options.metrics.inFlight.dec()
+    if (this.#inFlight === 0) this.#inFlightSettled?.()
   }
 
   #connectionUp(): void {
@@ -171,15 +264,9 @@ export class MqttSource {
     }
   }
 
-  #settle(): void {
-    this.#inFlight--
-    this.#options.metrics.inFlight.dec()
-    if (this.#inFlight === 0) this.#inFlightSettled?.()
-  }
-
   /**
    * Clean stop: take no new message, wait up to `timeoutMs` for what is in flight to be
-   * acknowledged, then disconnect. The session stays with the broker, subscription and all.
+   * acknowledged, then disconnect. The sessions stay with the broker, subscriptions and all.
    */
   async stop(timeoutMs: number): Promise<{ unacknowledged: number }> {
     this.#stopping = true
@@ -193,8 +280,23 @@ export class MqttSource {
       })
     }
     const unacknowledged = this.#inFlight
-    // Not forced: DISCONNECT goes out after the PUBACKs already written, so none of them is lost.
-    await Promise.all(this.#clients.map((client) => client.endAsync(false).catch(() => undefined)))
+    await Promise.all(this.#connections.map(({ client }) => disconnect(client)))
     return { unacknowledged }
   }
+}
+
+/**
+ * DISCONNECT after the PUBACKs already written, so none of them is lost. A connection that is down
+ * (or a broker that does not answer) is closed without it: mqtt.js would otherwise wait for ever.
+ */
+async function disconnect(client: MqttClient): Promise<void> {
+  if (!client.connected) {
+    await client.endAsync(true).catch(() => undefined)
+    return
+  }
+  let timer: NodeJS.Timeout | undefined
+  const clean = client.endAsync(false).catch(() => undefined)
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 3_000)))
+  if ((await Promise.race([clean, late])) === 'late') await client.endAsync(true).catch(() => undefined)
+  clearTimeout(timer)
 }

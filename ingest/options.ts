@@ -34,9 +34,17 @@ const clientId: Option<string> = {
 
 const connections: Option<number> = {
   env: 'MQTT_CONNECTIONS',
-  description: 'MQTT connections in the shared subscription; each holds one unacknowledged message at a time',
-  default: 128,
+  description: 'MQTT connections of this bridge in the shared subscription',
+  default: 4,
   parse: integer({ min: 1, max: 1024 }),
+}
+
+// MQTT 5 3.1.2.11.3: the broker sends no more unacknowledged QoS 1 messages than this per connection.
+const receiveMaximum: Option<number> = {
+  env: 'MQTT_RECEIVE_MAXIMUM',
+  description: 'messages one connection may hold unacknowledged while Kafka writes them (MQTT 5 Receive Maximum)',
+  default: 1_000,
+  parse: integer({ min: 1, max: 65_535 }),
 }
 
 const sessionExpirySeconds: Option<number> = {
@@ -81,6 +89,7 @@ export const ingestOptions = {
   shareGroup,
   clientId,
   connections,
+  receiveMaximum,
   sessionExpirySeconds,
   readingsTopic,
   dlqTopic,

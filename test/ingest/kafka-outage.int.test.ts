@@ -14,8 +14,16 @@ describe('thermocline ingest when Kafka fails', () => {
     const kafka = await startScratchKafka()
     const { prefix, clientId } = uniqueBridgeNames()
     const connections = 4
+    const receiveMaximum = 25
     // The bridge creates its topics on this broker (no createTopics here).
-    const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: 'readings', dlqTopic: 'dlq', connections, env: { KAFKA_BROKERS: kafka.brokers.join(',') } })
+    const bridge = await startBridgeProcess({
+      prefix,
+      clientId,
+      readingsTopic: 'readings',
+      dlqTopic: 'dlq',
+      connections,
+      env: { KAFKA_BROKERS: kafka.brokers.join(','), MQTT_RECEIVE_MAXIMUM: String(receiveMaximum) },
+    })
 
     const before = makeReadings(prefix, `${clientId}-before`, 300)
     const during = makeReadings(prefix, `${clientId}-during`, 300)
@@ -26,9 +34,11 @@ describe('thermocline ingest when Kafka fails', () => {
 
     await kafka.kill()
     await publishPaced(during, { chunk: 50, intervalMs: 0 })
-    // Backpressure: the bridge notices, holds what it has (at most one per connection) and acknowledges nothing more.
+    // Backpressure: the bridge notices and holds what it has, at most its Receive Maximum per
+    // connection (100 of the 300); the broker keeps the rest. Nothing more is acknowledged.
     const down = await waitForMetrics(bridge, (samples) => samples.get('thermocline_ingest_kafka_up') === 0 && (samples.get('thermocline_ingest_in_flight_messages') ?? 0) > 0)
-    expect(down.get('thermocline_ingest_in_flight_messages')).toBeLessThanOrEqual(connections)
+    expect(down.get('thermocline_ingest_in_flight_messages')).toBeLessThanOrEqual(connections * receiveMaximum)
+    expect(connections * receiveMaximum).toBeLessThan(during.length)
     expect(down.get('thermocline_ingest_kafka_write_errors_total')).toBeGreaterThan(0)
     const writtenWhileDown = written(down)
     const stillDown = await scrape(bridge)

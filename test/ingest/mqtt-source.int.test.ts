@@ -1,0 +1,83 @@
+import { Registry } from 'prom-client'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { silentLogger } from '../../common/logger.ts'
+import { createIngestMetrics } from '../../ingest/metrics.ts'
+import { MqttSource, type IncomingMessage } from '../../ingest/mqtt-source.ts'
+import { mqttUrl, testMqtt } from '../helpers/brokers.ts'
+import { uniqueBridgeNames } from './bridge-process.ts'
+
+interface Received {
+  message: IncomingMessage
+  safe: () => void
+}
+
+/** A source whose messages become safe only when the test says so. */
+function heldSource(prefix: string, clientId: string): { source: MqttSource; received: Received[]; waitFor: (count: number) => Promise<void> } {
+  const received: Received[] = []
+  const waiters: (() => void)[] = []
+  const source = new MqttSource({
+    url: mqttUrl,
+    topicFilter: `${prefix}/+/+/temperature`,
+    shareGroup: clientId,
+    clientId,
+    connections: 1,
+    receiveMaximum: 10,
+    sessionExpirySeconds: 60,
+    metrics: createIngestMetrics(new Registry()),
+    logger: silentLogger,
+    onMessage: (message) =>
+      new Promise<void>((resolve) => {
+        received.push({ message, safe: resolve })
+        for (const wake of waiters.splice(0)) wake()
+      }),
+  })
+  const waitFor = async (count: number): Promise<void> => {
+    const deadline = Date.now() + 15_000
+    while (received.length < count) {
+      if (Date.now() > deadline) throw new Error(`received ${received.length} of ${count}`)
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve)
+        setTimeout(resolve, 500)
+      })
+    }
+  }
+  onTestFinished(() => source.stop(0).then(() => undefined))
+  return { source, received, waitFor }
+}
+
+const payloads = (received: Received[]): string[] => received.map(({ message }) => message.payload.toString())
+
+describe('MqttSource', () => {
+  it('holds the PUBACK of a message Kafka has behind an earlier one it has not, and sends both once both are safe', async () => {
+    const { prefix, clientId } = uniqueBridgeNames()
+    const publisher = await testMqtt({ protocolVersion: 5 })
+    const topic = `${prefix}/a/d/temperature`
+
+    const first = heldSource(prefix, clientId)
+    await first.source.start()
+    for (const payload of ['m1', 'm2', 'm3']) await publisher.publishAsync(topic, payload, { qos: 1 })
+    await first.waitFor(3)
+    // Several messages in flight on one connection at once: mqtt.js read on without waiting.
+    expect(payloads(first.received)).toEqual(['m1', 'm2', 'm3'])
+    first.received[1]!.safe()
+    first.received[2]!.safe()
+    expect(first.source.inFlight).toBe(3)
+    await first.source.stop(0)
+
+    // m2 and m3 were safe but stood behind m1: none was acknowledged, the session redelivers all three.
+    const second = heldSource(prefix, clientId)
+    await second.source.start()
+    await second.waitFor(3)
+    expect(payloads(second.received)).toEqual(['m1', 'm2', 'm3'])
+    for (const { safe } of second.received) safe()
+    await second.source.stop(5_000)
+    expect(second.source.inFlight).toBe(0)
+
+    // All three acknowledged: the next session gets only what is new.
+    const third = heldSource(prefix, clientId)
+    await third.source.start()
+    await publisher.publishAsync(topic, 'm4', { qos: 1 })
+    await third.waitFor(1)
+    expect(payloads(third.received)).toEqual(['m4'])
+  })
+})
