@@ -5,7 +5,6 @@
  * how fast to walk through it (see run.ts).
  */
 import { ConfigError } from '../common/errors.ts'
-import { EventTypes } from '../common/topics.ts'
 import { createArea, drawSpikeCelsius, fromCelsius, measureCelsius, PayloadFormats, roundReading, Units, type AreaProfile, type DeviceProfile, type Unit } from './model.ts'
 import { deriveRandom, type Random } from './prng.ts'
 import { emptyFaultCounts, Faults, type Fault, type FaultCounts, type Publication, type PublicationSource } from './types.ts'
@@ -287,13 +286,16 @@ function nativePayload(unit: Unit, id: string, timeMs: number, value: number): s
   return unit === Units.celsius ? `{"id":"${id}","time":"${time}","temperature":${value}}` : `{"id":"${id}","time":"${time}","temperature":${value},"unit":"${unit}"}`
 }
 
+/** What a thermostat that speaks CloudEvents calls its events; the bridge keeps their id and time, not their type. */
+const DEVICE_EVENT_TYPE = 'dev.thermocline.thermostat.reading.v1'
+
 /** A structured-mode CloudEvent (CloudEvents JSON format 1.0, section 3) carrying the native fields in `data`. */
 function cloudEventPayload(device: DeviceProfile, id: string, timeMs: number, value: number): string {
   return JSON.stringify({
     specversion: '1.0',
     id,
     source: `/thermostats/${device.area.name}/${device.name}`,
-    type: `${EventTypes.reading.replace(/\.v1$/, '')}.device.v1`,
+    type: DEVICE_EVENT_TYPE,
     time: new Date(timeMs).toISOString(),
     datacontenttype: 'application/json',
     data: device.unit === Units.celsius ? { temperature: value } : { temperature: value, unit: device.unit },
