@@ -94,7 +94,8 @@ export const simulateCommand: Command = {
       if (lastSimulatedMs !== undefined) metrics.simulatedTime.set(lastSimulatedMs / 1000)
     }, 1_000)
 
-    let outcome: 'finished' | 'stopped'
+    let outcome: 'finished' | 'stopped' = 'stopped'
+    let final: SinkStats
     try {
       outcome = await runSimulation({
         source,
@@ -104,15 +105,16 @@ export const simulateCommand: Command = {
         onPublish: (publication: Publication) => void (lastSimulatedMs = publication.timeMs ?? lastSimulatedMs),
       })
     } finally {
+      // Also when the run failed: connections and the metrics port must not keep the process alive.
       clearInterval(tick)
       progress.stop()
+      final = await sink.close(DRAIN_MS, hurry.signal)
+      if (fleet !== undefined) metrics.syncFaults(fleet.counts)
+      devicesGauge()
+      await metricsServer.close()
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
     }
-    const final = await sink.close(DRAIN_MS, hurry.signal)
-    if (fleet !== undefined) metrics.syncFaults(fleet.counts)
-    devicesGauge()
-    await metricsServer.close()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
 
     const seconds = (performance.now() - startedMs) / 1000
     const faults = fleet === undefined ? '' : formatFaults(fleet)
