@@ -10,7 +10,7 @@ import { createFleet, type Fleet } from './fleet.ts'
 import { createSimulatorMetrics } from './metrics.ts'
 import { createMqttSink, type SinkStats } from './mqtt-sink.ts'
 import { checkSettings, fleetOptionsFrom, simulatorOptions } from './options.ts'
-import { readReplayFile } from './replay-file.ts'
+import { readReplayFile } from './replay-source.ts'
 import { runSimulation } from './run.ts'
 import { Faults, type Publication, type PublicationSource } from './types.ts'
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { createFleet, defaultFleetOptions } from '../../simulator/fleet.ts'
-import { createReplaySource, parseReplayLines } from '../../simulator/replay-file.ts'
+import { createReplaySource, parseReplayLines } from '../../simulator/replay-source.ts'
 
 // The shared golden data sets sit beside the checkout (../shared/golden, design.md).
 const GOLDEN = new URL('../../../shared/golden/basic/mqtt.jsonl', import.meta.url)
