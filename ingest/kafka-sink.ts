@@ -11,8 +11,8 @@
  *
  * When Kafka is unreachable a request fails; the sink keeps the records and retries the same batch
  * with a new producer, with backoff, for as long as it takes. Nothing is acknowledged meanwhile, so
- * the MQTT broker holds the rest (backpressure): in-flight records are bounded by the number of MQTT
- * connections, never by Kafka's downtime.
+ * the MQTT broker holds the rest (backpressure): in-flight records are bounded by the MQTT side's
+ * window (its Receive Maximum per connection), never by Kafka's downtime.
  */
 import { type Message, type Producer, type TopicMessages } from 'kafkajs'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
@@ -91,11 +91,6 @@ export class KafkaSink {
         })
       }
     })
-  }
-
-  /** Records waiting for or in a produce request. */
-  get pending(): number {
-    return this.#queue.length + this.#lanes.filter((lane) => lane.busy).length
   }
 
   /** Resolves when every record written so far has been acknowledged (or the sink was closed). */
