@@ -4,6 +4,7 @@
  * to the adapters (mqtt-source, kafka-sink); owns start and the order of a clean stop.
  */
 import { Partitioners, type Kafka } from 'kafkajs'
+import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { ensureTopics } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
 import { deadLetterMessage } from './dead-letter.ts'
@@ -35,7 +36,7 @@ export function toSinkRecord(routing: RecordRouting, message: IncomingMessage): 
 
 export type BridgeSettings = Pick<
   IngestConfig,
-  'mqttUrl' | 'topicFilter' | 'shareGroup' | 'clientId' | 'connections' | 'receiveMaximum' | 'sessionExpirySeconds' | 'readingsTopic' | 'dlqTopic' | 'topicPartitions' | 'maxBatchRecords' | 'kafkaProducers'
+  'kafkaBrokers' | 'mqttUrl' | 'topicFilter' | 'shareGroup' | 'clientId' | 'connections' | 'receiveMaximum' | 'sessionExpirySeconds' | 'readingsTopic' | 'dlqTopic' | 'topicPartitions' | 'maxBatchRecords' | 'kafkaProducers'
 >
 
 export interface Bridge {
@@ -46,13 +47,18 @@ export interface Bridge {
 export async function startBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<Bridge> {
   const routing: RecordRouting = { layout: topicLayout(settings.topicFilter), readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic }
 
+  // Kafka must answer at start: a bridge that cannot write would only hold messages.
+  const unreachable = (error: unknown): ThermoclineError =>
+    new ThermoclineError(ErrorCodes.broker, `Kafka at ${settings.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error, canRetry: true })
   const admin = kafka.admin()
-  await admin.connect()
   try {
+    await admin.connect()
     await ensureTopics(
       admin,
       [settings.readingsTopic, settings.dlqTopic].map((topic) => ({ topic, numPartitions: settings.topicPartitions })),
     )
+  } catch (error) {
+    throw unreachable(error)
   } finally {
     await admin.disconnect()
   }
@@ -72,7 +78,12 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
     metrics,
     logger,
   })
-  await sink.start()
+  try {
+    await sink.start()
+  } catch (error) {
+    await sink.close()
+    throw unreachable(error)
+  }
 
   const source = new MqttSource({
     url: settings.mqttUrl,
