@@ -23,6 +23,8 @@ import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.state.WindowStore;
+import org.apache.kafka.common.utils.Bytes;
 
 /**
  * The Kafka Streams peer of `thermocline process` (issue 7): per area (the record key), 15 s
@@ -32,7 +34,7 @@ import org.apache.kafka.streams.state.Stores;
  *
  * Settings: flags --name=value or environment variables (flag name upper-cased, - as _):
  * BOOTSTRAP_SERVERS, INPUT_TOPIC, OUTPUT_TOPIC, APPLICATION_ID, STATE_DIR, WINDOW_MS, GRACE_MS,
- * NUM_STREAM_THREADS, PROCESSING_GUARANTEE, EMIT_INTERVAL_MS, EXPECTED_RECORDS (log the moment that many
+ * NUM_STREAM_THREADS, PROCESSING_GUARANTEE, EMIT_INTERVAL_MS, AGGREGATE_CACHING (default false), EXPECTED_RECORDS (log the moment that many
  * input records have been seen: the benchmark's end mark), LOG_LEVEL.
  */
 public final class StreamsPeer {
@@ -57,7 +59,7 @@ public final class StreamsPeer {
     return value;
   }
 
-  static Topology topology(String input, String output, long windowMs, long graceMs) {
+  static Topology topology(String input, String output, long windowMs, long graceMs, boolean caching) {
     ObjectMapper json = new ObjectMapper();
     StreamsBuilder builder = new StreamsBuilder();
     // Dedupe by CloudEvent id within a window: an in-memory window store (changelogged, so it is
@@ -71,7 +73,12 @@ public final class StreamsPeer {
         .groupByKey(Grouped.with(Serdes.String(), new Reading.ReadingSerde()))
         .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(windowMs), Duration.ofMillis(graceMs)))
         .emitStrategy(EmitStrategy.onWindowClose())
-        .aggregate(WindowAggregate::new, (area, reading, aggregate) -> aggregate.add(reading), Materialized.with(Serdes.String(), new WindowAggregate.AggregateSerde()))
+        // Without the record cache: with it, onWindowClose's emit scan (TimeOrderedCachingWindowStore,
+        // NamedCache.keyRange copying the cache's key set per segment) took nearly all of the stream
+        // thread's time in a profile (jstack) and the peer managed a few hundred readings/s.
+        .aggregate(WindowAggregate::new, (area, reading, aggregate) -> aggregate.add(reading), caching
+            ? Materialized.with(Serdes.String(), new WindowAggregate.AggregateSerde())
+            : Materialized.<String, WindowAggregate, WindowStore<Bytes, byte[]>>with(Serdes.String(), new WindowAggregate.AggregateSerde()).withCachingDisabled())
         .toStream()
         .map((Windowed<String> window, WindowAggregate aggregate) -> KeyValue.pair(window.key(), windowJson(json, window, aggregate)))
         .to(output, Produced.with(Serdes.String(), Serdes.String()));
@@ -101,6 +108,7 @@ public final class StreamsPeer {
   public static void main(String[] args) throws Exception {
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getenv().getOrDefault("LOG_LEVEL", "warn"));
     System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+    System.setProperty("org.slf4j.simpleLogger.showDateTime", "true");
     Map<String, String> settings = settings(args);
     String input = settings.getOrDefault("INPUT_TOPIC", "thermostat-readings");
     String output = settings.getOrDefault("OUTPUT_TOPIC", "control-panel-streams");
@@ -120,7 +128,12 @@ public final class StreamsPeer {
     if (settings.containsKey("EMIT_INTERVAL_MS")) props.put("__emit.interval.ms.kstreams.windowed.aggregation__", settings.get("EMIT_INTERVAL_MS"));
 
     ReadingDecoder.expectedRecords = Long.parseLong(settings.getOrDefault("EXPECTED_RECORDS", "-1"));
-    KafkaStreams streams = new KafkaStreams(topology(input, output, windowMs, graceMs), props);
+    // Any other Kafka Streams, consumer or producer setting: STREAMS_<property with . as _>, e.g.
+    // STREAMS_COMMIT_INTERVAL_MS=1000 or STREAMS_PRODUCER_TRANSACTION_TIMEOUT_MS=60000.
+    for (Map.Entry<String, String> entry : settings.entrySet()) {
+      if (entry.getKey().startsWith("STREAMS_")) props.put(entry.getKey().substring(8).toLowerCase().replace('_', '.'), entry.getValue());
+    }
+    KafkaStreams streams = new KafkaStreams(topology(input, output, windowMs, graceMs, Boolean.parseBoolean(settings.getOrDefault("AGGREGATE_CACHING", "false"))), props);
     CountDownLatch stopped = new CountDownLatch(1);
     streams.setStateListener((next, previous) -> {
       System.err.println("streams peer state " + previous + " -> " + next + " at " + System.currentTimeMillis());
