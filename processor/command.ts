@@ -29,7 +29,9 @@ export const processCommand: Command = {
     const metrics = createProcessorMetrics(registry)
     const server = await startMetricsServer(registry, config.metricsPort, config.metricsHost)
     const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `thermocline-processor-${process.pid}`, logger })
-    const processor = new Processor({ config, kafka, logger, metrics })
+    let fatal: (error: Error) => void = () => undefined
+    const crashed = new Promise<Error>((resolve) => (fatal = resolve))
+    const processor = new Processor({ config, kafka, logger, metrics, onFatal: (error) => fatal(error) })
 
     let stopping: Promise<void> | undefined
     const stop = (signal: string): Promise<void> => {
@@ -61,7 +63,13 @@ export const processCommand: Command = {
       idleMs: config.idleMs,
       metrics: `http://${config.metricsHost}:${server.port}/metrics`,
     })
-    await stop(await stopped)
+    const outcome = await Promise.race([stopped, crashed])
+    if (outcome instanceof Error) {
+      await stop('consumer crash')
+      logger.error('stopped after a consumer crash: done work is committed, open windows are rebuilt on restart', { error: outcome })
+      return 1
+    }
+    await stop(outcome)
     logger.info('stopped')
     return 0
   },

@@ -8,7 +8,7 @@ export const PROCESSOR_METRICS_PORT = 9602
 export const idleMs: Option<number> = {
   env: 'IDLE_MS',
   description:
-    'after this long without records on a partition (and with nothing left to read), its stream time follows the wall clock, so the last windows close when thermostats fall silent',
+    'after this long without records on a partition (and with nothing left to read), its stream time follows the wall clock from then on, so the last windows close when thermostats fall silent',
   default: 10_000,
   parse: integer({ min: 1, max: 86_400_000 }),
 }

@@ -58,6 +58,8 @@ export interface ProcessorOptions {
   logger: Logger
   metrics: ProcessorMetrics
   now?: () => number
+  /** Called when the consumer stops for good (kafkajs gave up restarting it). */
+  onFatal?: (error: Error) => void
 }
 
 class PartitionTask {
@@ -76,7 +78,11 @@ class PartitionTask {
   pendingDeadLetters: Message[] = []
   committedOffset = -1
   committedPosition = -1
+  /** When the last transaction started. */
   lastCommitWallMs: number
+  lastIdleLogWallMs = 0
+  /** The transaction being committed, if any: one at a time per partition. */
+  inFlight: Promise<void> | undefined
   #chain: Promise<unknown> = Promise.resolve()
 
   constructor(partition: number, sink: PartitionSink, windows: PartitionWindows, restartOffset: number | undefined, nowMs: number) {
@@ -106,6 +112,7 @@ export class Processor {
   readonly #logger: Logger
   readonly #metrics: ProcessorMetrics
   readonly #now: () => number
+  readonly #onFatal: (error: Error) => void
   readonly #tasks = new Map<number, Promise<PartitionTask>>()
   #admin: Admin | undefined
   #consumer: Consumer | undefined
@@ -118,6 +125,7 @@ export class Processor {
     this.#logger = options.logger
     this.#metrics = options.metrics
     this.#now = options.now ?? Date.now
+    this.#onFatal = options.onFatal ?? (() => undefined)
   }
 
   async start(): Promise<void> {
@@ -148,6 +156,11 @@ export class Processor {
         this.#task(partition).catch((error: unknown) => this.#logger.warn('could not take over a partition (will retry on its next batch)', { partition, error }))
       }
     })
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: Error; restart: boolean }
+      this.#logger.error(restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed for good', { error })
+      if (!restart && !this.#stopping) this.#onFatal(error)
+    })
     await consumer.connect()
     // A group without committed offsets starts from the earliest record (design.md, "Configuration").
     await consumer.subscribe({ topic: config.readingsTopic, fromBeginning: true })
@@ -170,7 +183,7 @@ export class Processor {
     for (const pending of [...this.#tasks.values()]) {
       const task = await pending.catch(() => undefined)
       if (task === undefined) continue
-      await task.run(() => this.#commit(task, true))
+      await task.run(() => this.#commitIfDue(task, true))
     }
     await this.#consumer?.disconnect()
     for (const pending of [...this.#tasks.values()]) {
@@ -227,7 +240,10 @@ export class Processor {
     task.closed = true
     this.#metrics.openWindows.remove({ partition: String(partition) })
     this.#logger.info('partition state dropped', { partition, why })
-    await task.run(() => task.sink.close()).catch(() => undefined)
+    await task.run(async () => {
+      await task.inFlight
+      await task.sink.close()
+    }).catch(() => undefined)
   }
 
   async #onBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
@@ -243,9 +259,7 @@ export class Processor {
       task.windows.setCaughtUp(lag === 0)
       this.#metrics.consumerLag.set({ partition: String(task.partition) }, lag)
       this.#collectClosed(task)
-      // Commit on the interval, or earlier when outputs pile up (a burst of late readings, say).
-      const pendingOutputs = task.pendingWindows.length + task.pendingLate.length + task.pendingDeadLetters.length
-      if (pendingOutputs >= MAX_PENDING_OUTPUTS || this.#now() - task.lastCommitWallMs >= this.#config.commitIntervalMs) await this.#commit(task, false)
+      await this.#commitIfDue(task, false)
     })
     await heartbeat()
   }
@@ -330,59 +344,86 @@ export class Processor {
             if (task.closed || this.#stopping || !task.aligned) return
             const now = this.#now()
             if (task.windows.advanceIdle(now)) this.#collectClosed(task)
-            if (now - task.lastCommitWallMs >= this.#config.commitIntervalMs) await this.#commit(task, false)
+            else if (now - task.lastIdleLogWallMs >= 5_000 && task.windows.openWindows > 0) {
+              task.lastIdleLogWallMs = now
+              this.#logger.debug('partition not idle', { partition: task.partition, ...task.windows.describeIdle(now) })
+            }
+            await this.#commitIfDue(task, false)
           }),
         )
         .catch((error: unknown) => this.#logger.warn('idle tick failed', { error }))
     }
   }
 
-  /** One transaction: pending outputs plus the offset and checkpoint. On failure the partition is rebuilt. */
-  async #commit(task: PartitionTask, final: boolean): Promise<void> {
-    if (task.closed || !task.aligned) return
+  /**
+   * Starts one transaction with everything processed so far: the pending outputs plus the offset and
+   * checkpoint, all taken at this instant so they describe the same point of the partition. It runs
+   * while the next batches are processed (their outputs go to the next transaction); at most one is
+   * in flight per partition. On failure the partition is rebuilt from its last commit.
+   */
+  #startCommit(task: PartitionTask): Promise<void> {
+    if (task.inFlight !== undefined) return task.inFlight
+    if (task.closed || !task.aligned) return Promise.resolve()
     const now = this.#now()
+    task.lastCommitWallMs = now
     const offset = task.windows.earliestNeededOffset() ?? task.position
-    if (!task.hasOutputs && offset === task.committedOffset && task.position === task.committedPosition) {
-      task.lastCommitWallMs = now
-      return
-    }
+    const position = task.position
+    if (!task.hasOutputs && offset === task.committedOffset && position === task.committedPosition) return Promise.resolve()
     const config = this.#config
     const windows = task.pendingWindows
     const outputs: TopicMessages[] = []
     if (windows.length > 0) outputs.push({ topic: config.controlPanelTopic, messages: windows.map(windowMessage) })
     if (task.pendingLate.length > 0) outputs.push({ topic: config.lateTopic, messages: task.pendingLate })
     if (task.pendingDeadLetters.length > 0) outputs.push({ topic: config.dlqTopic, messages: task.pendingDeadLetters })
-    const streamTime = task.windows.streamTime
-    const checkpoint: PartitionCheckpoint = { v: 1, position: task.position, streamTime: Number.isFinite(streamTime) ? streamTime : null }
-    try {
-      await task.sink.commit({ outputs, offset, metadata: JSON.stringify(checkpoint) })
-    } catch (error) {
-      // Fenced by a new owner, or the broker failed us: what is in memory may no longer match what
-      // is committed, so forget the partition; its next batch rebuilds it from the last commit.
-      this.#metrics.transactionFailures.inc()
-      this.#logger.warn('transaction failed: rebuilding the partition from its last commit', { partition: task.partition, error })
-      task.closed = true
-      if (!final) void this.#drop(task.partition, 'transaction failed')
-      return
-    }
-    const committedAt = this.#now()
-    this.#metrics.transactions.inc()
     task.pendingWindows = []
     task.pendingLate = []
     task.pendingDeadLetters = []
-    task.committedOffset = offset
-    task.committedPosition = task.position
-    task.lastCommitWallMs = committedAt
-    if (windows.length > 0) {
-      this.#metrics.windowsEmitted.inc(windows.length)
-      for (const result of windows) {
-        const area = { area: result.area }
-        this.#metrics.windowVariance.set(area, result.statistics.variance)
-        this.#metrics.windowStddev.set(area, result.statistics.stddev)
-        this.#metrics.windowMean.set(area, result.statistics.mean)
-        this.#metrics.windowCount.set(area, result.statistics.count)
-        this.#metrics.emitLatency.observe(Math.max(0, committedAt - result.mayCloseAtWallMs) / 1000)
-      }
+    const streamTime = task.windows.streamTime
+    const checkpoint: PartitionCheckpoint = { v: 1, position, streamTime: Number.isFinite(streamTime) ? streamTime : null }
+    this.#logger.debug('commit start', { partition: task.partition, offset, position, windows: windows.length })
+    const committing = task.sink.commit({ outputs, offset, metadata: JSON.stringify(checkpoint) }).then(
+      () => {
+        this.#logger.debug('commit done', { partition: task.partition, offset, position })
+        const committedAt = this.#now()
+        this.#metrics.transactions.inc()
+        task.committedOffset = offset
+        task.committedPosition = position
+        if (windows.length > 0) {
+          this.#metrics.windowsEmitted.inc(windows.length)
+          for (const result of windows) {
+            const area = { area: result.area }
+            this.#metrics.windowVariance.set(area, result.statistics.variance)
+            this.#metrics.windowStddev.set(area, result.statistics.stddev)
+            this.#metrics.windowMean.set(area, result.statistics.mean)
+            this.#metrics.windowCount.set(area, result.statistics.count)
+            this.#metrics.emitLatency.observe(Math.max(0, committedAt - result.mayCloseAtWallMs) / 1000)
+          }
+        }
+      },
+      (error: unknown) => {
+        // Fenced by a new owner, or the broker failed us: what is in memory (including what was
+        // processed while this transaction ran) may no longer match what is committed, so forget the
+        // partition; its next batch rebuilds it from the last commit.
+        this.#metrics.transactionFailures.inc()
+        this.#logger.warn('transaction failed: rebuilding the partition from its last commit', { partition: task.partition, error })
+        task.closed = true
+        if (!this.#stopping) void this.#drop(task.partition, 'transaction failed')
+      },
+    )
+    task.inFlight = committing.finally(() => {
+      task.inFlight = undefined
+    })
+    return task.inFlight
+  }
+
+  /** Commits on the interval without waiting; waits when outputs pile up (backpressure) or when asked to. */
+  async #commitIfDue(task: PartitionTask, wait: boolean): Promise<void> {
+    const pendingOutputs = task.pendingWindows.length + task.pendingLate.length + task.pendingDeadLetters.length
+    if (wait || pendingOutputs >= MAX_PENDING_OUTPUTS) {
+      if (task.inFlight !== undefined) await task.inFlight
+      await this.#startCommit(task)
+    } else if (task.inFlight === undefined && this.#now() - task.lastCommitWallMs >= this.#config.commitIntervalMs) {
+      void this.#startCommit(task)
     }
   }
 }

@@ -7,8 +7,9 @@
  * - a window closes when stream time reaches `end + grace`; a reading whose window has closed is late;
  * - duplicates (same CloudEvent id) count once while their window is open;
  * - a partition that has been silent for `idleMs` (and whose consumer has read everything there is)
- *   lets its stream time run on with the wall clock, so the last windows close when every thermostat
- *   stops, in live use and in replay alike (the complaint about Kafka Streams/Flink in notes.md).
+ *   lets its stream time run on with the wall clock from then on, so the last windows close when
+ *   every thermostat stops, in live use and in replay alike (the complaint about Kafka Streams/Flink
+ *   in notes.md).
  *
  * Restart: the processor commits, with each transaction, the offset of the earliest record an open
  * window still needs, plus `streamTime` and `position` (the next offset not yet processed). Records
@@ -120,6 +121,11 @@ export class PartitionWindows {
     return offset < this.#replayUntil
   }
 
+  /** What idleness depends on, for logs. */
+  describeIdle(nowMs: number): { caughtUp: boolean; silentMs: number; streamTime: number; openWindows: number } {
+    return { caughtUp: this.#caughtUp, silentMs: nowMs - this.#lastRecordWallMs, streamTime: this.#streamTime, openWindows: this.#openWindows }
+  }
+
   /** Whether the consumer has read up to the end of the partition; idleness counts only then. */
   setCaughtUp(caughtUp: boolean): void {
     this.#caughtUp = caughtUp
@@ -173,15 +179,17 @@ export class PartitionWindows {
   }
 
   /**
-   * Moves stream time on with the wall clock when the partition has been silent for `idleMs` and
+   * Moves stream time on with the wall clock once the partition has been silent for `idleMs` and
    * the consumer is caught up: stream time becomes what it was at the last record plus the wall time
-   * since. Returns whether stream time moved.
+   * elapsed since the silence reached `idleMs`. Not counting the first `idleMs` means a source that
+   * stalls for a while (a slow bridge, a replay that pauses) must stall for `idleMs` plus the slack
+   * of its readings before it can make one late. Returns whether stream time moved.
    */
   advanceIdle(nowMs: number): boolean {
     if (!this.#caughtUp || this.#streamTimeAtLastRecord === -Infinity) return false
     const silentMs = nowMs - this.#lastRecordWallMs
-    if (silentMs < this.#idleMs) return false
-    const advanced = this.#streamTimeAtLastRecord + silentMs
+    if (silentMs <= this.#idleMs) return false
+    const advanced = this.#streamTimeAtLastRecord + (silentMs - this.#idleMs)
     if (advanced <= this.#streamTime) return false
     this.#streamTime = advanced
     return true
@@ -198,7 +206,7 @@ export class PartitionWindows {
       if (closesAt > this.#streamTime) break
       // The moment stream time reached closesAt: at the last record, or later through idleness.
       const lateBy = closesAt - this.#streamTimeAtLastRecord
-      const mayCloseAtWallMs = this.#lastRecordWallMs + (lateBy > 0 ? lateBy : 0)
+      const mayCloseAtWallMs = this.#lastRecordWallMs + (lateBy > 0 ? this.#idleMs + lateBy : 0)
       for (const window of this.#slices.get(start)!.values()) {
         const stats = statistics(window.moments)
         results.push({ area: window.area, windowStartMs: start, windowEndMs: start + this.#windowMs, devices: window.devices.size, statistics: stats, mayCloseAtWallMs })

@@ -25,8 +25,8 @@ async function topics(partitions: number): Promise<{ readings: string; controlPa
       LATE_TOPIC: late!,
       DLQ_TOPIC: dlq!,
       GROUP_ID: uniqueName('proc-group'),
-      // Short enough for a fast test; the golden set never comes within 5.1 s of closing a window
-      // early, so only a stall of the feed longer than that could make idleness change a result.
+      // Short enough for a fast test; no golden reading comes within 5.1 s of event time of its
+      // window's close, so only a stall of the feed longer than 2 s + 5.1 s could change a result.
       IDLE_MS: '2000',
       // A SIGKILLed member holds its partitions until its session expires (6 s is the broker minimum).
       SESSION_TIMEOUT_MS: '6000',

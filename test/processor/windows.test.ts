@@ -129,18 +129,28 @@ describe('idle close', () => {
     const { windows, add, clock } = setup()
     add(T0 + 14_000, 20) // stream time 00:14; the window closes at 00:20
     windows.setCaughtUp(true)
-    clock.now += IDLE_MS - 1
-    expect(windows.advanceIdle(clock.now)).toBe(false)
-    clock.now += 1 // silent for IDLE_MS: stream time = 00:14 + 2 s of wall time
+    clock.now += IDLE_MS
+    expect(windows.advanceIdle(clock.now)).toBe(false) // silent for exactly IDLE_MS: not yet
+    clock.now += 2_000 // then stream time follows the wall clock: 00:14 + 2 s
     expect(windows.advanceIdle(clock.now)).toBe(true)
     expect(windows.streamTime).toBe(T0 + 16_000)
     expect(windows.closeDue()).toEqual([])
-    const closesAtWall = clock.now + 4_000
     clock.now += 4_000
     windows.advanceIdle(clock.now)
     const [closed] = windows.closeDue()
-    expect(closed).toMatchObject({ windowStartMs: T0, mayCloseAtWallMs: closesAtWall })
+    // It may close IDLE_MS + 6 s after the last reading, when stream time reaches 00:20.
+    expect(closed).toMatchObject({ windowStartMs: T0, mayCloseAtWallMs: clock.now })
     expect(windows.openWindows).toBe(0)
+  })
+
+  it('does not let a stall shorter than IDLE_MS move stream time at all', () => {
+    const { windows, add, clock } = setup()
+    add(T0 + 14_000, 20)
+    windows.setCaughtUp(true)
+    clock.now += IDLE_MS - 1
+    expect(windows.advanceIdle(clock.now)).toBe(false)
+    add(T0 + 14_500, 21) // the source resumes
+    expect(windows.streamTime).toBe(T0 + 14_500)
   })
 
   it('does not treat a consumer that is behind as a silent partition', () => {
@@ -156,7 +166,7 @@ describe('idle close', () => {
     const { windows, add, clock } = setup()
     add(T0 + 14_000, 20)
     windows.setCaughtUp(true)
-    clock.now += 10_000
+    clock.now += IDLE_MS + 6_000
     windows.advanceIdle(clock.now)
     expect(windows.closeDue()).toHaveLength(1)
     expect(add(T0 + 14_500, 20)).toBe(Outcome.late)
