@@ -1,0 +1,881 @@
+/**
+ * `npm run bench`: the whole benchmark of issue 7 in one run, on the local stack (Kafka on
+ * KAFKA_BROKERS, default 127.0.0.1:9092; a scratch Mosquitto started here, as bench/ingest.ts does).
+ *
+ *   0. Fairness: a small data set with duplicates, out-of-order and late readings goes through
+ *      Thermocline's processor and the Kafka Streams peer; their windows must agree.
+ *   1. Processor readings/s on a pre-filled topic (bench/processor.ts's, 1 M readings, 1,000 areas):
+ *      Thermocline's processor, the Kafka Streams peer, a bare kafkajs eachBatch consumer and kcat.
+ *   2. Bridge readings/s with the at-least-once guarantee against `mosquitto_sub | kcat -P`
+ *      (bench/ingest.ts's legs).
+ *   3. Latency from the moment a window may close (stream time, driven by live readings, reaches
+ *      windowEnd + grace) to its arrival on control-panel, read by a read_committed consumer.
+ *   4. Resident memory (VmRSS) of the processor and the bridge at two fleet sizes.
+ *
+ * Every throughput is the median of --runs runs, the legs interleaved so that a slow spell of the
+ * shared machine hits all of them alike; ratios are between figures of the same run.
+ *
+ *   npx tsx bench/run.ts [--quick | --smoke] [--runs=N] [--out=FILE] [--only=fairness,processor,bridge,latency,memory]
+ *
+ * --quick shrinks every size for iteration; --smoke is the tiny run of test/bench/bench.int.test.ts.
+ * Without --out the result goes to bench/results/latest.json and bench/results/YYYY-MM-DD.json.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { type Admin, type Kafka, type Message } from 'kafkajs'
+import { CloudEventHeaders, type WindowData } from '../common/events.ts'
+import { createKafka } from '../common/kafka.ts'
+import { createLogger } from '../common/logger.ts'
+import { EventTypes } from '../common/topics.ts'
+import { PartitionWindows, Outcome, type Reading } from '../processor/windows.ts'
+import { KAFKA_VERSION } from '../stack/kafka-broker.ts'
+import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
+import { buildStreamsPeer, startStreamsPeer } from './peers/kafka-streams.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BIN = join(ROOT, 'bin', 'thermocline.js')
+const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
+const PARTITIONS = 6
+const execFileAsync = promisify(execFile)
+const logger = createLogger('bench', 'info')
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+const Sections = ['fairness', 'processor', 'bridge', 'latency', 'memory'] as const
+type Section = (typeof Sections)[number]
+
+interface Profile {
+  name: 'full' | 'quick' | 'smoke'
+  runs: number
+  /** Readings on the pre-filled topic of section 1 (1,000 areas). */
+  readings: number
+  /** MQTT messages per bridge / raw-pipe leg. */
+  bridgeMessages: number
+  latency: { areas: number; ratePerSec: number; durationSec: number; windowMs: number; graceMs: number }
+  memory: { fleets: number[]; reportIntervalMs: number; eventTimeSec: number; bridgeSeconds: number; bridgeRatePerSec: number }
+}
+
+const PROFILES: Record<Profile['name'], Profile> = {
+  full: {
+    name: 'full',
+    runs: 3,
+    readings: 1_000_000,
+    bridgeMessages: 100_000,
+    latency: { areas: 1_000, ratePerSec: 2_000, durationSec: 80, windowMs: 15_000, graceMs: 5_000 },
+    memory: { fleets: [10_000, 100_000], reportIntervalMs: 10_000, eventTimeSec: 40, bridgeSeconds: 30, bridgeRatePerSec: 2_000 },
+  },
+  quick: {
+    name: 'quick',
+    runs: 3,
+    readings: 200_000,
+    bridgeMessages: 20_000,
+    latency: { areas: 1_000, ratePerSec: 2_000, durationSec: 30, windowMs: 5_000, graceMs: 1_000 },
+    memory: { fleets: [10_000, 100_000], reportIntervalMs: 10_000, eventTimeSec: 20, bridgeSeconds: 10, bridgeRatePerSec: 2_000 },
+  },
+  smoke: {
+    name: 'smoke',
+    runs: 1,
+    readings: 20_000,
+    bridgeMessages: 2_000,
+    latency: { areas: 50, ratePerSec: 500, durationSec: 7, windowMs: 2_000, graceMs: 500 },
+    memory: { fleets: [200, 1_000], reportIntervalMs: 1_000, eventTimeSec: 6, bridgeSeconds: 3, bridgeRatePerSec: 500 },
+  },
+}
+
+function parseFlags(argv: string[]): { profile: Profile; out: string | undefined; only: Set<Section> } {
+  let profile = PROFILES.full
+  let out: string | undefined
+  let runs: number | undefined
+  let only = new Set<Section>(Sections)
+  for (const arg of argv) {
+    const [name, value] = arg.split('=', 2) as [string, string | undefined]
+    if (name === '--quick') profile = PROFILES.quick
+    else if (name === '--smoke') profile = PROFILES.smoke
+    else if (name === '--out' && value) out = resolve(value)
+    else if (name === '--runs' && value && Number.isInteger(Number(value)) && Number(value) >= 1) runs = Number(value)
+    else if (name === '--only' && value) {
+      const names = value.split(',')
+      for (const section of names) if (!(Sections as readonly string[]).includes(section)) throw new Error(`--only: unknown section ${section} (${Sections.join(', ')})`)
+      only = new Set(names as Section[])
+    } else if (name === '--help') {
+      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, '') + '\n')
+      process.exit(0)
+    } else throw new Error(`unknown flag ${arg} (see --help)`)
+  }
+  return { profile: runs === undefined ? profile : { ...profile, runs }, out, only }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small tools
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const suffix = (): string => Math.random().toString(36).slice(2, 8)
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const round = (value: number, digits = 0): number => Number(value.toFixed(digits))
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((done) => server.close(() => done()))
+  return port
+}
+
+/** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or 0 once it is gone. */
+export function residentBytes(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/** A Thermocline service (`thermocline <command>`) as a child process. */
+class Service {
+  readonly child: ChildProcess
+  #stderr = ''
+  readonly #exited: Promise<void>
+  #done = false
+
+  constructor(command: string, env: Record<string, string>) {
+    this.child = spawn(process.execPath, [BIN, command], { env: { ...process.env, KAFKA_BROKERS: BROKERS.join(','), LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+    this.child.stderr!.setEncoding('utf8')
+    this.child.stderr!.on('data', (chunk: string) => {
+      // Keep the tail only: a long run must not grow the harness.
+      this.#stderr = (this.#stderr + chunk).slice(-20_000)
+    })
+    this.#exited = new Promise((done) => this.child.once('exit', () => done()))
+    void this.#exited.then(() => (this.#done = true))
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  async waitForLog(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!pattern.test(this.#stderr)) {
+      if (this.#done) throw new Error(`thermocline exited before logging ${pattern}:\n${this.#stderr}`)
+      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${this.#stderr}`)
+      await sleep(20)
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#done) return
+    this.child.kill('SIGTERM')
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 30_000)
+    await this.#exited
+    clearTimeout(killer)
+  }
+}
+
+async function metricValue(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+}
+
+async function createTopics(admin: Admin, topics: string[], partitions = PARTITIONS): Promise<void> {
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true })
+}
+
+async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
+}
+
+/** Every record of `topic` a read_committed reader sees once `expected` of them are there (or the time is up). */
+async function readTopic(kafka: Kafka, topic: string, expected: number, timeoutMs: number): Promise<Array<{ key: string; value: string; arrivedMs: number }>> {
+  const consumer = kafka.consumer({ groupId: `bench-reader-${suffix()}`, readUncommitted: false, maxWaitTimeInMs: 100 })
+  const records: Array<{ key: string; value: string; arrivedMs: number }> = []
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true })
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const arrivedMs = Date.now()
+        for (const message of batch.messages) records.push({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', arrivedMs })
+      },
+    })
+    const deadline = Date.now() + timeoutMs
+    while (records.length < expected && Date.now() < deadline) await sleep(50)
+  } finally {
+    await consumer.disconnect()
+  }
+  return records
+}
+
+/** A reading record as ingest writes it (design.md): key = area, binary-mode CloudEvent, data {area, device, celsius}. */
+export function readingRecord(reading: Reading, partition?: number): Message {
+  return {
+    key: reading.area,
+    value: JSON.stringify({ area: reading.area, device: reading.device, celsius: reading.celsius }),
+    ...(partition === undefined ? {} : { partition }),
+    headers: {
+      [CloudEventHeaders.specversion]: '1.0',
+      [CloudEventHeaders.id]: reading.id,
+      [CloudEventHeaders.source]: `/thermostats/${reading.area}/${reading.device}`,
+      [CloudEventHeaders.type]: EventTypes.reading,
+      [CloudEventHeaders.time]: new Date(reading.timeMs).toISOString(),
+      [CloudEventHeaders.contentType]: 'application/json',
+    },
+  }
+}
+
+async function produceAll(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  // Idempotent with one request in flight: each partition's order is exactly the order here.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  await producer.connect()
+  try {
+    for (let i = 0; i < messages.length; i += 10_000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 10_000) })
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 0. Fairness: the peer's windows equal ours
+
+const FAIR_T0 = Date.parse('2026-01-01T00:00:00.000Z')
+const FAIR_AREAS = 40
+const FAIR_DEVICES_PER_AREA = 4
+const FAIR_SECONDS = 75
+
+/**
+ * The fairness data set, in the order it is written: each device reports once a second (event
+ * time spread over the second); every 37th record is sent twice (same id), every 53rd arrives 3 s
+ * late (out of order, within the grace), every 97th 25 s late (after its window closed: late for
+ * both). Each area has a fixed partition, so both engines see the same per-partition stream time.
+ */
+export function fairnessReadings(): Array<{ reading: Reading; partition: number }> {
+  const fleet = FAIR_AREAS * FAIR_DEVICES_PER_AREA
+  const inOrder: Array<{ reading: Reading; partition: number; sendAtMs: number }> = []
+  for (let second = 0; second < FAIR_SECONDS; second++) {
+    for (let d = 0; d < fleet; d++) {
+      const areaIndex = d % FAIR_AREAS
+      const area = `area-${String(areaIndex).padStart(2, '0')}`
+      const device = `${area}-t${Math.floor(d / FAIR_AREAS)}`
+      const timeMs = FAIR_T0 + second * 1000 + Math.floor((d * 1000) / fleet)
+      const i = second * fleet + d
+      const celsius = 19 + ((i * 7919) % 997) / 100 + (areaIndex % 7) * 0.5
+      const delayMs = i % 97 === 0 ? 25_000 : i % 53 === 0 ? 3_000 : 0
+      const entry = { reading: { id: `${device}-${second}`, area, device, celsius, timeMs }, partition: areaIndex % PARTITIONS, sendAtMs: timeMs + delayMs }
+      inOrder.push(entry)
+      if (i % 37 === 0) inOrder.push({ ...entry, sendAtMs: entry.sendAtMs + 1 })
+    }
+  }
+  return inOrder.sort((a, b) => a.sendAtMs - b.sendAtMs).map(({ reading, partition }) => ({ reading, partition }))
+}
+
+/** What the window core computes for the data set (with an idle close at the end): every window Thermocline must emit. */
+function coreWindows(records: Array<{ reading: Reading; partition: number }>): { windows: Map<string, WindowData>; streamTime: number[]; late: number; duplicates: number } {
+  const states = Array.from({ length: PARTITIONS }, () => new PartitionWindows({ windowMs: 15_000, graceMs: 5_000, idleMs: 1 }, 0))
+  let late = 0
+  let duplicates = 0
+  const offsets = new Array<number>(PARTITIONS).fill(0)
+  for (const { reading, partition } of records) {
+    const outcome = states[partition]!.add(reading, offsets[partition]++, 0)
+    if (outcome === Outcome.late) late++
+    if (outcome === Outcome.duplicate) duplicates++
+  }
+  const streamTime = states.map((state) => state.streamTime)
+  const windows = new Map<string, WindowData>()
+  for (const state of states) {
+    state.setCaughtUp(true)
+    state.advanceIdle(Number.MAX_SAFE_INTEGER / 2)
+    for (const w of state.closeDue()) {
+      const s = w.statistics
+      windows.set(`${w.area}/${new Date(w.windowStartMs).toISOString()}`, {
+        area: w.area,
+        windowStart: new Date(w.windowStartMs).toISOString(),
+        windowEnd: new Date(w.windowEndMs).toISOString(),
+        count: s.count,
+        devices: w.devices,
+        mean: s.mean,
+        variance: s.variance,
+        sampleVariance: s.sampleVariance,
+        stddev: s.stddev,
+        min: s.min,
+        max: s.max,
+      })
+    }
+  }
+  return { windows, streamTime, late, duplicates }
+}
+
+function relativeDifference(a: number | null, b: number | null): number {
+  if (a === null || b === null) return a === b ? 0 : Infinity
+  const scale = Math.max(Math.abs(a), Math.abs(b))
+  return scale < 1e-9 ? Math.abs(a - b) : Math.abs(a - b) / scale
+}
+
+/** Largest relative difference over every field of two windows (Infinity when a count or time differs). */
+function windowDifference(a: WindowData, b: WindowData): number {
+  if (a.area !== b.area || Date.parse(a.windowStart) !== Date.parse(b.windowStart) || Date.parse(a.windowEnd) !== Date.parse(b.windowEnd) || a.count !== b.count || a.devices !== b.devices) return Infinity
+  return Math.max(...(['mean', 'variance', 'sampleVariance', 'stddev', 'min', 'max'] as const).map((field) => relativeDifference(a[field], b[field])))
+}
+
+export interface FairnessResult {
+  passed: boolean
+  readings: number
+  duplicatesSent: number
+  lateReadings: number
+  thermoclineWindows: number
+  peerWindows: number
+  /** Windows both closed, compared field by field. */
+  windowsCompared: number
+  /** Thermocline's windows the peer cannot have closed: no later record moved its stream time past end + grace. */
+  notClosedByPeer: number
+  maxRelativeDifference: number
+  problems: string[]
+}
+
+async function fairness(kafka: Kafka, admin: Admin): Promise<FairnessResult> {
+  const records = fairnessReadings()
+  const core = coreWindows(records)
+  const id = suffix()
+  const input = `bench-fair-readings-${id}`
+  const controlPanel = `bench-fair-cp-${id}`
+  const peerOut = `bench-fair-ks-${id}`
+  const extra = [`bench-fair-late-${id}`, `bench-fair-dlq-${id}`]
+  const applicationId = `bench-fair-ks-${id}`
+  const stateDir = mkdtempSync(join(tmpdir(), 'thermocline-ks-'))
+  await createTopics(admin, [input, controlPanel, peerOut, ...extra])
+  await produceAll(kafka, input, records.map(({ reading, partition }) => readingRecord(reading, partition)))
+
+  // Which of our windows the peer can close: its stream time per partition is the largest event time there.
+  const closedByPeer = new Set<string>()
+  const areaPartition = new Map(records.map(({ reading, partition }) => [reading.area, partition]))
+  for (const [key, window] of core.windows) {
+    if (Date.parse(window.windowEnd) + 5_000 <= core.streamTime[areaPartition.get(window.area)!]!) closedByPeer.add(key)
+  }
+
+  const processor = new Service('process', {
+    READINGS_TOPIC: input,
+    CONTROL_PANEL_TOPIC: controlPanel,
+    LATE_TOPIC: extra[0]!,
+    DLQ_TOPIC: extra[1]!,
+    GROUP_ID: `bench-fair-${id}`,
+    IDLE_MS: '1000',
+    METRICS_PORT: String(await freePort()),
+  })
+  const peer = startStreamsPeer({ bootstrapServers: BROKERS.join(','), inputTopic: input, outputTopic: peerOut, applicationId, stateDir, expectedRecords: records.length, emitIntervalMs: 0 })
+  try {
+    const [ours, theirs] = await Promise.all([
+      readTopic(kafka, controlPanel, core.windows.size, 90_000),
+      peer.processed(120_000).then(() => readTopic(kafka, peerOut, closedByPeer.size, 60_000)),
+    ])
+    const problems: string[] = []
+    const byKey = (rows: Array<{ value: string }>): Map<string, WindowData> => {
+      const map = new Map<string, WindowData>()
+      for (const row of rows) {
+        const data = JSON.parse(row.value) as WindowData
+        const key = `${data.area}/${new Date(Date.parse(data.windowStart)).toISOString()}`
+        if (map.has(key)) problems.push(`${key} emitted twice`)
+        map.set(key, data)
+      }
+      return map
+    }
+    const thermocline: Map<string, WindowData> = byKey(ours)
+    const peerWindows: Map<string, WindowData> = byKey(theirs)
+    let maxDifference = 0
+    let compared = 0
+    for (const [key, window] of core.windows) {
+      const emitted = thermocline.get(key)
+      if (emitted === undefined) problems.push(`Thermocline did not emit ${key}`)
+      else if (windowDifference(emitted, window) > 1e-12) problems.push(`Thermocline's ${key} differs from the window core's`)
+    }
+    for (const key of thermocline.keys()) if (!core.windows.has(key)) problems.push(`Thermocline emitted an unexpected window ${key}`)
+    for (const [key, window] of peerWindows) {
+      const ourWindow = thermocline.get(key)
+      if (ourWindow === undefined) {
+        problems.push(`the peer emitted ${key}, Thermocline did not`)
+        continue
+      }
+      const difference = windowDifference(window, ourWindow)
+      if (difference > 1e-9) problems.push(`${key}: peer ${JSON.stringify(window)} vs Thermocline ${JSON.stringify(ourWindow)}`)
+      maxDifference = Math.max(maxDifference, difference)
+      compared++
+    }
+    for (const key of closedByPeer) if (!peerWindows.has(key)) problems.push(`the peer did not emit ${key}, closed by its stream time`)
+    return {
+      passed: problems.length === 0 && compared > 0,
+      readings: records.length,
+      duplicatesSent: core.duplicates,
+      lateReadings: core.late,
+      thermoclineWindows: thermocline.size,
+      peerWindows: peerWindows.size,
+      windowsCompared: compared,
+      notClosedByPeer: core.windows.size - closedByPeer.size,
+      maxRelativeDifference: maxDifference,
+      problems: problems.slice(0, 20),
+    }
+  } finally {
+    await Promise.all([processor.stop(), peer.stop()])
+    rmSync(stateDir, { recursive: true, force: true })
+    await cleanupStreamsApp(admin, applicationId)
+    await deleteTopics(admin, [input, controlPanel, peerOut, ...extra])
+  }
+}
+
+/** Removes what a Kafka Streams application left on the broker: its internal topics and its group. */
+async function cleanupStreamsApp(admin: Admin, applicationId: string): Promise<void> {
+  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(`${applicationId}-`))
+  await deleteTopics(admin, topics)
+  await admin.deleteGroups([applicationId]).catch(() => undefined)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Processor throughput
+
+interface ProcessorFigures {
+  thermocline: number[]
+  kafkaStreams: number[]
+  bare: number[]
+  kcat: number[]
+}
+
+async function kafkaStreamsRun(admin: Admin, topic: string, readings: number): Promise<number> {
+  const id = suffix()
+  const applicationId = `bench-ks-${id}`
+  const output = `bench-ks-out-${id}`
+  const stateDir = mkdtempSync(join(tmpdir(), 'thermocline-ks-'))
+  await createTopics(admin, [output])
+  const peer = startStreamsPeer({ bootstrapServers: BROKERS.join(','), inputTopic: topic, outputTopic: output, applicationId, stateDir, expectedRecords: readings })
+  try {
+    const running = await peer.running()
+    const processed = await peer.processed()
+    return readings / ((processed - running) / 1000)
+  } finally {
+    await peer.stop()
+    rmSync(stateDir, { recursive: true, force: true })
+    await cleanupStreamsApp(admin, applicationId)
+    await deleteTopics(admin, [output])
+  }
+}
+
+/** kcat reading every partition from the beginning to the end (-e), printing each value: from its first output to its exit. */
+async function kcatRun(topic: string, readings: number): Promise<number> {
+  const child = spawn('kcat', ['-C', '-b', BROKERS.join(','), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let first = 0
+  let lines = 0
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    if (first === 0) first = performance.now()
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++
+  })
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const code = await new Promise<number | null>((done) => child.once('close', done))
+  const last = performance.now()
+  if (code !== 0 || lines !== readings) throw new Error(`kcat exited ${code} after ${lines} of ${readings} records: ${stderr}`)
+  return readings / ((last - first) / 1000)
+}
+
+async function processorThroughput(admin: Admin, profile: Profile): Promise<ProcessorFigures & { topic: string; prefillReused: boolean }> {
+  process.env.BENCH_READINGS = String(profile.readings)
+  const throughput = await import('./processor.ts')
+  const fill = await throughput.prefill()
+  logger.info(fill.reused ? 'reusing the pre-filled readings topic' : 'pre-filled the readings topic', { topic: throughput.TOPIC, readings: throughput.READINGS, seconds: round(fill.seconds, 1) })
+  const figures: ProcessorFigures = { thermocline: [], kafkaStreams: [], bare: [], kcat: [] }
+  for (let run = 0; run < profile.runs; run++) {
+    const ours = await throughput.processorRun()
+    figures.thermocline.push(ours.readingsPerSecond)
+    figures.kafkaStreams.push(await kafkaStreamsRun(admin, throughput.TOPIC, throughput.READINGS))
+    figures.bare.push(await throughput.bareConsumer())
+    figures.kcat.push(await kcatRun(throughput.TOPIC, throughput.READINGS))
+    logger.info(`processor run ${run + 1}/${profile.runs}`, {
+      thermocline: Math.round(figures.thermocline.at(-1)!),
+      kafkaStreams: Math.round(figures.kafkaStreams.at(-1)!),
+      bare: Math.round(figures.bare.at(-1)!),
+      kcat: Math.round(figures.kcat.at(-1)!),
+    })
+  }
+  return { ...figures, topic: throughput.TOPIC, prefillReused: fill.reused }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Bridge throughput (bench/ingest.ts's legs, on a scratch Mosquitto)
+
+async function bridgeThroughput(admin: Admin, mqttUrl: string, profile: Profile): Promise<{ bridge: number[]; raw: number[]; publisher: number[] }> {
+  process.env.MESSAGES = String(profile.bridgeMessages)
+  const ingest = await import('./ingest.ts')
+  const figures = { bridge: [] as number[], raw: [] as number[], publisher: [] as number[] }
+  for (let run = 0; run < profile.runs; run++) {
+    figures.publisher.push(await ingest.publisherRun(mqttUrl))
+    figures.raw.push(await ingest.rawRun(admin, mqttUrl))
+    figures.bridge.push(await ingest.bridgeRun(admin, mqttUrl))
+  }
+  return figures
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Window latency under a steady live load
+
+async function windowLatency(kafka: Kafka, admin: Admin, profile: Profile): Promise<{ latenciesMs: number[]; closeEvents: number; histogram: { count: number; meanMs: number } }> {
+  const { areas, ratePerSec, durationSec, windowMs, graceMs } = profile.latency
+  const id = suffix()
+  const topics = { readings: `bench-lat-readings-${id}`, controlPanel: `bench-lat-cp-${id}`, late: `bench-lat-late-${id}`, dlq: `bench-lat-dlq-${id}` }
+  await createTopics(admin, Object.values(topics))
+  const metricsPort = await freePort()
+  const processor = new Service('process', {
+    READINGS_TOPIC: topics.readings,
+    CONTROL_PANEL_TOPIC: topics.controlPanel,
+    LATE_TOPIC: topics.late,
+    DLQ_TOPIC: topics.dlq,
+    GROUP_ID: `bench-lat-${id}`,
+    WINDOW_MS: String(windowMs),
+    GRACE_MS: String(graceMs),
+    METRICS_PORT: String(metricsPort),
+  })
+  const arrivals: Array<{ data: WindowData; arrivedMs: number }> = []
+  const consumer = kafka.consumer({ groupId: `bench-lat-reader-${id}`, readUncommitted: false, maxWaitTimeInMs: 100 })
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+  try {
+    await processor.waitForLog(/processing/)
+    await consumer.connect()
+    await consumer.subscribe({ topic: topics.controlPanel, fromBeginning: true })
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const arrivedMs = Date.now()
+        for (const message of batch.messages) arrivals.push({ data: JSON.parse(message.value!.toString()) as WindowData, arrivedMs })
+      },
+    })
+    await producer.connect()
+    // Live readings: event time = the moment of sending, so stream time follows the wall clock.
+    const devicesPerArea = 2
+    const fleet = areas * devicesPerArea
+    const started = Date.now()
+    let sent = 0
+    let lastEventMs = 0
+    while (Date.now() - started < durationSec * 1000) {
+      const due = Math.floor(((Date.now() - started) / 1000) * ratePerSec) - sent
+      if (due > 0) {
+        const now = Date.now()
+        const messages: Message[] = []
+        for (let k = 0; k < due; k++, sent++) {
+          const d = sent % fleet
+          const area = `area-${String(d % areas).padStart(4, '0')}`
+          const device = `${area}-t${Math.floor(d / areas)}`
+          messages.push(readingRecord({ id: `${device}-${sent}`, area, device, celsius: 18 + (sent % 500) / 100, timeMs: now }))
+        }
+        await producer.send({ topic: topics.readings, acks: -1, messages })
+        lastEventMs = now
+      }
+      await sleep(20)
+    }
+    // Windows the live stream closed: end + grace at or before the last reading's event time.
+    const closable = (data: WindowData): boolean => Date.parse(data.windowEnd) + graceMs <= lastEventMs
+    const expectedStarts = new Set<number>()
+    for (let start = Math.floor(started / windowMs) * windowMs; start + windowMs + graceMs <= lastEventMs; start += windowMs) expectedStarts.add(start)
+    const expected = expectedStarts.size * areas
+    const deadline = Date.now() + 15_000
+    while (arrivals.filter((a) => closable(a.data)).length < expected && Date.now() < deadline) await sleep(50)
+    const measured = arrivals.filter((a) => closable(a.data))
+    const histogramCount = await metricValue(metricsPort, 'thermocline_processor_emit_latency_seconds_count')
+    const histogramSum = await metricValue(metricsPort, 'thermocline_processor_emit_latency_seconds_sum')
+    return {
+      latenciesMs: measured.map((a) => a.arrivedMs - (Date.parse(a.data.windowEnd) + graceMs)),
+      closeEvents: new Set(measured.map((a) => a.data.windowStart)).size,
+      histogram: { count: histogramCount, meanMs: histogramCount > 0 ? (histogramSum / histogramCount) * 1000 : NaN },
+    }
+  } finally {
+    await producer.disconnect().catch(() => undefined)
+    await consumer.disconnect().catch(() => undefined)
+    await processor.stop()
+    await deleteTopics(admin, Object.values(topics))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Resident memory at fleet sizes
+
+interface MemoryFigures {
+  /** VmRSS once the service is up, before any reading. */
+  idleRssMiB: number
+  /** Largest VmRSS while the fleet's readings flow (sampled every 100 ms). */
+  peakRssMiB: number
+  readings: number
+}
+
+/** Samples VmRSS of `pid` every 100 ms until `until` resolves; returns the peak in bytes. */
+async function samplePeak(pid: number, until: Promise<unknown>): Promise<number> {
+  let peak = residentBytes(pid)
+  let done = false
+  void until.finally(() => (done = true)).catch(() => undefined)
+  while (!done) {
+    peak = Math.max(peak, residentBytes(pid))
+    await sleep(100)
+  }
+  await until
+  return Math.max(peak, residentBytes(pid))
+}
+
+const MiB = (bytes: number): number => round(bytes / 2 ** 20, 1)
+
+/**
+ * The processor at a fleet size: the readings a fleet of `devices` thermostats (1,000 areas, one
+ * report per device every reportIntervalMs) sends over eventTimeSec of event time, pre-filled once
+ * and consumed as fast as the processor can: its open windows then hold every device's readings.
+ */
+async function processorMemory(kafka: Kafka, admin: Admin, profile: Profile, devices: number): Promise<MemoryFigures> {
+  const { reportIntervalMs, eventTimeSec } = profile.memory
+  const areas = Math.min(1_000, devices)
+  const rounds = Math.ceil((eventTimeSec * 1000) / reportIntervalMs)
+  const readings = devices * rounds
+  const topic = `bench-fleet-${devices}-${reportIntervalMs}-${eventTimeSec}`
+  const exists = (await admin.listTopics()).includes(topic)
+  const size = exists ? (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) : -1
+  if (size !== readings) {
+    if (size >= 0) await admin.deleteTopics({ topics: [topic] })
+    await createTopics(admin, [topic])
+    const messages: Message[] = []
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    for (let r = 0; r < rounds; r++) {
+      for (let d = 0; d < devices; d++) {
+        const area = `area-${String(d % areas).padStart(4, '0')}`
+        const device = `${area}-t${Math.floor(d / areas)}`
+        const timeMs = FAIR_T0 + r * reportIntervalMs + Math.floor((d * reportIntervalMs) / devices)
+        messages.push(readingRecord({ id: `${device}-${r}`, area, device, celsius: 18 + ((r * devices + d) % 700) / 100, timeMs }))
+        if (messages.length === 20_000) await producer.send({ topic, acks: -1, messages: messages.splice(0) })
+      }
+    }
+    if (messages.length > 0) await producer.send({ topic, acks: -1, messages })
+    await producer.disconnect()
+  }
+  const id = suffix()
+  const outputs = [`bench-mem-cp-${id}`, `bench-mem-late-${id}`, `bench-mem-dlq-${id}`]
+  const metricsPort = await freePort()
+  const processor = new Service('process', { READINGS_TOPIC: topic, CONTROL_PANEL_TOPIC: outputs[0]!, LATE_TOPIC: outputs[1]!, DLQ_TOPIC: outputs[2]!, GROUP_ID: `bench-mem-${id}`, METRICS_PORT: String(metricsPort) })
+  try {
+    await processor.waitForLog(/processing/)
+    const idle = residentBytes(processor.pid)
+    const consumed = (async () => {
+      const deadline = Date.now() + 600_000
+      while ((await metricValue(metricsPort, 'thermocline_processor_readings_total')) < readings) {
+        if (Date.now() > deadline) throw new Error(`processor memory run: fewer than ${readings} readings after 600 s`)
+        await sleep(200)
+      }
+      await sleep(1_000)
+    })()
+    const peak = await samplePeak(processor.pid, consumed)
+    return { idleRssMiB: MiB(idle), peakRssMiB: MiB(peak), readings }
+  } finally {
+    await processor.stop()
+    await deleteTopics(admin, outputs)
+  }
+}
+
+/** The bridge while a simulated fleet of `devices` thermostats publishes at a bounded rate. */
+async function bridgeMemory(admin: Admin, mqttUrl: string, profile: Profile, devices: number): Promise<MemoryFigures> {
+  const { bridgeSeconds, bridgeRatePerSec, reportIntervalMs } = profile.memory
+  const id = suffix()
+  const prefix = `bench-mem-${id}`
+  const topics = [`bench-mem-readings-${id}`, `bench-mem-dlq-${id}`]
+  await createTopics(admin, topics)
+  const bridge = new Service('ingest', {
+    MQTT_URL: mqttUrl,
+    MQTT_TOPIC_FILTER: `${prefix}/+/+/temperature`,
+    MQTT_SHARE_GROUP: prefix,
+    MQTT_CLIENT_ID: prefix,
+    MQTT_SESSION_EXPIRY_SECONDS: '60',
+    READINGS_TOPIC: topics[0]!,
+    DLQ_TOPIC: topics[1]!,
+    METRICS_PORT: String(await freePort()),
+  })
+  let simulator: Service | undefined
+  try {
+    await bridge.waitForLog(/ingest running/)
+    const idle = residentBytes(bridge.pid)
+    simulator = new Service('simulate', {
+      MQTT_URL: mqttUrl,
+      TOPIC_ROOT: prefix,
+      DEVICES: String(devices),
+      AREAS: String(Math.min(1_000, devices)),
+      INTERVAL_MS: String(reportIntervalMs),
+      RATE: String(bridgeRatePerSec),
+      MQTT_CONNECTIONS: '4',
+      PROGRESS_MS: '0',
+      METRICS_PORT: String(await freePort()),
+    })
+    await simulator.waitForLog(/publishing to/)
+    const peak = await samplePeak(bridge.pid, sleep(bridgeSeconds * 1000))
+    const written = await admin.fetchTopicOffsets(topics[0]!).then((offsets) => offsets.reduce((sum, p) => sum + Number(p.high), 0))
+    if (written === 0) throw new Error('bridge memory run: the bridge wrote no reading')
+    return { idleRssMiB: MiB(idle), peakRssMiB: MiB(peak), readings: written }
+  } finally {
+    await simulator?.stop()
+    await bridge.stop()
+    await deleteTopics(admin, topics)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine and results
+
+async function versionOf(command: string, args: string[], pattern: RegExp): Promise<string> {
+  try {
+    const { stdout, stderr } = await execFileAsync(command, args)
+    return pattern.exec(stdout + stderr)?.[1] ?? 'unknown'
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string }
+    return pattern.exec(String(stdout ?? '') + String(stderr ?? ''))?.[1] ?? 'unknown'
+  }
+}
+
+async function machine(): Promise<Record<string, unknown>> {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+    java: await versionOf('java', ['-version'], /version "([^"]+)"/),
+    kafkaBroker: KAFKA_VERSION,
+    kafkaStreams: KAFKA_VERSION,
+    kafkajs: (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'kafkajs', 'package.json'), 'utf8')) as { version: string }).version,
+    kcat: await versionOf('kcat', ['-V'], /Version (\S+)/),
+    mosquitto: await versionOf('mosquitto', ['-h'], /mosquitto version (\S+)/),
+    loadAverageAtStart: loadavg().map((value) => round(value, 2)),
+    note: 'cores shared with other engineers running tests; compare ratios of the same run, not absolute figures',
+  }
+}
+
+/** What was measured: the commit, and the files that differed from it (a shared working tree). */
+async function sourceTree(): Promise<{ head: string; uncommitted: string[] }> {
+  const git = async (...args: string[]): Promise<string> => (await execFileAsync('git', args, { cwd: ROOT }).catch(() => ({ stdout: '' }))).stdout.trim()
+  const status = await git('status', '--porcelain', '--untracked-files=no', '--', 'common', 'processor', 'ingest', 'bench', 'stack', 'cli')
+  return { head: (await git('rev-parse', '--short', 'HEAD')) || 'unknown', uncommitted: status === '' ? [] : status.split('\n').map((line) => line.slice(3)) }
+}
+
+const spread = (values: number[]): { median: number; runs: number[] } => ({ median: Math.round(median(values)), runs: values.map((value) => Math.round(value)) })
+
+async function main(): Promise<void> {
+  const { profile, out, only } = parseFlags(process.argv.slice(2))
+  const startedAt = new Date()
+  const result: Record<string, unknown> = {
+    date: startedAt.toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    profile: profile.name,
+    machine: await machine(),
+    source: await sourceTree(),
+    settings: { runs: profile.runs, readings: profile.readings, areas: 1_000, partitions: PARTITIONS, bridgeMessages: profile.bridgeMessages, latency: profile.latency, memory: profile.memory },
+  }
+  const kafka = createKafka({ brokers: BROKERS, clientId: 'bench-run', logger: createLogger('bench-kafka', 'warn') })
+  const admin = kafka.admin()
+  await admin.connect()
+  const needsMqtt = only.has('bridge') || only.has('memory')
+  const home = mkdtempSync(join(tmpdir(), 'thermocline-bench-'))
+  let mqttUrl = ''
+  try {
+    if (only.has('fairness') || only.has('processor')) {
+      const seconds = await buildStreamsPeer()
+      if (seconds > 0) logger.info('built the Kafka Streams peer', { seconds: round(seconds, 1) })
+    }
+    if (needsMqtt) {
+      const port = await freePort()
+      await startMosquitto({ home, host: '127.0.0.1', port, startTimeoutMs: 10_000 }, logger)
+      mqttUrl = `mqtt://127.0.0.1:${port}`
+    }
+
+    if (only.has('fairness')) {
+      logger.info('fairness: the same small data set through Thermocline and the Kafka Streams peer')
+      const fair = await fairness(kafka, admin)
+      result.fairness = fair
+      logger.info(`fairness ${fair.passed ? 'passed' : 'FAILED'}`, { compared: fair.windowsCompared, notClosedByPeer: fair.notClosedByPeer, maxRelativeDifference: fair.maxRelativeDifference, problems: fair.problems.slice(0, 3) })
+    }
+
+    if (only.has('processor')) {
+      logger.info('processor throughput', { readings: profile.readings, runs: profile.runs })
+      const figures = await processorThroughput(admin, profile)
+      const ours = median(figures.thermocline)
+      result.processor = {
+        readingsPerSec: Math.round(ours),
+        kafkaStreamsReadingsPerSec: Math.round(median(figures.kafkaStreams)),
+        bareConsumeReadingsPerSec: Math.round(median(figures.bare)),
+        kcatReadingsPerSec: Math.round(median(figures.kcat)),
+        ratioToKafkaStreams: round(ours / median(figures.kafkaStreams), 3),
+        ratioToBareConsumer: round(ours / median(figures.bare), 3),
+        ratioToKcat: round(ours / median(figures.kcat), 3),
+        runs: { thermocline: spread(figures.thermocline), kafkaStreams: spread(figures.kafkaStreams), bareConsumer: spread(figures.bare), kcat: spread(figures.kcat) },
+        topic: { name: figures.topic, readings: profile.readings, areas: 1_000, partitions: PARTITIONS, reused: figures.prefillReused },
+      }
+    }
+
+    if (only.has('bridge')) {
+      logger.info('bridge throughput', { messages: profile.bridgeMessages, runs: profile.runs })
+      const figures = await bridgeThroughput(admin, mqttUrl, profile)
+      result.bridge = {
+        readingsPerSec: Math.round(median(figures.bridge)),
+        rawPipeReadingsPerSec: Math.round(median(figures.raw)),
+        publisherAloneReadingsPerSec: Math.round(median(figures.publisher)),
+        ratioToRawPipe: round(median(figures.bridge) / median(figures.raw), 3),
+        runs: { bridge: spread(figures.bridge), rawPipe: spread(figures.raw), publisherAlone: spread(figures.publisher) },
+      }
+    }
+
+    if (only.has('latency')) {
+      logger.info('window latency under a steady load', profile.latency)
+      const latency = await windowLatency(kafka, admin, profile)
+      if (latency.latenciesMs.length === 0) throw new Error('latency: no window arrived')
+      result.latency = {
+        p50Ms: Math.round(percentile(latency.latenciesMs, 50)),
+        p99Ms: Math.round(percentile(latency.latenciesMs, 99)),
+        maxMs: Math.round(Math.max(...latency.latenciesMs)),
+        windows: latency.latenciesMs.length,
+        closeEvents: latency.closeEvents,
+        processorEmitHistogram: { count: latency.histogram.count, meanMs: round(latency.histogram.meanMs, 1) },
+      }
+    }
+
+    if (only.has('memory')) {
+      const memory: { processor: Record<string, MemoryFigures>; bridge: Record<string, MemoryFigures> } = { processor: {}, bridge: {} }
+      for (const devices of profile.memory.fleets) {
+        logger.info('memory', { devices })
+        memory.processor[String(devices)] = await processorMemory(kafka, admin, profile, devices)
+        memory.bridge[String(devices)] = await bridgeMemory(admin, mqttUrl, profile, devices)
+      }
+      result.memory = memory
+    }
+  } finally {
+    await admin.disconnect()
+    if (mqttUrl !== '') await stopMosquitto(home)
+    rmSync(home, { recursive: true, force: true })
+  }
+
+  const processor = result.processor as Record<string, number> | undefined
+  const bridge = result.bridge as Record<string, number> | undefined
+  const latency = result.latency as Record<string, number> | undefined
+  result.targets = {
+    processorToKafkaStreams: { target: 1.5, actual: processor?.ratioToKafkaStreams ?? null, met: processor === undefined ? null : processor.ratioToKafkaStreams! >= 1.5 },
+    processorToBareConsumer: { target: 0.9, actual: processor?.ratioToBareConsumer ?? null, met: processor === undefined ? null : processor.ratioToBareConsumer! >= 0.9 },
+    bridgeReadingsPerSec: { target: 30_000, actual: bridge?.readingsPerSec ?? null, met: bridge === undefined ? null : bridge.readingsPerSec! >= 30_000 },
+    bridgeToRawPipe: { target: 0.5, actual: bridge?.ratioToRawPipe ?? null, met: bridge === undefined ? null : bridge.ratioToRawPipe! >= 0.5 },
+    latencyP99Ms: { target: 100, actual: latency?.p99Ms ?? null, met: latency === undefined ? null : latency.p99Ms! <= 100 },
+  }
+  ;(result.machine as Record<string, unknown>).loadAverageAtEnd = loadavg().map((value) => round(value, 2))
+  result.durationSec = round((Date.now() - startedAt.getTime()) / 1000, 1)
+
+  const text = JSON.stringify(result, null, 2) + '\n'
+  const files = out === undefined ? [join(ROOT, 'bench', 'results', 'latest.json'), join(ROOT, 'bench', 'results', `${startedAt.toISOString().slice(0, 10)}.json`)] : [out]
+  for (const file of files) {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, text)
+  }
+  process.stdout.write(text)
+  logger.info('results written', { files })
+  const fair = result.fairness as FairnessResult | undefined
+  if (fair !== undefined && !fair.passed) process.exitCode = 1
+}
+
+await main()
