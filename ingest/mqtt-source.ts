@@ -191,9 +191,10 @@ export class MqttSource {
         this.#options.logger.debug('message left unacknowledged', { topic: message.topic, error: error as Error })
       },
     )
-    // Read on at once, unless the window is full (only QoS 0 can fill it: the broker keeps QoS 1
-    // within our Receive Maximum). mqtt.js hands the PUBACK to _sendPacket from inside done().
-    if (connection.held.length < this.#options.receiveMaximum) done()
+    // Read on at once. The broker keeps QoS 1 within our Receive Maximum, and mqtt.js must ask for
+    // this message's PUBACK (from inside done()) before it can leave. QoS 0 it does not count: past
+    // the window, mqtt.js reads no further until the oldest message is safe.
+    if (packet.qos > 0 || connection.held.length <= this.#options.receiveMaximum) done()
     else connection.resume = done
   }
 
@@ -234,7 +235,7 @@ export class MqttSource {
       this.#settle(first)
     }
     stream.uncork?.()
-    if (connection.resume !== undefined && held.length < this.#options.receiveMaximum) {
+    if (connection.resume !== undefined && held.length <= this.#options.receiveMaximum) {
       const resume = connection.resume
       connection.resume = undefined
       resume()

@@ -12,7 +12,7 @@ interface Received {
 }
 
 /** A source whose messages become safe only when the test says so. */
-function heldSource(prefix: string, clientId: string): { source: MqttSource; received: Received[]; waitFor: (count: number) => Promise<void> } {
+function heldSource(prefix: string, clientId: string, receiveMaximum = 10): { source: MqttSource; received: Received[]; waitFor: (count: number) => Promise<void> } {
   const received: Received[] = []
   const waiters: (() => void)[] = []
   const source = new MqttSource({
@@ -21,7 +21,7 @@ function heldSource(prefix: string, clientId: string): { source: MqttSource; rec
     shareGroup: clientId,
     clientId,
     connections: 1,
-    receiveMaximum: 10,
+    receiveMaximum,
     sessionExpirySeconds: 60,
     metrics: createIngestMetrics(new Registry()),
     logger: silentLogger,
@@ -79,5 +79,22 @@ describe('MqttSource', () => {
     await publisher.publishAsync(topic, 'm4', { qos: 1 })
     await third.waitFor(1)
     expect(payloads(third.received)).toEqual(['m4'])
+  })
+
+  it('gets through QoS 1 and QoS 0 messages one at a time with a window of one', async () => {
+    const { prefix, clientId } = uniqueBridgeNames()
+    const publisher = await testMqtt({ protocolVersion: 5 })
+    const { source, received, waitFor } = heldSource(prefix, clientId, 1)
+    await source.start()
+    const sent = Array.from({ length: 6 }, (_, index) => `m${index}`)
+    for (const [index, payload] of sent.entries()) await publisher.publishAsync(`${prefix}/a/d/temperature`, payload, { qos: index % 2 === 0 ? 1 : 0 })
+    for (let count = 1; count <= sent.length; count++) {
+      await waitFor(count)
+      // Never more than the window (plus the QoS 0 message that waits at its edge) held at once.
+      expect(source.inFlight).toBeLessThanOrEqual(2)
+      received[count - 1]!.safe()
+    }
+    // All of them; the broker lets QoS 0 overtake QoS 1 messages waiting for the window, so not in order.
+    expect(payloads(received).sort()).toEqual(sent)
   })
 })
