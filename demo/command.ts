@@ -19,7 +19,7 @@ import { tail } from '../stack/process.ts'
 import { stackDown, stackUp } from '../stack/stack.ts'
 import { startControlPanelReader, type ControlPanelReader } from './control-panel-reader.ts'
 import { demoOptions } from './options.ts'
-import { choosePort, startService, type Service } from './services.ts'
+import { choosePort, startGuard, startService, type Guard, type Service } from './services.ts'
 import { createPanelState, recordWindow, renderPanel } from './table.ts'
 
 const USAGE = 'thermocline demo [options]'
@@ -68,10 +68,22 @@ export const demoCommand: Command = {
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
+    // The terminal went away: stop as for Ctrl-C rather than leave the services behind.
+    process.on('SIGHUP', onSignal)
 
     // Should the demo itself die, its services (in their own process groups) must not outlive it.
     const killServices = (): void => services.forEach((service) => service.kill())
     process.on('exit', killServices)
+    // ... and if it dies by SIGKILL, where no handler runs, the guard stops them.
+    let guard: Guard | undefined
+    const launch = (spec: Parameters<typeof startService>[0]): Service => {
+      guard ??= startGuard()
+      const service = startService(spec)
+      services.push(service)
+      if (service.pid !== undefined) guard.watch(service.pid)
+      logger.info(`started ${spec.name}`, { pid: service.pid, log: spec.logFile })
+      return service
+    }
     let reader: ControlPanelReader | undefined
     let started = { kafka: false, mqtt: false }
     let failure: unknown
@@ -99,11 +111,12 @@ export const demoCommand: Command = {
         LOG_LEVEL: config.logLevel,
       }
       const logFile = (name: string): string => join(logDir, `${name}.log`)
-      const processor = startService({ name: 'processor', args: ['process'], env: { ...common, METRICS_PORT: String(ports.processor) }, logFile: logFile('processor'), ready: /\[processor\] processing/ })
-      services.push(processor)
-      const ingest = startService({ name: 'ingest', args: ['ingest'], env: { ...common, METRICS_PORT: String(ports.ingest) }, logFile: logFile('ingest'), ready: /\[ingest\] metrics on \/metrics/ })
-      services.push(ingest)
-      logger.info('starting the processor and ingest', { logs: logDir })
+      const processor = launch({ name: 'processor', args: ['process'], env: { ...common, METRICS_PORT: String(ports.processor) }, logFile: logFile('processor'), ready: /\[processor\] processing/ })
+      // The demo's bridge gets an MQTT share group and sessions of its own, which expire soon after it
+      // stops: offline sessions of other bridges in the default group would otherwise take their
+      // round-robin share of the readings (and a demo would leave a 7-day queue behind).
+      const ingestEnv = { MQTT_SHARE_GROUP: 'thermocline-demo', MQTT_CLIENT_ID: 'thermocline-demo-ingest', MQTT_SESSION_EXPIRY_SECONDS: '600', ...userIngestSettings(process.env) }
+      const ingest = launch({ name: 'ingest', args: ['ingest'], env: { ...ingestEnv, ...common, METRICS_PORT: String(ports.ingest) }, logFile: logFile('ingest'), ready: /\[ingest\] metrics on \/metrics/ })
       await Promise.race([Promise.all([processor.whenReady(config.readyTimeoutMs), ingest.whenReady(config.readyTimeoutMs)]), stopRequested])
       if (stopSignal !== undefined) return 0
 
@@ -123,8 +136,7 @@ export const demoCommand: Command = {
       })
 
       const simulatorEnv = { ...common, METRICS_PORT: String(ports.simulator), DEVICES: String(config.devices), AREAS: String(config.areas), SEED: String(config.seed), PROGRESS_MS: '1000' }
-      const simulator = startService({ name: 'simulator', args: ['simulate'], env: simulatorEnv, logFile: logFile('simulator'), ready: /\[simulate\] publishing to/ })
-      services.push(simulator)
+      const simulator = launch({ name: 'simulator', args: ['simulate'], env: simulatorEnv, logFile: logFile('simulator'), ready: /\[simulate\] publishing to/ })
       let simulatorRate = '0/s'
       simulator.onLine((line) => {
         const match = /^simulate: (\S+\/s) {2}sent/.exec(line)
@@ -179,12 +191,14 @@ export const demoCommand: Command = {
       if (simulator !== undefined) codes.simulator = await simulator.stop('SIGINT', STOP_GRACE_MS.simulator)
       if (ingest !== undefined) codes.ingest = await ingest.stop('SIGTERM', STOP_GRACE_MS.ingest)
       if (processor !== undefined) codes.processor = await processor.stop('SIGTERM', STOP_GRACE_MS.processor)
+      guard?.release()
       await reader?.close().catch((error: unknown) => logger.warn('closing the control-panel reader failed', { error }))
       const stopped = await stackDown(config, started)
       const left = [stopped.kafka && 'Kafka', stopped.mqtt && 'Mosquitto'].filter(Boolean)
       logger.info(left.length > 0 ? `stopped ${left.join(' and ')} (started by this demo)` : 'left the stack running as it was found')
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      process.off('SIGHUP', onSignal)
       process.off('exit', killServices)
       const unclean = Object.entries(codes).filter(([, code]) => code !== 0)
       if (failure === undefined && unclean.length > 0) failure = new StackError(`did not stop cleanly: ${unclean.map(([name, code]) => `${name} exited with ${code}`).join(', ')}`)
@@ -195,6 +209,16 @@ export const demoCommand: Command = {
     }
     return 0
   },
+}
+
+/** The ingest settings the user set in the environment: they win over the demo's. */
+function userIngestSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const result: Record<string, string> = {}
+  for (const name of ['MQTT_SHARE_GROUP', 'MQTT_CLIENT_ID', 'MQTT_SESSION_EXPIRY_SECONDS']) {
+    const value = env[name]
+    if (value !== undefined && value !== '') result[name] = value
+  }
+  return result
 }
 
 function seconds(ms: number): string {

@@ -25,6 +25,7 @@ export interface ServiceSpec {
 
 export interface Service {
   readonly name: string
+  readonly pid: number | undefined
   readonly logFile: string
   /** Resolves with the exit code (or the signal's name) when the process ends. */
   readonly exited: Promise<number | string>
@@ -76,6 +77,7 @@ export function startService(spec: ServiceSpec): Service {
 
   return {
     name: spec.name,
+    pid: child.pid,
     logFile: spec.logFile,
     exited,
     get running() {
@@ -134,4 +136,56 @@ export async function choosePort(preferred: number): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
     })
   })
+}
+
+/**
+ * Plain JavaScript for the guard process (no tsx: it must start fast and stay small). It reads
+ * process-group ids on stdin; if stdin ends without "release" (the demo died, even by SIGKILL, since
+ * the kernel closes the pipe), it stops those groups: SIGTERM, then SIGKILL after 20 s.
+ */
+const GUARD_SCRIPT = `
+const groups = new Set(); let pending = ''; let released = false
+process.on('SIGINT', () => {}); process.on('SIGHUP', () => {})
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (chunk) => {
+  pending += chunk
+  for (let i = pending.indexOf('\\n'); i >= 0; i = pending.indexOf('\\n')) {
+    const line = pending.slice(0, i); pending = pending.slice(i + 1)
+    if (line === 'release') released = true
+    else if (/^\\d+$/.test(line)) groups.add(Number(line))
+  }
+})
+const signal = (name) => { for (const g of groups) { try { process.kill(-g, name) } catch { groups.delete(g) } } }
+process.stdin.on('end', () => {
+  if (released) process.exit(0)
+  signal('SIGTERM')
+  const deadline = Date.now() + 20000
+  setInterval(() => {
+    signal(0)
+    if (groups.size === 0) process.exit(0)
+    if (Date.now() > deadline) { signal('SIGKILL'); process.exit(0) }
+  }, 250)
+})
+`
+
+export interface Guard {
+  /** The guard stops this process group if the demo dies without releasing it. */
+  watch(pid: number): void
+  /** The demo stopped its services itself: the guard exits without touching anything. */
+  release(): void
+}
+
+/**
+ * The services run in process groups of their own (so a Ctrl-C reaches only the demo), which also
+ * means they would outlive a demo that is killed outright or loses its terminal. A small guard
+ * process, in its own session, stops them in that case.
+ */
+export function startGuard(): Guard {
+  const guard = spawn(process.execPath, ['-e', GUARD_SCRIPT], { stdio: ['pipe', 'ignore', 'ignore'], detached: true })
+  guard.unref()
+  guard.stdin!.on('error', () => undefined)
+  return {
+    watch: (pid) => void guard.stdin!.write(`${pid}\n`),
+    release: () => guard.stdin!.end('release\n'),
+  }
 }

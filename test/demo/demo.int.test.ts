@@ -14,6 +14,17 @@ import { startCli, type CliProcess } from '../simulator/simulator-process.ts'
 
 const AREAS = ['kitchen', 'lobby', 'office-1', 'office-2', 'lab-1', 'server-room', 'warehouse', 'cafeteria', 'meeting-a', 'porch']
 const { config: shared } = parseArgs(stackOptions, [], process.env)
+/** A demo a failed test leaves running gets a Ctrl-C, so that it stops its services too. */
+const STOP_DEMO = { signal: 'SIGINT', graceMs: 60_000 } as const
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /** The rows of the last complete frame the demo printed (it prints one per burst of windows when not on a terminal). */
 function lastFrameRows(stdout: string): Map<string, string[]> {
@@ -67,7 +78,7 @@ async function freePort(): Promise<number> {
 describe('thermocline demo', () => {
   it('shows a full window for every area within half a minute, then stops everything on SIGINT with exit 0', async () => {
     // 3 s windows: each of the 20 thermostats of an area reports once a second, so a full window holds 60 readings.
-    const demo = startCli(['demo'], { WINDOW_MS: '3000', GRACE_MS: '1000', LOG_LEVEL: 'info' })
+    const demo = startCli(['demo'], { WINDOW_MS: '3000', GRACE_MS: '1000', LOG_LEVEL: 'info' }, STOP_DEMO)
     const startedMs = Date.now()
     await demo.waitFor(/Ctrl-C stops everything\./, 60_000)
     const rows = await waitForFrame(demo, (frame) => AREAS.every((area) => frame.get(area)?.[2] === '60'), 30_000)
@@ -96,7 +107,7 @@ describe('thermocline demo', () => {
   it('starts the MQTT broker it needs and, on SIGINT, stops exactly that, leaving the running Kafka alone', async () => {
     const mqttPort = await freePort()
     const env = { THERMOCLINE_HOME: scratchHome(), MQTT_PORT: String(mqttPort), KAFKA_PORT: String(shared.kafkaPort), WINDOW_MS: '3000', GRACE_MS: '1000' }
-    const demo = startCli(['demo'], env)
+    const demo = startCli(['demo'], env, STOP_DEMO)
     await demo.waitFor(new RegExp(`stack {6}Kafka 127\\.0\\.0\\.1:${shared.kafkaPort} \\(already running\\), MQTT 127\\.0\\.0\\.1:${mqttPort} \\(started by the demo\\)`), 90_000)
     await waitForFrame(demo, (frame) => AREAS.every((area) => frame.has(area)), 30_000)
 
@@ -105,5 +116,20 @@ describe('thermocline demo', () => {
     expect(demo.stderr()).toContain('stopped Mosquitto (started by this demo)')
     expect(await mqttAnswers('127.0.0.1', mqttPort, 2_000)).toBe(false)
     expect(await kafkaAnswers('127.0.0.1', shared.kafkaPort, 5_000)).toBe(true)
+  })
+
+  it('leaves no service running when the demo itself is killed outright (SIGKILL)', async () => {
+    const demo = startCli(['demo'], { WINDOW_MS: '3000', GRACE_MS: '1000' }, STOP_DEMO)
+    await demo.waitFor(/started simulator pid=\d+/, 60_000)
+    const pids = [...demo.stderr().matchAll(/started (processor|ingest|simulator) pid=(\d+)/g)].map((match) => Number(match[2]))
+    expect(pids).toHaveLength(3)
+    onTestFinished(() => pids.filter(isRunning).forEach((pid) => process.kill(-pid, 'SIGKILL')))
+    expect(pids.every(isRunning)).toBe(true)
+
+    demo.child.kill('SIGKILL')
+    await demo.exited
+    const deadline = Date.now() + 40_000
+    while (pids.some(isRunning) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250))
+    expect(pids.filter(isRunning)).toEqual([])
   })
 })

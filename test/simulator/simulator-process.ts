@@ -15,7 +15,11 @@ export interface CliProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>
 }
 
-export function startCli(args: string[], env: Record<string, string> = {}): CliProcess {
+/**
+ * `cleanup`: how the test's end stops a process still running. SIGKILL by default; a command that
+ * must clean up after itself (the demo stops its services) gets its signal first and `graceMs` to exit.
+ */
+export function startCli(args: string[], env: Record<string, string> = {}, cleanup: { signal: NodeJS.Signals; graceMs: number } = { signal: 'SIGKILL', graceMs: 0 }): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -25,10 +29,11 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliP
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => ((stderr += chunk), notify()))
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')))
   onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL')
-      await exited
-    }
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill(cleanup.signal)
+    const timer = setTimeout(() => child.kill('SIGKILL'), cleanup.graceMs)
+    await exited
+    clearTimeout(timer)
   })
   return {
     child,
