@@ -5,9 +5,9 @@
  * Group commit over a few lanes: each lane is an idempotent producer with one produce request in
  * flight (kafkajs' idempotent producer is not safe with concurrent sends, kafkajs#598); every record
  * written while all lanes are busy goes into the next free lane's request. Under load the batches
- * grow by themselves, with no linger timer adding latency when idle. Lanes may reorder records of
- * one device by a few milliseconds; the shared subscription already does (it spreads one device's
- * messages over connections), and the processor orders by event time.
+ * grow by themselves, with no linger timer adding latency when idle. With more than one lane,
+ * concurrent requests can land out of order (by up to a batch); one lane keeps the queue's order
+ * within every partition (README, "Ingest", on order).
  *
  * When Kafka is unreachable a request fails; the sink keeps the records and retries the same batch
  * with a new producer, with backoff, for as long as it takes. Nothing is acknowledged meanwhile, so

@@ -35,3 +35,23 @@ describe('thermocline ingest after a crash', () => {
     expect(await second.exited).toBe(0)
   })
 })
+
+describe('thermocline ingest ordering', () => {
+  it('keeps the arrival order within each partition with one connection and one producer, even for a burst', async () => {
+    const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 3)
+    const { prefix, clientId } = uniqueBridgeNames()
+    const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic!, connections: 1, env: { KAFKA_PRODUCERS: '1' } })
+    const readings = makeReadings(prefix, clientId, 1_500)
+    // One publisher connection, as fast as it goes: the broker keeps its order.
+    await publishPaced(readings, { chunk: 500, intervalMs: 0 })
+    const records = await consumeUntil(readingsTopic!, (got) => got.length >= readings.length, { timeoutMs: 45_000 })
+    expectEveryReading(records, readings, { duplicatesAllowed: false })
+    const position = new Map(readings.map((reading, index) => [reading.id, index]))
+    for (const partition of new Set(records.map((record) => record.partition))) {
+      const order = records.filter((record) => record.partition === partition).map((record) => position.get(record.headers.ce_id!)!)
+      expect(order).toEqual([...order].sort((a, b) => a - b))
+    }
+    bridge.process.kill('SIGTERM')
+    expect(await bridge.exited).toBe(0)
+  })
+})
