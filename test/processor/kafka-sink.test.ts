@@ -1,4 +1,6 @@
+import { Kafka as KafkaBinding, type CloudEvent } from 'cloudevents'
 import { type KafkaMessage } from 'kafkajs'
+import { type WindowData } from '../../common/events.ts'
 import { describe, expect, it } from 'vitest'
 import { InvalidRecord } from '../../processor/kafka-source.ts'
 import { ProcessorHeaders, chunksOf, deadLetterMessage, lateMessage, windowMessage } from '../../processor/kafka-sink.ts'
@@ -44,6 +46,23 @@ describe('the window CloudEvent', () => {
       min: 20,
       max: 21,
     })
+  })
+
+  it('reads back through the cloudevents SDK (strict validation) as the same event', () => {
+    const message = windowMessage(result())
+    const headers = Object.fromEntries(Object.entries(message.headers!).map(([name, value]) => [name, String(value)]))
+    const kafkaMessage = { headers, key: 'lab-1', value: String(message.value), body: String(message.value), timestamp: String(T0) }
+    const event = KafkaBinding.toEvent(kafkaMessage as Parameters<typeof KafkaBinding.toEvent>[0]) as CloudEvent<WindowData>
+    expect(() => event.validate()).not.toThrow()
+    expect({ id: event.id, source: event.source, subject: event.subject, type: event.type, time: event.time, datacontenttype: event.datacontenttype }).toEqual({
+      id: 'lab-1/2026-01-01T00:00:15.000Z',
+      source: '/processor',
+      subject: 'lab-1',
+      type: 'dev.thermocline.window.v1',
+      time: '2026-01-01T00:00:30.000Z',
+      datacontenttype: 'application/json',
+    })
+    expect(event.data).toMatchObject({ area: 'lab-1', count: 4 })
   })
 
   it('writes sampleVariance null for a window of one reading', () => {
