@@ -51,12 +51,15 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
   const unreachable = (error: unknown): ThermoclineError =>
     new ThermoclineError(ErrorCodes.broker, `Kafka at ${settings.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error, canRetry: true })
   const admin = kafka.admin()
+  const partitionCounts = new Map<string, number>()
   try {
     await admin.connect()
     await ensureTopics(
       admin,
       [settings.readingsTopic, settings.dlqTopic].map((topic) => ({ topic, numPartitions: settings.topicPartitions })),
     )
+    const metadata = await admin.fetchTopicMetadata({ topics: [settings.readingsTopic, settings.dlqTopic] })
+    for (const topic of metadata.topics) partitionCounts.set(topic.name, topic.partitions.length)
   } catch (error) {
     throw unreachable(error)
   } finally {
@@ -75,6 +78,7 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
       }),
     maxBatchRecords: settings.maxBatchRecords,
     lanes: settings.kafkaProducers,
+    partitionCounts,
     metrics,
     logger,
   })

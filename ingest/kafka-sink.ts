@@ -3,18 +3,22 @@
  * acknowledged the record with acks=all. The bridge acknowledges the MQTT message after that.
  *
  * Group commit over a few lanes: each lane is an idempotent producer with one produce request in
- * flight (kafkajs' idempotent producer is not safe with concurrent sends, kafkajs#598); every record
- * written while all lanes are busy goes into the next free lane's request. Under load the batches
- * grow by themselves, with no linger timer adding latency when idle. With more than one lane,
- * concurrent requests can land out of order (by up to a batch); one lane keeps the queue's order
- * within every partition (README, "Ingest", on order).
+ * flight (kafkajs' idempotent producer is not safe with concurrent sends, kafkajs#598) and its own
+ * queue; what is written while a lane is busy goes into that lane's next request. Under load the
+ * batches grow by themselves, with no linger timer adding latency when idle.
+ *
+ * A record's lane follows from its partition (computed here with kafkajs' default, Java-compatible
+ * partitioner, and set on the record): all records of one partition go through one lane, one
+ * request at a time, so Kafka gets them in the order they were written, whatever the number of
+ * lanes. The processor's stream time is per partition, so its windows depend on that order: a
+ * reading overtaken by a later one by more than the grace would be counted late.
  *
  * When Kafka is unreachable a request fails; the sink keeps the records and retries the same batch
  * with a new producer, with backoff, for as long as it takes. Nothing is acknowledged meanwhile, so
  * the MQTT broker holds the rest (backpressure): in-flight records are bounded by the MQTT side's
  * window (its Receive Maximum per connection), never by Kafka's downtime.
  */
-import { type Message, type Producer, type TopicMessages } from 'kafkajs'
+import { Partitioners, type Message, type PartitionMetadata, type Producer, type TopicMessages } from 'kafkajs'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { type IngestMetrics } from './metrics.ts'
@@ -38,6 +42,8 @@ export interface KafkaSinkOptions {
    * flight (kafkajs#598 makes concurrent sends on one idempotent producer unsafe).
    */
   lanes: number
+  /** Partition counts of the topics written to: records of one partition share a lane (see above). */
+  partitionCounts: ReadonlyMap<string, number>
   metrics: Pick<IngestMetrics, 'writeDuration' | 'batchRecords' | 'writeErrors' | 'kafkaUp'>
   logger: Logger
   /** Backoff after a failed request: doubles from the first to the last value. */
@@ -55,12 +61,28 @@ export class SinkClosedError extends ThermoclineError {
 interface Lane {
   producer: Producer | undefined
   busy: boolean
+  queue: Pending[]
+}
+
+/**
+ * The partition kafkajs' default partitioner gives a keyed record of `topic`, given the topic's
+ * partition count. Returns undefined for a topic whose partition count is unknown.
+ */
+export function partitionFinder(partitionCounts: ReadonlyMap<string, number>): (record: SinkRecord) => number | undefined {
+  const partitioner = Partitioners.DefaultPartitioner()
+  const metadata = new Map([...partitionCounts].map(([topic, count]) => [topic, Array.from({ length: count }, (_, partitionId): PartitionMetadata => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }))]))
+  return (record) => {
+    const partitionMetadata = metadata.get(record.topic)
+    if (partitionMetadata === undefined || record.message.key === null || record.message.key === undefined) return undefined
+    return partitioner({ topic: record.topic, partitionMetadata, message: record.message })
+  }
 }
 
 export class KafkaSink {
   readonly #options: KafkaSinkOptions
   readonly #lanes: Lane[]
-  #queue: Pending[] = []
+  readonly #partitionOf: (record: SinkRecord) => number | undefined
+  #unkeyed = 0
   #dispatchScheduled = false
   #closed = false
   readonly #wakeUps = new Set<() => void>()
@@ -68,7 +90,8 @@ export class KafkaSink {
 
   constructor(options: KafkaSinkOptions) {
     this.#options = options
-    this.#lanes = Array.from({ length: options.lanes }, () => ({ producer: undefined, busy: false }))
+    this.#lanes = Array.from({ length: options.lanes }, () => ({ producer: undefined, busy: false, queue: [] }))
+    this.#partitionOf = partitionFinder(options.partitionCounts)
   }
 
   /** Connects every lane's producer, so that a Kafka unreachable at start is an error at start. */
@@ -81,7 +104,11 @@ export class KafkaSink {
   write(record: SinkRecord): Promise<void> {
     if (this.#closed) return Promise.reject(new SinkClosedError())
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ ...record, resolve, reject })
+      const partition = this.#partitionOf(record)
+      // A record without a known partition has no order to keep: any lane will do.
+      const lane = partition === undefined ? this.#unkeyed++ % this.#lanes.length : partition % this.#lanes.length
+      const message = partition === undefined ? record.message : { ...record.message, partition }
+      this.#lanes[lane]!.queue.push({ topic: record.topic, message, resolve, reject })
       if (!this.#dispatchScheduled) {
         this.#dispatchScheduled = true
         // setImmediate, not a microtask: every MQTT packet read in this turn of the event loop joins the batch.
@@ -115,20 +142,15 @@ export class KafkaSink {
   }
 
   #isIdle(): boolean {
-    return this.#queue.length === 0 && this.#lanes.every((lane) => !lane.busy)
+    return this.#lanes.every((lane) => !lane.busy && lane.queue.length === 0)
   }
 
-  /** Hands queued records to every free lane; whatever arrives meanwhile waits for the next free lane. */
+  /** Sends each free lane's queue (up to a batch); what arrives meanwhile waits for that lane's next request. */
   #dispatch(): void {
     if (this.#closed) return
-    let free = this.#lanes.filter((lane) => !lane.busy).length
     for (const lane of this.#lanes) {
-      if (this.#queue.length === 0) break
-      if (lane.busy) continue
-      // Spread what waits over the free lanes: one big request would leave the other lanes idle and
-      // make every connection wait for the slowest record of it (a convoy).
-      const size = Math.min(this.#options.maxBatchRecords, Math.ceil(this.#queue.length / free--))
-      const batch = this.#queue.splice(0, size)
+      if (lane.busy || lane.queue.length === 0) continue
+      const batch = lane.queue.splice(0, this.#options.maxBatchRecords)
       lane.busy = true
       void this.#sendUntilAcknowledged(lane, batch).finally(() => {
         lane.busy = false
@@ -141,7 +163,7 @@ export class KafkaSink {
 
   #rejectQueued(): void {
     const error = new SinkClosedError()
-    for (const record of this.#queue.splice(0)) record.reject(error)
+    for (const lane of this.#lanes) for (const record of lane.queue.splice(0)) record.reject(error)
   }
 
   async #sendUntilAcknowledged(lane: Lane, batch: Pending[]): Promise<void> {

@@ -34,8 +34,8 @@ const clientId: Option<string> = {
 
 const connections: Option<number> = {
   env: 'MQTT_CONNECTIONS',
-  description: 'MQTT connections of this bridge in the shared subscription',
-  default: 4,
+  description: 'MQTT connections of this bridge in the shared subscription (more than 1 gives up arrival order: the broker spreads one publisher over them)',
+  default: 1,
   parse: integer({ min: 1, max: 1024 }),
 }
 
@@ -43,7 +43,7 @@ const connections: Option<number> = {
 const receiveMaximum: Option<number> = {
   env: 'MQTT_RECEIVE_MAXIMUM',
   description: 'messages one connection may hold unacknowledged while Kafka writes them (MQTT 5 Receive Maximum)',
-  default: 1_000,
+  default: 10_000,
   parse: integer({ min: 1, max: 65_535 }),
 }
 
@@ -70,7 +70,7 @@ const maxBatchRecords: Option<number> = {
 
 const kafkaProducers: Option<number> = {
   env: 'KAFKA_PRODUCERS',
-  description: 'produce requests in flight at once, each from its own idempotent producer',
+  description: 'produce requests in flight at once, each from its own idempotent producer; one key (area) always uses the same one, so its order holds',
   default: 4,
   parse: integer({ min: 1, max: 64 }),
 }

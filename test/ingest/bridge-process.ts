@@ -43,7 +43,7 @@ export async function startBridgeProcess(settings: TestBridgeSettings, timeoutMs
     MQTT_TOPIC_FILTER: `${settings.prefix}/+/+/temperature`,
     MQTT_SHARE_GROUP: settings.clientId,
     MQTT_CLIENT_ID: settings.clientId,
-    MQTT_CONNECTIONS: String(settings.connections ?? 4),
+    ...(settings.connections === undefined ? {} : { MQTT_CONNECTIONS: String(settings.connections) }),
     // Long enough to outlive a restart, short enough not to leave queues behind in the broker.
     MQTT_SESSION_EXPIRY_SECONDS: '120',
     READINGS_TOPIC: settings.readingsTopic,
