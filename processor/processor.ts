@@ -114,6 +114,8 @@ export class Processor {
   readonly #now: () => number
   readonly #onFatal: (error: Error) => void
   readonly #tasks = new Map<number, Promise<PartitionTask>>()
+  /** The task that currently owns each partition, once opened. */
+  readonly #owners = new Map<number, PartitionTask>()
   #admin: Admin | undefined
   #consumer: Consumer | undefined
   #ticker: ReturnType<typeof setInterval> | undefined
@@ -191,6 +193,7 @@ export class Processor {
       await task?.sink.close().catch(() => undefined)
     }
     this.#tasks.clear()
+    this.#owners.clear()
     await this.#admin?.disconnect()
   }
 
@@ -222,6 +225,7 @@ export class Processor {
       if (checkpoint !== undefined) windows.restore(checkpoint.streamTime ?? -Infinity, checkpoint.position, now)
       else if (committed !== undefined) this.#logger.warn('committed offset without a processor checkpoint: starting there without replay', { partition, offset: committed })
       const task = new PartitionTask(partition, sink, windows, committed, now)
+      this.#owners.set(partition, task)
       if (checkpoint !== undefined) task.committedPosition = checkpoint.position
       this.#logger.info('partition assigned', { partition, transactionalId: sink.transactionalId, offset: committed ?? 'earliest', position: checkpoint?.position, streamTime: checkpoint?.streamTime })
       return task
@@ -231,10 +235,15 @@ export class Processor {
     }
   }
 
-  async #drop(partition: number, why: string): Promise<void> {
+  async #drop(partition: number, why: string, only?: PartitionTask): Promise<void> {
     const pending = this.#tasks.get(partition)
     if (pending === undefined) return
+    if (only !== undefined && this.#owners.get(partition) !== only) {
+      await only.sink.close().catch(() => undefined)
+      return
+    }
     this.#tasks.delete(partition)
+    this.#owners.delete(partition)
     const task = await pending.catch(() => undefined)
     if (task === undefined) return
     task.closed = true
@@ -407,7 +416,9 @@ export class Processor {
         this.#metrics.transactionFailures.inc()
         this.#logger.warn('transaction failed: rebuilding the partition from its last commit', { partition: task.partition, error })
         task.closed = true
-        if (!this.#stopping) void this.#drop(task.partition, 'transaction failed')
+        // Only if this task still owns the partition: after a revocation and reassignment, a new
+        // task (whose fence is what failed this transaction) may own it already.
+        if (!this.#stopping) void this.#drop(task.partition, 'transaction failed', task)
       },
     )
     task.inFlight = committing.finally(() => {
