@@ -4,9 +4,10 @@
  *
  * Partitioning and order: stream time is per partition, and the golden late set holds for any grouping
  * of its four areas into partitions (checked for all 16 groupings), so the readings topic has 3
- * partitions here. The bridge (4 connections) reorders what it has in flight; the golden set
- * tolerates a few positions: every late reading is late by over 50 s of event time, and no other
- * reading comes within 5.1 s of event time (about 68 readings) of its window's close.
+ * partitions here. Order matters (lateness is decided in partition order): the bridge runs with one
+ * MQTT connection, its default, which keeps each partition's order; with several connections a burst
+ * came out reordered by hundreds of positions, far beyond the golden set's slack (no reading within
+ * 5.1 s of event time, about 68 readings, of its window's close; late ones over 50 s late).
  */
 import { describe, expect, it } from 'vitest'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
@@ -21,7 +22,7 @@ describe('the pipeline on the golden data set', () => {
     const kafka = testKafka()
     const [readings, controlPanel, late, dlq] = await createTopicsWithLeaders(['e2e-readings', 'e2e-control-panel', 'e2e-late', 'e2e-dlq'], 3)
     const { prefix, clientId } = uniqueBridgeNames()
-    const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq!, connections: 4 })
+    const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq!, connections: 1 })
     const processor = startProcessor({
       READINGS_TOPIC: readings!,
       CONTROL_PANEL_TOPIC: controlPanel!,
@@ -36,15 +37,9 @@ describe('the pipeline on the golden data set', () => {
     await processor.waitForLog(/partition assigned/)
 
     const publisher = await testMqtt({ protocolVersion: 5 })
-    // One session, QoS 1, in order, paced at about 250 messages/s as a fleet would publish. Not in
-    // one burst: ingest does not keep the order of what it has in flight (its lanes and shared
-    // subscription reorder), and a burst of all 1,993 lines came out of it reordered by up to 651
-    // positions (846 with one connection), where the golden set's slack is about 68 readings; paced,
-    // the largest displacement measured was 12.
-    for (let i = 0; i < golden.lines.length; i += 5) {
-      await Promise.all(golden.lines.slice(i, i + 5).map((line) => publisher.publishAsync(line.topic.replace(/^thermostats\//, `${prefix}/`), line.payload, { qos: 1 })))
-      await new Promise((resolve) => setTimeout(resolve, 15))
-    }
+    // One session, QoS 1, all at once: Mosquitto delivers in publish order, and ingest with one
+    // connection keeps each partition's order (its lanes are chosen by partition).
+    await Promise.all(golden.lines.map((line) => publisher.publishAsync(line.topic.replace(/^thermostats\//, `${prefix}/`), line.payload, { qos: 1 })))
 
     // The last windows close through idleness: nothing is published after the last line.
     await consumeUntil(controlPanel!, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 90_000 }).catch((error: Error) => {
