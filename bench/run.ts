@@ -775,6 +775,12 @@ async function main(): Promise<void> {
   const admin = kafka.admin()
   await admin.connect()
   const needsMqtt = only.has('bridge') || only.has('memory')
+  const partial = out === undefined ? join(ROOT, 'bench', 'results', 'partial.json') : `${out}.partial`
+  // After each section: what is known so far, in case the run cannot finish.
+  const checkpoint = (): void => {
+    mkdirSync(dirname(partial), { recursive: true })
+    writeFileSync(partial, JSON.stringify({ ...result, partial: true }, null, 2) + '\n')
+  }
   const home = mkdtempSync(join(tmpdir(), 'thermocline-bench-'))
   let mqttUrl = ''
   try {
@@ -792,9 +798,49 @@ async function main(): Promise<void> {
       logger.info('fairness: the same small data set through Thermocline and the Kafka Streams peer')
       const fair = await fairness(kafka, admin)
       result.fairness = fair
+      checkpoint()
       logger.info(`fairness ${fair.passed ? 'passed' : 'FAILED'}`, { compared: fair.windowsCompared, notClosedByPeer: fair.notClosedByPeer, maxRelativeDifference: fair.maxRelativeDifference, problems: fair.problems.slice(0, 3) })
     }
 
+    if (only.has('bridge')) {
+      logger.info('bridge throughput', { messages: profile.bridgeMessages, runs: profile.runs })
+      const figures = await bridgeThroughput(admin, mqttUrl, profile)
+      result.bridge = {
+        readingsPerSec: Math.round(median(figures.bridge)),
+        rawPipeReadingsPerSec: Math.round(median(figures.raw)),
+        publisherAloneReadingsPerSec: Math.round(median(figures.publisher)),
+        ratioToRawPipe: round(median(figures.bridge) / median(figures.raw), 3),
+        runs: { bridge: spread(figures.bridge), rawPipe: spread(figures.raw), publisherAlone: spread(figures.publisher) },
+      }
+      checkpoint()
+    }
+
+    if (only.has('latency')) {
+      logger.info('window latency under a steady load', profile.latency)
+      const latency = await windowLatency(kafka, admin, profile)
+      if (latency.latenciesMs.length === 0) throw new Error('latency: no window arrived')
+      result.latency = {
+        p50Ms: Math.round(percentile(latency.latenciesMs, 50)),
+        p99Ms: Math.round(percentile(latency.latenciesMs, 99)),
+        maxMs: Math.round(Math.max(...latency.latenciesMs)),
+        windows: latency.latenciesMs.length,
+        closeEvents: latency.closeEvents,
+        processorEmitHistogram: { count: latency.histogram.count, meanMs: round(latency.histogram.meanMs, 1) },
+      }
+      checkpoint()
+    }
+
+    if (only.has('memory')) {
+      const memory: { processor: Record<string, MemoryFigures>; bridge: Record<string, MemoryFigures> } = { processor: {}, bridge: {} }
+      for (const devices of profile.memory.fleets) {
+        logger.info('memory', { devices })
+        memory.processor[String(devices)] = await processorMemory(kafka, admin, profile, devices)
+        memory.bridge[String(devices)] = await bridgeMemory(admin, mqttUrl, profile, devices)
+      }
+      result.memory = memory
+      checkpoint()
+    }
+    // Last: the longest section (a partial result file keeps what came before).
     if (only.has('processor')) {
       logger.info('processor throughput', { readings: profile.readings, runs: profile.runs })
       const figures = await processorThroughput(admin, profile)
@@ -810,42 +856,7 @@ async function main(): Promise<void> {
         runs: { thermocline: spread(figures.thermocline), kafkaStreams: spread(figures.kafkaStreams), bareConsumer: spread(figures.bare), kcat: spread(figures.kcat) },
         topic: { name: figures.topic, readings: profile.readings, areas: 1_000, partitions: PARTITIONS, reused: figures.prefillReused },
       }
-    }
-
-    if (only.has('bridge')) {
-      logger.info('bridge throughput', { messages: profile.bridgeMessages, runs: profile.runs })
-      const figures = await bridgeThroughput(admin, mqttUrl, profile)
-      result.bridge = {
-        readingsPerSec: Math.round(median(figures.bridge)),
-        rawPipeReadingsPerSec: Math.round(median(figures.raw)),
-        publisherAloneReadingsPerSec: Math.round(median(figures.publisher)),
-        ratioToRawPipe: round(median(figures.bridge) / median(figures.raw), 3),
-        runs: { bridge: spread(figures.bridge), rawPipe: spread(figures.raw), publisherAlone: spread(figures.publisher) },
-      }
-    }
-
-    if (only.has('latency')) {
-      logger.info('window latency under a steady load', profile.latency)
-      const latency = await windowLatency(kafka, admin, profile)
-      if (latency.latenciesMs.length === 0) throw new Error('latency: no window arrived')
-      result.latency = {
-        p50Ms: Math.round(percentile(latency.latenciesMs, 50)),
-        p99Ms: Math.round(percentile(latency.latenciesMs, 99)),
-        maxMs: Math.round(Math.max(...latency.latenciesMs)),
-        windows: latency.latenciesMs.length,
-        closeEvents: latency.closeEvents,
-        processorEmitHistogram: { count: latency.histogram.count, meanMs: round(latency.histogram.meanMs, 1) },
-      }
-    }
-
-    if (only.has('memory')) {
-      const memory: { processor: Record<string, MemoryFigures>; bridge: Record<string, MemoryFigures> } = { processor: {}, bridge: {} }
-      for (const devices of profile.memory.fleets) {
-        logger.info('memory', { devices })
-        memory.processor[String(devices)] = await processorMemory(kafka, admin, profile, devices)
-        memory.bridge[String(devices)] = await bridgeMemory(admin, mqttUrl, profile, devices)
-      }
-      result.memory = memory
+      checkpoint()
     }
   } finally {
     await admin.disconnect()
@@ -873,6 +884,7 @@ async function main(): Promise<void> {
     writeFileSync(file, text)
   }
   process.stdout.write(text)
+  rmSync(partial, { force: true })
   logger.info('results written', { files })
   const fair = result.fairness as FairnessResult | undefined
   if (fair !== undefined && !fair.passed) process.exitCode = 1
