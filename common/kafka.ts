@@ -32,10 +32,31 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   })
 }
 
-/** Creates the topics that do not exist yet; existing ones are left as they are. */
-export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+/**
+ * Creates the topics that do not exist yet (existing ones are left as they are) and waits until
+ * every partition of every topic has a leader. kafkajs' own `waitForLeaders` sometimes fails with
+ * UNKNOWN_TOPIC_OR_PARTITION when several clients create topics at once, so we poll the metadata.
+ */
+export async function ensureTopics(admin: Admin, topics: ITopicConfig[], timeoutMs = 30_000): Promise<void> {
   const existing = new Set(await admin.listTopics())
   const missing = topics.filter((topic) => !existing.has(topic.topic))
-  if (missing.length === 0) return
-  await admin.createTopics({ topics: missing, waitForLeaders: true })
+  if (missing.length > 0) {
+    // Another client may create the same topic between listTopics and here: createTopics then
+    // answers false (already exists), which is what we want.
+    await admin.createTopics({ topics: missing, waitForLeaders: false })
+  }
+  await waitForLeaders(admin, topics.map((topic) => topic.topic), timeoutMs)
+}
+
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const ready = await admin
+      .fetchTopicMetadata({ topics })
+      .then((metadata) => metadata.topics.length === topics.length && metadata.topics.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0)))
+      .catch(() => false)
+    if (ready) return
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
 }

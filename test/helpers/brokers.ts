@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { type Admin, type Consumer, type Kafka, type Producer } from 'kafkajs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { onTestFinished } from 'vitest'
-import { createKafka } from '../../common/kafka.ts'
+import { createKafka, ensureTopics } from '../../common/kafka.ts'
 import { createLogger } from '../../common/logger.ts'
 
 export const kafkaBrokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
@@ -29,12 +29,12 @@ export async function testAdmin(kafka: Kafka = testKafka()): Promise<Admin> {
   return admin
 }
 
-/** Creates unique topics (deleted when the test finishes) and returns their names. */
+/** Creates unique topics, waits for their leaders, deletes them when the test finishes; returns their names. */
 export async function createTopics(prefixes: string[], partitions = 1): Promise<string[]> {
   const admin = await testAdmin()
   const topics = prefixes.map(uniqueName)
-  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true })
   onTestFinished(() => admin.deleteTopics({ topics }).catch(() => undefined))
+  await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: partitions })))
   return topics
 }
 

@@ -11,16 +11,16 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
-import { consumeUntil, testKafka, testMqtt, uniqueName } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, testKafka, testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
-import { createTopicsWithLeaders, expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from './helpers.ts'
+import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from './helpers.ts'
 
 const golden = loadGolden()
 
 describe('the pipeline on the golden data set', () => {
   it('turns mqtt.jsonl, through Mosquitto, ingest and the processor, into exactly the expected windows and late readings', async () => {
     const kafka = testKafka()
-    const [readings, controlPanel, late, dlq] = await createTopicsWithLeaders(['e2e-readings', 'e2e-control-panel', 'e2e-late', 'e2e-dlq'], 3)
+    const [readings, controlPanel, late, dlq] = await createTopics(['e2e-readings', 'e2e-control-panel', 'e2e-late', 'e2e-dlq'], 3)
     const { prefix, clientId } = uniqueBridgeNames()
     const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq!, connections: 1 })
     const processor = startProcessor({

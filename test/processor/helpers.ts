@@ -11,7 +11,7 @@ import { expect, onTestFinished } from 'vitest'
 import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
-import { consumeUntil, kafkaBrokers, testAdmin, testProducer, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
+import { consumeUntil, kafkaBrokers, testAdmin, testProducer, type ConsumedRecord } from '../helpers/brokers.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
 const GOLDEN_DIR = process.env.THERMOCLINE_GOLDEN_DIR ?? fileURLToPath(new URL('../../../shared/golden/basic/', import.meta.url))
@@ -38,28 +38,6 @@ export function loadGolden(dir = GOLDEN_DIR): Golden {
     windows: JSON.parse(read('expected-windows.json')) as Golden['windows'],
     lateIds: JSON.parse(read('expected-late.json')) as string[],
     dlqLines: JSON.parse(read('expected-dlq.json')) as number[],
-  }
-}
-
-/**
- * Like createTopics in ../helpers/brokers.ts, but waits for the leaders itself: kafkajs'
- * `waitForLeaders` gives up when the metadata request right after creation answers
- * UNKNOWN_TOPIC_OR_PARTITION, which happens here when several test files create topics at once.
- */
-export async function createTopicsWithLeaders(prefixes: string[], partitions: number, timeoutMs = 20_000): Promise<string[]> {
-  const admin = await testAdmin()
-  const topics = prefixes.map(uniqueName)
-  onTestFinished(() => admin.deleteTopics({ topics }).catch(() => undefined))
-  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: false })
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const ready = await admin
-      .fetchTopicMetadata({ topics })
-      .then((metadata) => metadata.topics.every((topic) => topic.partitions.length === partitions && topic.partitions.every((p) => p.leader >= 0)))
-      .catch(() => false)
-    if (ready) return topics
-    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
 

@@ -7,13 +7,13 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
-import { consumeUntil, testKafka, uniqueName } from '../helpers/brokers.ts'
-import { createTopicsWithLeaders, expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, readAll, startProcessor } from './helpers.ts'
+import { consumeUntil, createTopics, testKafka, uniqueName } from '../helpers/brokers.ts'
+import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, readAll, startProcessor } from './helpers.ts'
 
 const golden = loadGolden()
 
 async function topics(partitions: number): Promise<{ readings: string; controlPanel: string; late: string; dlq: string; env: Record<string, string> }> {
-  const [readings, controlPanel, late, dlq] = await createTopicsWithLeaders(['proc-readings', 'proc-control-panel', 'proc-late', 'proc-dlq'], partitions)
+  const [readings, controlPanel, late, dlq] = await createTopics(['proc-readings', 'proc-control-panel', 'proc-late', 'proc-dlq'], partitions)
   return {
     readings: readings!,
     controlPanel: controlPanel!,

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest'
 import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
 import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
 import { toCelsius, type Unit } from '../../simulator/model.ts'
-import { consumeUntil, kafkaBrokers, mqttUrl, testKafka } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, testKafka } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
-import { createTopicsWithLeaders, readAll } from '../processor/helpers.ts'
+import { readAll } from '../processor/helpers.ts'
 import { startCli } from './simulator-process.ts'
 
 const WINDOW_MS = 15_000
@@ -60,7 +60,7 @@ function close(actual: number, expected: number): boolean {
 describe('a seeded run with every fault, through ingest and the processor', () => {
   it('dead-letters exactly the malformed messages, sends exactly the late readings to the late topic, and counts the rest once each, in °C', async () => {
     const { prefix, clientId } = uniqueBridgeNames()
-    const [readings, dlq, late, controlPanel] = await createTopicsWithLeaders(['e2e-readings', 'e2e-dlq', 'e2e-late', 'e2e-control-panel'], 1)
+    const [readings, dlq, late, controlPanel] = await createTopics(['e2e-readings', 'e2e-dlq', 'e2e-late', 'e2e-control-panel'], 1)
     const start = '2026-01-01T00:00:00.000Z'
     const fleetOptions: FleetOptions = {
       ...defaultFleetOptions,
