@@ -22,7 +22,7 @@ describe('the pipeline on the golden data set', () => {
     const kafka = testKafka()
     const [readings, controlPanel, late, dlq] = await createTopics(['e2e-readings', 'e2e-control-panel', 'e2e-late', 'e2e-dlq'], 3)
     const { prefix, clientId } = uniqueBridgeNames()
-    const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq!, connections: 1 })
+    const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq! })
     const processor = startProcessor({
       READINGS_TOPIC: readings!,
       CONTROL_PANEL_TOPIC: controlPanel!,
