@@ -1,5 +1,5 @@
 /** kafkajs wiring shared by the services: one client factory and topic creation. */
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs'
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry, type Message } from 'kafkajs'
 import { type Logger } from './logger.ts'
 
 export interface KafkaClientOptions {
@@ -59,4 +59,24 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
     if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
+}
+
+function byteLength(value: string | Buffer | null | undefined): number {
+  if (value === null || value === undefined) return 0
+  return typeof value === 'string' ? value.length * 3 : value.length
+}
+
+/**
+ * An upper bound of a message's size in a record batch (strings counted at 3 bytes a character).
+ * Producers bound their requests with it: a record batch above the broker's max.message.bytes
+ * (1 MiB by default) is refused with MESSAGE_TOO_LARGE, and retrying the same batch never succeeds.
+ */
+export function estimatedRecordBytes(message: Message): number {
+  let bytes = 32 + byteLength(message.key) + byteLength(message.value as string | Buffer | null)
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    bytes += name.length + 8
+    if (Array.isArray(value)) for (const item of value) bytes += byteLength(item)
+    else bytes += byteLength(value)
+  }
+  return bytes
 }

@@ -20,6 +20,7 @@
  */
 import { Partitioners, type Message, type PartitionMetadata, type Producer, type TopicMessages } from 'kafkajs'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
+import { estimatedRecordBytes } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
 import { type IngestMetrics } from './metrics.ts'
 
@@ -29,14 +30,25 @@ export interface SinkRecord {
 }
 
 interface Pending extends SinkRecord {
+  /** estimatedRecordBytes of the message, computed once. */
+  bytes: number
   resolve(): void
   reject(error: Error): void
 }
+
+/** Half the broker's default max.message.bytes: room for the record batch's own overhead. */
+export const DEFAULT_MAX_BATCH_BYTES = 512 * 1024
 
 export interface KafkaSinkOptions {
   /** Makes a producer that is not connected yet (idempotent, acks=all is set on each send). */
   createProducer: () => Producer
   maxBatchRecords: number
+  /**
+   * Most (estimated) bytes in one produce request. kafkajs sends a partition's records as one record
+   * batch, which the broker refuses above max.message.bytes (1 MiB by default) — and the same batch
+   * retried is refused forever, which would stall the bridge.
+   */
+  maxBatchBytes?: number
   /**
    * Produce requests in flight at once, each on its own idempotent producer with one request in
    * flight (kafkajs#598 makes concurrent sends on one idempotent producer unsafe).
@@ -108,7 +120,7 @@ export class KafkaSink {
       // A record without a known partition has no order to keep: any lane will do.
       const lane = partition === undefined ? this.#unkeyed++ % this.#lanes.length : partition % this.#lanes.length
       const message = partition === undefined ? record.message : { ...record.message, partition }
-      this.#lanes[lane]!.queue.push({ topic: record.topic, message, resolve, reject })
+      this.#lanes[lane]!.queue.push({ topic: record.topic, message, bytes: estimatedRecordBytes(message), resolve, reject })
       if (!this.#dispatchScheduled) {
         this.#dispatchScheduled = true
         // setImmediate, not a microtask: every MQTT packet read in this turn of the event loop joins the batch.
@@ -150,7 +162,7 @@ export class KafkaSink {
     if (this.#closed) return
     for (const lane of this.#lanes) {
       if (lane.busy || lane.queue.length === 0) continue
-      const batch = lane.queue.splice(0, this.#options.maxBatchRecords)
+      const batch = lane.queue.splice(0, this.#batchLength(lane.queue))
       lane.busy = true
       void this.#sendUntilAcknowledged(lane, batch).finally(() => {
         lane.busy = false
@@ -159,6 +171,15 @@ export class KafkaSink {
         if (this.#isIdle()) for (const resolve of this.#idleWaiters.splice(0)) resolve()
       })
     }
+  }
+
+  /** How many records from the head of `queue` fit in one request (always at least one). */
+  #batchLength(queue: readonly Pending[]): number {
+    const { maxBatchRecords, maxBatchBytes = DEFAULT_MAX_BATCH_BYTES } = this.#options
+    let bytes = queue[0]!.bytes
+    let length = 1
+    while (length < queue.length && length < maxBatchRecords && bytes + queue[length]!.bytes <= maxBatchBytes) bytes += queue[length++]!.bytes
+    return length
   }
 
   #rejectQueued(): void {

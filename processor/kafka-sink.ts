@@ -7,6 +7,7 @@
 import { type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
 import { CloudEventHeaders, type WindowData } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
+import { estimatedRecordBytes } from '../common/kafka.ts'
 import { type InvalidRecord } from './kafka-source.ts'
 import { type WindowResult } from './windows.ts'
 
@@ -101,29 +102,13 @@ export function deadLetterMessage(message: KafkaMessage, invalid: InvalidRecord,
 /** Well under the broker's default max.message.bytes (1 MiB), leaving room for record overhead. */
 const MAX_CHUNK_BYTES = 256 * 1024
 
-function byteLength(value: string | Buffer | null | undefined): number {
-  if (value === null || value === undefined) return 0
-  return typeof value === 'string' ? value.length * 3 : value.length
-}
-
-/** An upper bound of a message's size in a record batch (strings counted at 3 bytes a character). */
-function estimatedBytes(message: Message): number {
-  let bytes = 32 + byteLength(message.key) + byteLength(message.value as string | Buffer | null)
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    bytes += name.length + 8
-    if (Array.isArray(value)) for (const item of value) bytes += byteLength(item)
-    else bytes += byteLength(value)
-  }
-  return bytes
-}
-
 /** Splits `messages`, in order, into runs of at most `maxBytes` (a single larger message stays alone). */
 export function chunksOf(messages: Message[], maxBytes: number): Message[][] {
   const chunks: Message[][] = []
   let current: Message[] = []
   let bytes = 0
   for (const message of messages) {
-    const size = estimatedBytes(message)
+    const size = estimatedRecordBytes(message)
     if (current.length > 0 && bytes + size > maxBytes) {
       chunks.push(current)
       current = []
