@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics, testMqtt, type ConsumedRecord } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
 import { handled, startBridgeProcess, uniqueBridgeNames, waitForMetrics } from './bridge-process.ts'
+import { goldenFile } from '../helpers/golden.ts'
 
-const GOLDEN = new URL('../../../shared/golden/basic/', import.meta.url)
-const lines = readFileSync(new URL('mqtt.jsonl', GOLDEN), 'utf8')
+const lines = readFileSync(goldenFile('mqtt.jsonl'), 'utf8')
   .split('\n')
   .filter((line) => line.trim() !== '')
   .map((line) => JSON.parse(line) as { topic: string; payload: string })
-const expectedDlq = new Set(JSON.parse(readFileSync(new URL('expected-dlq.json', GOLDEN), 'utf8')) as number[])
+const expectedDlq = new Set(JSON.parse(readFileSync(goldenFile('expected-dlq.json'), 'utf8')) as number[])
 
 /** The golden file's topics are thermostats/{area}/{device}/temperature; each test publishes under its own prefix. */
 const rewrite = (topic: string, prefix: string): string => topic.replace(/^thermostats\//, `${prefix}/`)

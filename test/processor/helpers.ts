@@ -8,13 +8,13 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { expect, onTestFinished } from 'vitest'
+import { GOLDEN_DIR } from '../helpers/golden.ts'
 import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
 import { consumeUntil, kafkaBrokers, testAdmin, testProducer, type ConsumedRecord } from '../helpers/brokers.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
-const GOLDEN_DIR = process.env.THERMOCLINE_GOLDEN_DIR ?? fileURLToPath(new URL('../../../shared/golden/basic/', import.meta.url))
 
 export interface GoldenLine {
   topic: string

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { createFleet, defaultFleetOptions } from '../../simulator/fleet.ts'
 import { createReplaySource, parseReplayLines } from '../../simulator/replay-source.ts'
+import { goldenFile } from '../helpers/golden.ts'
 
-// The shared golden data sets sit beside the checkout (../shared/golden, design.md).
-const GOLDEN = new URL('../../../shared/golden/basic/mqtt.jsonl', import.meta.url)
+const GOLDEN = goldenFile('mqtt.jsonl')
 
 describe('replaying a JSONL file', () => {
   it('hands out every line in file order, topic and payload unchanged, even when times go backwards', () => {
@@ -24,7 +24,7 @@ describe('replaying a JSONL file', () => {
     expect(fleet.counts.late + fleet.counts.out_of_order + fleet.counts.malformed).toBeGreaterThan(10)
   })
 
-  it.skipIf(!existsSync(GOLDEN))('hands out every line of the golden data set, in file order', () => {
+  it('hands out every line of the golden data set, in file order', () => {
     const text = readFileSync(GOLDEN, 'utf8')
     const lines = text.trim().split('\n').map((line) => JSON.parse(line) as { topic: string; payload: string })
     const source = createReplaySource(parseReplayLines(text))
