@@ -14,7 +14,6 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +23,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
+import { freePort } from '../stack/probe.ts'
 
 const MESSAGES = Number(process.env.MESSAGES ?? 100_000)
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -38,13 +38,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const logger = createLogger('bench', 'info')
 const run = promisify(execFile)
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 const runId = (): string => Math.random().toString(36).slice(2, 8)
 

@@ -35,6 +35,7 @@ import { PartitionWindows, Outcome, type Reading } from '../processor/windows.ts
 import { KAFKA_VERSION } from '../stack/kafka-broker.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { buildStreamsPeer, startStreamsPeer } from './peers/kafka-streams.ts'
+import { freePort } from '../stack/probe.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'thermocline.js')
@@ -121,15 +122,6 @@ const round = (value: number, digits = 0): number => Number(value.toFixed(digits
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net')
-  const server = createServer()
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((done) => server.close(() => done()))
-  return port
 }
 
 /** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or 0 once it is gone. */

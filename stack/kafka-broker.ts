@@ -141,14 +141,24 @@ function javaArgs(settings: KafkaBrokerSettings, paths: KafkaPaths, mainClass: s
   ]
 }
 
+/**
+ * A KRaft cluster id is a Kafka Uuid: 16 random bytes, URL-safe base64 without padding. Like Kafka's
+ * own Uuid.randomUuid, never one that starts with "-": the storage tool would read it as an option.
+ */
+export function randomClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
+}
+
 /** Writes the config and formats KRaft storage the first time (kafka-storage.sh format). */
 async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promise<void> {
   mkdirSync(paths.data, { recursive: true })
   writeFileSync(paths.properties, serverProperties(settings, paths))
   writeFileSync(paths.log4j, log4jProperties(paths))
   if (existsSync(join(paths.data, 'meta.properties'))) return
-  // A KRaft cluster id is a Kafka Uuid: 16 random bytes, URL-safe base64 without padding.
-  const clusterId = randomBytes(16).toString('base64url')
+  const clusterId = randomClusterId()
   try {
     await run('java', javaArgs({ ...settings, heap: '256m' }, paths, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', paths.properties]))
   } catch (error) {

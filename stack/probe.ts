@@ -59,3 +59,12 @@ export function mqttAnswers(host: string, port: number, timeoutMs = 3_000): Prom
     client.once('close', () => done(false))
   })
 }
+
+/** A loopback port that was free a moment ago (the OS picked it), for a server started next. */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { dashboards } from '../../dashboards/dashboards.ts'
 import { createTopics, kafkaBrokers, mqttUrl, uniqueName } from '../helpers/brokers.ts'
-import { freePort, startPrometheus, waitForData } from '../helpers/prometheus.ts'
+import { freePort } from '../../stack/probe.ts'
+import { startPrometheus, waitForData } from '../helpers/prometheus.ts'
 import { startCli } from '../simulator/simulator-process.ts'
 
 const SCRAPE_SECONDS = 1

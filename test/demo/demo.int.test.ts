@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -8,6 +7,7 @@ import { KAFKA_VERSION } from '../../stack/kafka-broker.ts'
 import { kafkaAnswers, mqttAnswers } from '../../stack/probe.ts'
 import { stackOptions } from '../../stack/stack.ts'
 import { startCli, type CliProcess } from '../simulator/simulator-process.ts'
+import { freePort } from '../../stack/probe.ts'
 
 // Both tests run the demo on the contract's default topics and groups, so they live in one file:
 // vitest runs the tests of a file one after the other, never two demos at once.
@@ -67,13 +67,6 @@ function scratchHome(): string {
   return home
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe('thermocline demo', () => {
   it('shows a full window for every area within half a minute, then stops everything on SIGINT with exit 0', async () => {

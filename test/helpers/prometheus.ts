@@ -4,9 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../../stack/probe.ts'
 
 export interface ScrapeTarget {
   job: string
@@ -26,13 +26,6 @@ export interface RunningPrometheus {
   stop(): Promise<void>
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 export async function startPrometheus(targets: ScrapeTarget[], ruleFiles: string[] = [], timeoutMs = 30_000): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'thermocline-prometheus-'))

@@ -4,7 +4,6 @@
  * test finishes. The shared broker on 9092 is never touched.
  */
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { onTestFinished } from 'vitest'
@@ -13,6 +12,7 @@ import { createLogger } from '../../common/logger.ts'
 import { KAFKA_VERSION, runningKafkaPid, startKafka, stopKafka, type KafkaBrokerSettings } from '../../stack/kafka-broker.ts'
 import { isAlive } from '../../stack/process.ts'
 import { stackOptions } from '../../stack/stack.ts'
+import { freePort } from '../../stack/probe.ts'
 
 export interface ScratchKafka {
   brokers: string[]
@@ -22,13 +22,6 @@ export interface ScratchKafka {
   restart(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 export async function startScratchKafka(): Promise<ScratchKafka> {
   const { config: shared } = parseArgs(stackOptions, [], process.env)

@@ -7,6 +7,7 @@ import { parseArgs } from '../../common/config.ts'
 import { KAFKA_VERSION } from '../../stack/kafka-broker.ts'
 import { stackOptions } from '../../stack/stack.ts'
 import { runCli } from '../helpers/cli.ts'
+import { freePort } from '../../stack/probe.ts'
 
 const { config: shared } = parseArgs(stackOptions, [], process.env)
 
@@ -33,13 +34,6 @@ async function occupiedPort(): Promise<number> {
   return (server.address() as { port: number }).port
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe('thermocline stack', () => {
   it('starts its own Mosquitto where no MQTT broker answers, reuses the running Kafka, and stops only what it started', async () => {
