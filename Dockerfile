@@ -11,6 +11,7 @@ COPY stack ./stack
 COPY ingest ./ingest
 COPY processor ./processor
 COPY simulator ./simulator
+COPY demo ./demo
 # Inside a container the metrics endpoint must be reachable from Prometheus, not only loopback.
 ENV METRICS_HOST=0.0.0.0
 USER node
