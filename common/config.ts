@@ -182,3 +182,23 @@ export function url(protocols: readonly string[]): (raw: string) => string {
     return raw
   }
 }
+
+/**
+ * What a command without positional arguments does first: its settings, or undefined when `--help`
+ * was asked for (the help is printed on stdout). A stray argument is a bad setting.
+ */
+export function readCommandSettings<S extends OptionSpec>(
+  command: string,
+  spec: S,
+  argv: readonly string[],
+  text: { usage: string; summary: string },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ConfigOf<S> | undefined {
+  const { config, positionals, help } = parseArgs(spec, argv, env)
+  if (help) {
+    process.stdout.write(formatHelp(text.usage, text.summary, spec))
+    return undefined
+  }
+  if (positionals.length > 0) throw new ConfigError('arguments', `${command} takes no arguments (got ${JSON.stringify(positionals.join(' '))})`)
+  return config
+}

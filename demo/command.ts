@@ -7,7 +7,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Command } from '../cli/main.ts'
-import { formatHelp, parseArgs, settingName } from '../common/config.ts'
+import { readCommandSettings, settingName } from '../common/config.ts'
 import { ConfigError, StackError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
@@ -36,12 +36,8 @@ const STOP_GRACE_MS = { simulator: 15_000, ingest: 20_000, processor: 30_000 } a
 export const demoCommand: Command = {
   summary: 'run simulator, ingest and processor together and show the windows live',
   async run(argv) {
-    const { config, positionals, help } = parseArgs(demoOptions, argv)
-    if (help) {
-      process.stdout.write(formatHelp(USAGE, SUMMARY, demoOptions))
-      return 0
-    }
-    if (positionals.length > 0) throw new ConfigError('arguments', `demo takes no arguments (got ${JSON.stringify(positionals.join(' '))})`)
+    const config = readCommandSettings('demo', demoOptions, argv, { usage: USAGE, summary: SUMMARY })
+    if (config === undefined) return 0
     if (config.areas > config.devices) throw new ConfigError(settingName(demoOptions.areas), `cannot exceed ${settingName(demoOptions.devices)} (${config.devices})`)
 
     const logger = createLogger('demo', config.logLevel)

@@ -1,7 +1,6 @@
 /** `thermocline ingest`: the MQTT -> Kafka bridge as a long-running service. */
 import { type Command } from '../cli/main.ts'
-import { formatHelp, parseArgs } from '../common/config.ts'
-import { ConfigError } from '../common/errors.ts'
+import { readCommandSettings } from '../common/config.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger, type Logger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
@@ -18,12 +17,8 @@ SIGTERM and SIGINT.`
 export const ingestCommand: Command = {
   summary: 'bridge MQTT readings into Kafka as CloudEvents',
   async run(argv) {
-    const { config, positionals, help } = parseArgs(ingestOptions, argv)
-    if (help) {
-      process.stdout.write(formatHelp(USAGE, SUMMARY, ingestOptions))
-      return 0
-    }
-    if (positionals.length > 0) throw new ConfigError('arguments', `ingest takes no arguments (got ${JSON.stringify(positionals.join(' '))})`)
+    const config = readCommandSettings('ingest', ingestOptions, argv, { usage: USAGE, summary: SUMMARY })
+    if (config === undefined) return 0
 
     const logger = createLogger('ingest', config.logLevel)
     const registry = createRegistry('ingest')

@@ -1,6 +1,5 @@
 import { type Command } from '../cli/main.ts'
-import { formatHelp, parseArgs } from '../common/config.ts'
-import { ConfigError } from '../common/errors.ts'
+import { readCommandSettings } from '../common/config.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
@@ -17,12 +16,8 @@ topic, records that are not reading CloudEvents to the DLQ. Stops cleanly on SIG
 export const processCommand: Command = {
   summary: 'window the readings per area and publish each window\'s variance to control-panel',
   async run(argv) {
-    const { config, positionals, help } = parseArgs(processorOptions, argv)
-    if (help) {
-      process.stdout.write(formatHelp(USAGE, SUMMARY, processorOptions))
-      return 0
-    }
-    if (positionals.length > 0) throw new ConfigError('arguments', `process takes no arguments (got ${JSON.stringify(positionals.join(' '))})`)
+    const config = readCommandSettings('process', processorOptions, argv, { usage: USAGE, summary: SUMMARY })
+    if (config === undefined) return 0
 
     const logger = createLogger('processor', config.logLevel)
     const registry = createRegistry('processor')

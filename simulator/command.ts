@@ -3,7 +3,7 @@
  * on stderr and metrics on /metrics, and stops cleanly on SIGINT/SIGTERM.
  */
 import { type Command } from '../cli/main.ts'
-import { formatHelp, parseArgs } from '../common/config.ts'
+import { readCommandSettings } from '../common/config.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
 import { createFleet, type Fleet } from './fleet.ts'
@@ -28,11 +28,8 @@ const DRAIN_MS = 10_000
 export const simulateCommand: Command = {
   summary: 'publish simulated thermostat readings (or replay a JSONL file) to MQTT',
   async run(argv) {
-    const { config, help } = parseArgs(simulatorOptions, argv)
-    if (help) {
-      process.stdout.write(formatHelp(USAGE, SUMMARY, simulatorOptions))
-      return 0
-    }
+    const config = readCommandSettings('simulate', simulatorOptions, argv, { usage: USAGE, summary: SUMMARY })
+    if (config === undefined) return 0
     checkSettings(config)
     const logger = createLogger('simulate', config.logLevel)
     const nowMs = Date.now()

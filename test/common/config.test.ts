@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { boolean, formatHelp, integer, parseArgs, type Option } from '../../common/config.ts'
+import { boolean, formatHelp, integer, parseArgs, readCommandSettings, type Option } from '../../common/config.ts'
 import { ConfigError } from '../../common/errors.ts'
 import { graceMs, kafkaBrokers, mqttUrl, readingsTopic, windowMs } from '../../common/options.ts'
 
@@ -58,5 +58,12 @@ describe('formatHelp', () => {
     expect(help).toMatch(/--window-ms\s+WINDOW_MS\s+tumbling window length .* \(default: 15000\)/)
     expect(help).toMatch(/--kafka-brokers\s+KAFKA_BROKERS\s+.*\(default: localhost:9092\)/)
     expect(help).toContain('--help, -h')
+  })
+})
+
+describe('readCommandSettings', () => {
+  it('returns the settings, or stops a stray argument with one line', () => {
+    expect(readCommandSettings('x', spec, ['--window-ms', '10'], { usage: 'x', summary: 'X.' }, {})?.windowMs).toBe(10)
+    expect(() => readCommandSettings('x', spec, ['extra'], { usage: 'x', summary: 'X.' }, {})).toThrow('invalid setting arguments: x takes no arguments (got "extra")')
   })
 })
