@@ -427,13 +427,18 @@ export class Processor {
     return task.inFlight
   }
 
-  /** Commits on the interval without waiting; waits when outputs pile up (backpressure) or when asked to. */
+  /**
+   * Commits without waiting as soon as a window has closed (its result should not wait for the next
+   * interval: that was most of the emit latency) or when the interval is due; waits when outputs
+   * pile up (backpressure) or when asked to. At most one transaction is in flight per partition, so
+   * a replay that closes windows in every batch commits back to back, not once per batch.
+   */
   async #commitIfDue(task: PartitionTask, wait: boolean): Promise<void> {
     const pendingOutputs = task.pendingWindows.length + task.pendingLate.length + task.pendingDeadLetters.length
     if (wait || pendingOutputs >= MAX_PENDING_OUTPUTS) {
       if (task.inFlight !== undefined) await task.inFlight
       await this.#startCommit(task)
-    } else if (task.inFlight === undefined && this.#now() - task.lastCommitWallMs >= this.#config.commitIntervalMs) {
+    } else if (task.inFlight === undefined && (task.pendingWindows.length > 0 || this.#now() - task.lastCommitWallMs >= this.#config.commitIntervalMs)) {
       void this.#startCommit(task)
     }
   }
