@@ -31,6 +31,7 @@ import { CloudEventHeaders, type WindowData } from '../common/events.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { EventTypes } from '../common/topics.ts'
+import { windowData } from '../processor/kafka-sink.ts'
 import { PartitionWindows, Outcome, type Reading } from '../processor/windows.ts'
 import { KAFKA_VERSION } from '../stack/kafka-broker.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
@@ -286,21 +287,9 @@ function coreWindows(records: Array<{ reading: Reading; partition: number }>): {
   for (const state of states) {
     state.setCaughtUp(true)
     state.advanceIdle(Number.MAX_SAFE_INTEGER / 2)
-    for (const w of state.closeDue()) {
-      const s = w.statistics
-      windows.set(`${w.area}/${new Date(w.windowStartMs).toISOString()}`, {
-        area: w.area,
-        windowStart: new Date(w.windowStartMs).toISOString(),
-        windowEnd: new Date(w.windowEndMs).toISOString(),
-        count: s.count,
-        devices: w.devices,
-        mean: s.mean,
-        variance: s.variance,
-        sampleVariance: s.sampleVariance,
-        stddev: s.stddev,
-        min: s.min,
-        max: s.max,
-      })
+    for (const result of state.closeDue()) {
+      const data = windowData(result)
+      windows.set(`${data.area}/${data.windowStart}`, data)
     }
   }
   return { windows, streamTime, late, duplicates }
