@@ -29,6 +29,9 @@ import { Outcome, PartitionWindows, windowStartOf, type WindowResult } from './w
 /** Outputs held before a commit is forced regardless of the interval: bounds memory and transaction size. */
 const MAX_PENDING_OUTPUTS = 10_000
 
+/** A tick this much later than due means the process did not run meanwhile (see #tick). */
+const PAUSE_THRESHOLD_MS = 1_000
+
 /** Stored as the metadata of the committed offset of each input partition. */
 export interface PartitionCheckpoint {
   v: 1
@@ -119,6 +122,8 @@ export class Processor {
   #admin: Admin | undefined
   #consumer: Consumer | undefined
   #ticker: ReturnType<typeof setInterval> | undefined
+  #tickMs = 100
+  #lastTickWallMs = 0
   #stopping = false
 
   constructor(options: ProcessorOptions) {
@@ -172,8 +177,9 @@ export class Processor {
       partitionsConsumedConcurrently: 16,
       eachBatch: (payload) => this.#onBatch(payload),
     })
-    const tickMs = Math.max(10, Math.min(100, config.commitIntervalMs, Math.floor(config.idleMs / 4)))
-    this.#ticker = setInterval(() => this.#tick(), tickMs)
+    this.#tickMs = Math.max(10, Math.min(100, config.commitIntervalMs, Math.floor(config.idleMs / 4)))
+    this.#lastTickWallMs = this.#now()
+    this.#ticker = setInterval(() => this.#tick(), this.#tickMs)
   }
 
   /** Commits what is done, leaves the group and disconnects. Open windows are rebuilt on the next start. */
@@ -343,9 +349,23 @@ export class Processor {
     if (Number.isFinite(streamTime)) this.#metrics.eventTimeLag.set(label, (this.#now() - streamTime) / 1000)
   }
 
-  /** Idle advance and interval commits for partitions that receive nothing. */
+  /**
+   * Idle advance and interval commits for partitions that receive nothing. A tick that comes late by
+   * a second or more means the process did not run (SIGSTOP, a long GC pause, a frozen VM, no CPU):
+   * that time is taken out of every partition's silence before anything else runs, since the
+   * readings written meanwhile are still unread and idleness would close their windows first.
+   */
   #tick(): void {
     if (this.#stopping) return
+    const tickedAt = this.#now()
+    const pausedMs = tickedAt - this.#lastTickWallMs - this.#tickMs
+    this.#lastTickWallMs = tickedAt
+    if (pausedMs >= PAUSE_THRESHOLD_MS) {
+      for (const task of this.#owners.values()) task.windows.notRunning(pausedMs, tickedAt)
+      const message = `the process did not run for ${pausedMs} ms (paused or starved of CPU): not counted as silence of its partitions`
+      if (pausedMs >= this.#config.idleMs) this.#logger.warn(message)
+      else this.#logger.debug(message)
+    }
     for (const pending of this.#tasks.values()) {
       void pending
         .then((task) =>

@@ -9,7 +9,9 @@
  * - a partition that has been silent for `idleMs` (and whose consumer has read everything there is)
  *   lets its stream time run on with the wall clock from then on, so the last windows close when
  *   every thermostat stops, in live use and in replay alike (the complaint about Kafka Streams/Flink
- *   in notes.md).
+ *   in notes.md). Silence is wall time the process observed: time it did not run at all (paused,
+ *   starved of CPU, a frozen VM) is taken back through `notRunning`, or the readings that piled up
+ *   meanwhile would find their windows closed by idleness when it runs again.
  *
  * Restart: the processor commits, with each transaction, the offset of the earliest record an open
  * window still needs, plus `streamTime` and `position` (the next offset not yet processed). Records
@@ -195,6 +197,14 @@ export class PartitionWindows {
     if (advanced <= this.#streamTime) return false
     this.#streamTime = advanced
     return true
+  }
+
+  /**
+   * The process did not run for `pausedMs` up to `nowMs`: that time does not count as silence. Never
+   * moves the last record's moment past `nowMs`, so it is safe after a record read since the pause.
+   */
+  notRunning(pausedMs: number, nowMs: number): void {
+    this.#lastRecordWallMs = Math.min(nowMs, this.#lastRecordWallMs + pausedMs)
   }
 
   /** Removes and returns every window closed by the current stream time, oldest first. */

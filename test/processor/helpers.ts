@@ -12,7 +12,7 @@ import { GOLDEN_DIR } from '../helpers/golden.ts'
 import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
-import { consumeUntil, kafkaBrokers, testAdmin, testProducer, type ConsumedRecord } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, kafkaBrokers, testAdmin, testProducer, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
 
@@ -100,6 +100,30 @@ export function invalidRecords(): Message[] {
 }
 
 /** Sends records in order, `chunk` at a time, waiting `pauseMs` between chunks (the flow of a live source). */
+/** Fresh topics for one processor test, and the environment that points a processor at them. */
+export async function processorTopics(partitions: number, settings: Record<string, string> = {}): Promise<{ readings: string; controlPanel: string; late: string; dlq: string; env: Record<string, string> }> {
+  const [readings, controlPanel, late, dlq] = await createTopics(['proc-readings', 'proc-control-panel', 'proc-late', 'proc-dlq'], partitions)
+  return {
+    readings: readings!,
+    controlPanel: controlPanel!,
+    late: late!,
+    dlq: dlq!,
+    env: {
+      READINGS_TOPIC: readings!,
+      CONTROL_PANEL_TOPIC: controlPanel!,
+      LATE_TOPIC: late!,
+      DLQ_TOPIC: dlq!,
+      GROUP_ID: uniqueName('proc-group'),
+      // Short enough for a fast test; no golden reading comes within 5.1 s of event time of its
+      // window's close, so only a stall of the feed longer than 2 s + 5.1 s could change a result.
+      IDLE_MS: '2000',
+      // A SIGKILLed member holds its partitions until its session expires (6 s is the broker minimum).
+      SESSION_TIMEOUT_MS: '6000',
+      ...settings,
+    },
+  }
+}
+
 export async function feed(kafka: Kafka, topic: string, records: Message[], options: { chunk?: number; pauseMs?: number } = {}): Promise<void> {
   const { chunk = records.length, pauseMs = 0 } = options
   const producer = await testProducer(kafka, { idempotent: true, maxInFlightRequests: 1 })

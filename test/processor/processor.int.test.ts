@@ -7,32 +7,10 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
-import { consumeUntil, createTopics, testKafka, uniqueName } from '../helpers/brokers.ts'
-import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, readAll, startProcessor } from './helpers.ts'
+import { consumeUntil, testKafka } from '../helpers/brokers.ts'
+import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, processorTopics as topics, readAll, startProcessor } from './helpers.ts'
 
 const golden = loadGolden()
-
-async function topics(partitions: number): Promise<{ readings: string; controlPanel: string; late: string; dlq: string; env: Record<string, string> }> {
-  const [readings, controlPanel, late, dlq] = await createTopics(['proc-readings', 'proc-control-panel', 'proc-late', 'proc-dlq'], partitions)
-  return {
-    readings: readings!,
-    controlPanel: controlPanel!,
-    late: late!,
-    dlq: dlq!,
-    env: {
-      READINGS_TOPIC: readings!,
-      CONTROL_PANEL_TOPIC: controlPanel!,
-      LATE_TOPIC: late!,
-      DLQ_TOPIC: dlq!,
-      GROUP_ID: uniqueName('proc-group'),
-      // Short enough for a fast test; no golden reading comes within 5.1 s of event time of its
-      // window's close, so only a stall of the feed longer than 2 s + 5.1 s could change a result.
-      IDLE_MS: '2000',
-      // A SIGKILLed member holds its partitions until its session expires (6 s is the broker minimum).
-      SESSION_TIMEOUT_MS: '6000',
-    },
-  }
-}
 
 function reversedRuns<T>(items: T[], run: number): T[] {
   const result: T[] = []

@@ -171,6 +171,33 @@ describe('idle close', () => {
     expect(windows.closeDue()).toHaveLength(1)
     expect(add(T0 + 14_500, 20)).toBe(Outcome.late)
   })
+
+  it('does not count time the process did not run as silence', () => {
+    const { windows, add, clock } = setup()
+    add(T0 + 14_000, 20)
+    windows.setCaughtUp(true)
+    clock.now += 500
+    // Paused for 30 s: counted as silence, that would move stream time to 00:42 and close 00:00.
+    clock.now += 30_000
+    windows.notRunning(30_000, clock.now)
+    expect(windows.advanceIdle(clock.now)).toBe(false)
+    expect(add(T0 + 14_900, 21)).toBe(Outcome.accepted) // what was written meanwhile still counts
+    // Silence observed after the pause does count.
+    clock.now += IDLE_MS + 6_000
+    expect(windows.advanceIdle(clock.now)).toBe(true)
+    expect(windows.closeDue()).toMatchObject([{ windowStartMs: T0, statistics: { count: 2 } }])
+  })
+
+  it('never dates the last record after now, whatever pause it is told of', () => {
+    const { windows, add, clock } = setup()
+    add(T0 + 14_000, 20)
+    windows.setCaughtUp(true)
+    clock.now += 1_000
+    windows.notRunning(60_000, clock.now) // longer than it has been since the record
+    clock.now += IDLE_MS + 6_000
+    expect(windows.advanceIdle(clock.now)).toBe(true)
+    expect(windows.streamTime).toBe(T0 + 20_000)
+  })
 })
 
 describe('restore after a restart', () => {
