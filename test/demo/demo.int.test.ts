@@ -69,9 +69,10 @@ function scratchHome(): string {
 
 
 describe('thermocline demo', () => {
-  it('shows a full window for every area within half a minute, then stops everything on SIGINT with exit 0', async () => {
+  it('shows a full window for every area within half a minute through `npm run demo`, then stops everything on Ctrl-C with exit 0', async () => {
     // 3 s windows: each of the 20 thermostats of an area reports once a second, so a full window holds 60 readings.
-    const demo = startCli(['demo'], { WINDOW_MS: '3000', GRACE_MS: '1000', LOG_LEVEL: 'info' }, STOP_DEMO)
+    // Run as the README says, and stopped as a terminal's Ctrl-C does: SIGINT to npm, its shell and the demo alike.
+    const demo = startCli(['demo'], { WINDOW_MS: '3000', GRACE_MS: '1000', LOG_LEVEL: 'info' }, STOP_DEMO, 'npm run')
     const startedMs = Date.now()
     await demo.waitFor(/Ctrl-C stops everything\./, 60_000)
     const rows = await waitForFrame(demo, (frame) => AREAS.every((area) => frame.get(area)?.[2] === '60'), 30_000)
@@ -90,7 +91,7 @@ describe('thermocline demo', () => {
     expect(demo.stdout()).toMatch(/metrics {4}simulator http:\/\/127\.0\.0\.1:\d+\/metrics {2}ingest http:\/\/127\.0\.0\.1:\d+\/metrics {2}processor http:\/\/127\.0\.0\.1:\d+\/metrics/)
     expect(Date.now() - startedMs).toBeLessThan(90_000)
 
-    demo.child.kill('SIGINT')
+    demo.interrupt()
     expect(await demo.exited).toBe(0)
     expect(demo.stderr()).toContain('services stopped simulator=0 ingest=0 processor=0')
     // The test setup brought the stack up (or found it running): the demo must leave it alone.
