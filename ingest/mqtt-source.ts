@@ -11,6 +11,14 @@
  * messages one connection holds is bounded by the MQTT 5 Receive Maximum we announce (MQTT 5
  * 3.1.2.11.3: the broker sends no more unacknowledged QoS 1 messages than that) and, for QoS 0,
  * by pausing mqtt.js' packet chain when the window is full.
+ *
+ * Surplus sessions. A shared subscription in Mosquitto keeps handing messages to a member whose
+ * persistent session is offline (they queue there until it comes back or its session expires). So
+ * after MQTT_CONNECTIONS was lowered, the sessions of the connections no longer opened would take
+ * their share of every reading and lose it at expiry. At start the source therefore looks for the
+ * sessions just above its own (`<clientId>-<connections>`, then the next, until one is absent),
+ * resumes each, unsubscribes it so nothing new is routed there, delivers what it had queued like any
+ * other message (acknowledged once Kafka has it), and ends it (DISCONNECT with session expiry 0).
  */
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
@@ -62,7 +70,14 @@ interface Connection {
   resume: (() => void) | undefined
   /** mqtt.js' own _sendPacket, for the PUBACKs once they may go. */
   send?: SendPacket
+  /** When the last message arrived (retiring a surplus session: how long it has been quiet). */
+  lastMessageAtMs: number
 }
+
+/** No message and nothing unacknowledged for this long: a retired session has delivered its queue. */
+const RETIRE_QUIET_MS = 1_000
+/** The highest connection index looked at for a surplus session (MQTT_CONNECTIONS' own maximum). */
+const MAX_CONNECTIONS = 1_024
 
 export class MqttSource {
   readonly #options: MqttSourceOptions
@@ -73,6 +88,7 @@ export class MqttSource {
   #connected = 0
   #everLost = false
   #lastError: Error | undefined
+  #retiring: Promise<void> = Promise.resolve()
 
   constructor(options: MqttSourceOptions) {
     this.#options = options
@@ -109,33 +125,99 @@ export class MqttSource {
     } finally {
       clearTimeout(timer)
     }
+    // In the background: a surplus session may hold a long queue, and the bridge runs meanwhile.
+    this.#retiring = this.#retireSurplus(timeoutMs)
   }
 
-  #open(index: number): Promise<void> {
-    const { url, clientId, sessionExpirySeconds, receiveMaximum, logger } = this.#options
-    const id = `${clientId}-${index}`
+  async #retireSurplus(timeoutMs: number): Promise<void> {
+    for (let index = this.#options.connections; index < MAX_CONNECTIONS && !this.#stopping; index++) {
+      if (!(await this.#retire(index, timeoutMs))) return
+    }
+  }
+
+  /** A client for `<clientId>-<index>` on its persistent session, whose PUBACKs wait until the message is safe. */
+  #connect(index: number, reconnectPeriod: number): Connection {
+    const { url, clientId, sessionExpirySeconds, receiveMaximum } = this.#options
     const options: IClientOptions = {
-      clientId: id,
+      clientId: `${clientId}-${index}`,
       protocolVersion: 5,
       // A persistent session: what is published while the bridge is down, and what it had not yet
       // acknowledged, waits in the broker. MQTT 5 ends the session at disconnect unless it has an
       // expiry interval (MQTT 5 3.1.2.11.2).
       clean: false,
       properties: { sessionExpiryInterval: sessionExpirySeconds, receiveMaximum },
-      reconnectPeriod: 1_000,
+      reconnectPeriod,
       connectTimeout: 10_000,
       keepalive: 30,
-      // We subscribe on every connect ourselves (below).
+      // Members subscribe on every connect themselves.
       resubscribe: false,
     }
     const client = mqtt.connect(url, options)
-    const connection: Connection = { client, held: [], resume: undefined }
+    const connection: Connection = { client, held: [], resume: undefined, lastMessageAtMs: 0 }
     this.#connections.push(connection)
     this.#holdPubacks(connection)
-
     // Installed before the connection completes: with a session present, queued messages can come
     // in the same read as the CONNACK (found in this project, see ../shared/notes.md).
     client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => this.#receive(connection, packet, done)
+    client.on('close', () => {
+      // The broker redelivers whatever this connection had not acknowledged, to its next session:
+      // forget it here (Kafka may get it twice, with the same id).
+      for (const held of connection.held.splice(0)) this.#settle(held)
+      connection.resume = undefined
+    })
+    return connection
+  }
+
+  /**
+   * Resumes the surplus session `<clientId>-<index>` if there is one, unsubscribes it, delivers its
+   * queue and ends it. Returns whether a session was there (the caller then looks at the next index).
+   * A session it could not finish (connection lost, or the bridge stopping) stays, for the next start.
+   */
+  async #retire(index: number, timeoutMs: number): Promise<boolean> {
+    const { logger, now = Date.now } = this.#options
+    const connection = this.#connect(index, 0)
+    const { client } = connection
+    const id = `${this.#options.clientId}-${index}`
+    const forget = (): void => void this.#connections.splice(this.#connections.indexOf(connection), 1)
+    try {
+      const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no CONNACK within ${timeoutMs} ms`)), timeoutMs)
+        client.once('connect', (packet) => (clearTimeout(timer), resolve(packet)))
+        client.once('close', () => (clearTimeout(timer), reject(new Error('connection closed'))))
+      })
+      if (!connack.sessionPresent) {
+        // Connecting made an empty session: end it too.
+        await endSession(client)
+        forget()
+        return false
+      }
+      // Unsubscribed, it gets nothing new; what it had queued still comes (Mosquitto delivers it).
+      connection.lastMessageAtMs = now()
+      await client.unsubscribeAsync(this.subscription)
+      while (!this.#stopping && client.connected && (connection.held.length > 0 || now() - connection.lastMessageAtMs < RETIRE_QUIET_MS)) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      // Stopping: stop() acknowledges what is in flight and disconnects it with the others.
+      if (this.#stopping) return false
+      if (!client.connected) throw new Error('connection lost')
+      await endSession(client)
+      forget()
+      logger.info('ended a surplus MQTT session of this bridge (MQTT_CONNECTIONS was lowered) after delivering what it had queued', { clientId: id })
+      return true
+    } catch (error) {
+      if (this.#stopping) return false
+      logger.warn('could not end a surplus MQTT session; trying again at the next start', { clientId: id, error: error as Error })
+      await client.endAsync(true).catch(() => undefined)
+      forget()
+      return false
+    }
+  }
+
+  #open(index: number): Promise<void> {
+    const { logger } = this.#options
+    const connection = this.#connect(index, 1_000)
+    const { client } = connection
+    const id = `${this.#options.clientId}-${index}`
 
     let markSubscribed: () => void = () => undefined
     const subscribed = new Promise<void>((resolve) => (markSubscribed = resolve))
@@ -154,10 +236,6 @@ export class MqttSource {
     client.on('close', () => {
       if (connected) this.#connectionDown()
       connected = false
-      // The broker redelivers whatever this connection had not acknowledged, to its next session:
-      // forget it here (Kafka may get it twice, with the same id).
-      for (const held of connection.held.splice(0)) this.#settle(held)
-      connection.resume = undefined
     })
     client.on('error', (error) => {
       this.#lastError = error
@@ -172,6 +250,7 @@ export class MqttSource {
     const { metrics, now = Date.now } = this.#options
     const held: Held = { messageId: packet.qos > 0 ? packet.messageId : undefined, safe: false, puback: undefined, settled: false }
     connection.held.push(held)
+    connection.lastMessageAtMs = now()
     this.#inFlight++
     metrics.inFlight.inc()
     const message: IncomingMessage = {
@@ -282,8 +361,14 @@ export class MqttSource {
     }
     const unacknowledged = this.#inFlight
     await Promise.all(this.#connections.map(({ client }) => disconnect(client)))
+    await this.#retiring
     return { unacknowledged }
   }
+}
+
+/** DISCONNECT with session expiry 0: the broker deletes the session (MQTT 5 3.14.2.2.2). */
+async function endSession(client: MqttClient): Promise<void> {
+  await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } })
 }
 
 /**

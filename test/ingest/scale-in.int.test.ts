@@ -1,0 +1,59 @@
+/**
+ * Lowering MQTT_CONNECTIONS. Mosquitto keeps routing a shared subscription's messages to members
+ * whose persistent session is offline, so the sessions of connections a bridge no longer opens would
+ * take their share of every reading and drop it when they expire. The bridge ends them at start,
+ * after delivering what they had queued.
+ */
+import mqtt from 'mqtt'
+import { describe, expect, it } from 'vitest'
+import { consumeUntil, createTopics, mqttUrl } from '../helpers/brokers.ts'
+import { startBridgeProcess, uniqueBridgeNames, type BridgeUnderTest, type TestBridgeSettings } from './bridge-process.ts'
+import { makeReadings, publishPaced } from './publisher.ts'
+import { expectEveryReading } from './readings.ts'
+
+/** Whether the broker holds a session for `clientId` (connecting to see, then ending what that created). */
+async function hasSession(clientId: string): Promise<boolean> {
+  const client = mqtt.connect(mqttUrl, { clientId, protocolVersion: 5, clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 60 } })
+  const present = await new Promise<boolean>((resolve, reject) => {
+    client.once('connect', (connack) => resolve(connack.sessionPresent))
+    client.once('error', reject)
+  })
+  await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } })
+  return present
+}
+
+async function waitForStderr(bridge: BridgeUnderTest, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!pattern.test(bridge.stderr())) {
+    if (Date.now() > deadline) throw new Error(`${pattern} not logged within ${timeoutMs} ms:\n${bridge.stderr()}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe('thermocline ingest with fewer connections than before', () => {
+  it('delivers what the surplus sessions had queued, ends them, and then gets every new reading itself', async () => {
+    const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 3)
+    const { prefix, clientId } = uniqueBridgeNames()
+    const settings: TestBridgeSettings = { prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic! }
+
+    const wide = await startBridgeProcess({ ...settings, connections: 4 })
+    wide.process.kill('SIGTERM')
+    expect(await wide.exited).toBe(0)
+
+    // Published while no bridge runs: the four offline sessions share them.
+    const readings = makeReadings(prefix, clientId, 400)
+    await publishPaced(readings.slice(0, 200), { chunk: 50, intervalMs: 0 })
+    const narrow = await startBridgeProcess({ ...settings, connections: 1 })
+    await waitForStderr(narrow, /ended a surplus MQTT session[^\n]*-3"/)
+    // Published while the one-connection bridge runs: without the surplus sessions ended, three
+    // quarters of these would queue in sessions no connection resumes.
+    await publishPaced(readings.slice(200), { chunk: 50, intervalMs: 0 })
+
+    const records = await consumeUntil(readingsTopic!, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
+    expectEveryReading(records, readings, { duplicatesAllowed: false })
+    narrow.process.kill('SIGTERM')
+    expect(await narrow.exited).toBe(0)
+    expect(narrow.stderr().match(/ended a surplus MQTT session/g)).toHaveLength(3)
+    for (const index of [1, 2, 3]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
+  })
+})
