@@ -45,6 +45,49 @@ export interface Bridge {
 }
 
 export async function startBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<Bridge> {
+  const { source, sink } = await openBridge(settings, kafka, metrics, logger)
+  try {
+    await source.start()
+  } catch (error) {
+    await source.stop(0)
+    await sink.close()
+    throw error
+  }
+  logger.info('ingest running', { subscription: source.subscription, connections: settings.connections, readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic })
+
+  return {
+    async stop(timeoutMs) {
+      const result = await source.stop(timeoutMs)
+      await sink.close()
+      return result
+    },
+  }
+}
+
+/**
+ * For a bridge removed for good: delivers what each of its persistent sessions had queued (through
+ * Kafka, like any message) and ends them, without subscribing anything. Resolves with how many
+ * sessions it ended; `stopRequested` cuts it short (what is left stays for the next try).
+ */
+export async function retireBridgeSessions(
+  settings: BridgeSettings,
+  kafka: Kafka,
+  metrics: IngestMetrics,
+  logger: Logger,
+  stop: { requested: Promise<unknown>; timeoutMs: number },
+): Promise<number> {
+  const { source, sink } = await openBridge(settings, kafka, metrics, logger)
+  void stop.requested.then(() => source.stop(stop.timeoutMs))
+  try {
+    return await source.retireFrom(0)
+  } finally {
+    await source.stop(stop.timeoutMs)
+    await sink.close()
+  }
+}
+
+/** Kafka checked and ready (topics, producers), and an MQTT source that writes into it; nothing connected to MQTT yet. */
+async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<{ source: MqttSource; sink: KafkaSink }> {
   const routing: RecordRouting = { layout: topicLayout(settings.topicFilter), readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic }
 
   // Kafka must answer at start: a bridge that cannot write would only hold messages.
@@ -106,20 +149,5 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
       count(metrics)
     },
   })
-  try {
-    await source.start()
-  } catch (error) {
-    await source.stop(0)
-    await sink.close()
-    throw error
-  }
-  logger.info('ingest running', { subscription: source.subscription, connections: settings.connections, readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic })
-
-  return {
-    async stop(timeoutMs) {
-      const result = await source.stop(timeoutMs)
-      await sink.close()
-      return result
-    },
-  }
+  return { source, sink }
 }

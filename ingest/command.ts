@@ -4,7 +4,7 @@ import { readCommandSettings } from '../common/config.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger, type Logger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
-import { startBridge } from './bridge.ts'
+import { retireBridgeSessions, startBridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
 import { ingestOptions } from './options.ts'
 
@@ -32,6 +32,15 @@ export const ingestCommand: Command = {
 
     const server = await startMetricsServer(registry, config.metricsPort, config.metricsHost)
     try {
+      if (config.retireSessions) {
+        logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
+        let interrupted = false
+        void stopRequested.then(() => (interrupted = true))
+        const ended = await retireBridgeSessions(config, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
+        if (interrupted) logger.warn(`stopped after ending ${ended} MQTT session(s); the others stay until the next --retire-sessions`, { clientId: config.clientId })
+        else logger.info(`retired: ended ${ended} MQTT session${ended === 1 ? '' : 's'}`, { clientId: config.clientId })
+        return 0
+      }
       const bridge = await startBridge(config, kafka, metrics, logger)
       logger.info('metrics on /metrics', { port: server.port })
       const signal = await stopRequested

@@ -72,6 +72,8 @@ interface Connection {
   send?: SendPacket
   /** When the last message arrived (retiring a surplus session: how long it has been quiet). */
   lastMessageAtMs: number
+  /** Set for a connection that only retires a session: whether the broker had one (undefined before the CONNACK). */
+  retiring?: { sessionPresent: boolean | undefined }
 }
 
 /** No message and nothing unacknowledged for this long: a retired session has delivered its queue. */
@@ -89,6 +91,7 @@ export class MqttSource {
   #everLost = false
   #lastError: Error | undefined
   #retiring: Promise<void> = Promise.resolve()
+  #stopped: Promise<{ unacknowledged: number }> | undefined
 
   constructor(options: MqttSourceOptions) {
     this.#options = options
@@ -130,9 +133,21 @@ export class MqttSource {
   }
 
   async #retireSurplus(timeoutMs: number): Promise<void> {
-    for (let index = this.#options.connections; index < MAX_CONNECTIONS && !this.#stopping; index++) {
-      if (!(await this.#retire(index, timeoutMs))) return
+    await this.retireFrom(this.#options.connections, timeoutMs)
+  }
+
+  /**
+   * Ends this bridge's sessions from `<clientId>-<first>` on, each after delivering its queue, until
+   * one is absent; returns how many it ended. With `first` 0 and no connection opened (`start()` not
+   * called), that retires a bridge for good.
+   */
+  async retireFrom(first: number, timeoutMs = 30_000): Promise<number> {
+    let ended = 0
+    for (let index = first; index < MAX_CONNECTIONS && !this.#stopping; index++) {
+      if (!(await this.#retire(index, timeoutMs))) break
+      ended++
     }
+    return ended
   }
 
   /** A client for `<clientId>-<index>` on its persistent session, whose PUBACKs wait until the message is safe. */
@@ -169,13 +184,14 @@ export class MqttSource {
   }
 
   /**
-   * Resumes the surplus session `<clientId>-<index>` if there is one, unsubscribes it, delivers its
+   * Resumes the session `<clientId>-<index>` if there is one, unsubscribes it, delivers its
    * queue and ends it. Returns whether a session was there (the caller then looks at the next index).
-   * A session it could not finish (connection lost, or the bridge stopping) stays, for the next start.
+   * A session it could not finish (connection lost, or the bridge stopping) stays, for the next try.
    */
   async #retire(index: number, timeoutMs: number): Promise<boolean> {
     const { logger, now = Date.now } = this.#options
     const connection = this.#connect(index, 0)
+    connection.retiring = { sessionPresent: undefined }
     const { client } = connection
     const id = `${this.#options.clientId}-${index}`
     const forget = (): void => void this.#connections.splice(this.#connections.indexOf(connection), 1)
@@ -185,6 +201,7 @@ export class MqttSource {
         client.once('connect', (packet) => (clearTimeout(timer), resolve(packet)))
         client.once('close', () => (clearTimeout(timer), reject(new Error('connection closed'))))
       })
+      connection.retiring.sessionPresent = connack.sessionPresent
       if (!connack.sessionPresent) {
         // Connecting made an empty session: end it too.
         await endSession(client)
@@ -202,11 +219,11 @@ export class MqttSource {
       if (!client.connected) throw new Error('connection lost')
       await endSession(client)
       forget()
-      logger.info('ended a surplus MQTT session of this bridge (MQTT_CONNECTIONS was lowered) after delivering what it had queued', { clientId: id })
+      logger.info('ended an MQTT session of this bridge after delivering what it had queued', { clientId: id })
       return true
     } catch (error) {
       if (this.#stopping) return false
-      logger.warn('could not end a surplus MQTT session; trying again at the next start', { clientId: id, error: error as Error })
+      logger.warn('could not end an MQTT session of this bridge; it stays for the next try', { clientId: id, error: error as Error })
       await client.endAsync(true).catch(() => undefined)
       forget()
       return false
@@ -348,7 +365,12 @@ export class MqttSource {
    * Clean stop: take no new message, wait up to `timeoutMs` for what is in flight to be
    * acknowledged, then disconnect. The sessions stay with the broker, subscriptions and all.
    */
-  async stop(timeoutMs: number): Promise<{ unacknowledged: number }> {
+  stop(timeoutMs: number): Promise<{ unacknowledged: number }> {
+    this.#stopped ??= this.#stop(timeoutMs)
+    return this.#stopped
+  }
+
+  async #stop(timeoutMs: number): Promise<{ unacknowledged: number }> {
     this.#stopping = true
     if (this.#inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -360,7 +382,8 @@ export class MqttSource {
       })
     }
     const unacknowledged = this.#inFlight
-    await Promise.all(this.#connections.map(({ client }) => disconnect(client)))
+    // A connection that found no session to retire made an empty one: end that too.
+    await Promise.all(this.#connections.map(({ client, retiring }) => (retiring?.sessionPresent === false && client.connected ? endSession(client) : disconnect(client))))
     await this.#retiring
     return { unacknowledged }
   }

@@ -1,6 +1,6 @@
 /** ingest's settings: the shared ones (common/options.ts) plus the bridge's own. Validated once, at start. */
 import { hostname } from 'node:os'
-import { integer, text, type ConfigOf, type Option } from '../common/config.ts'
+import { boolean, integer, text, type ConfigOf, type Option } from '../common/config.ts'
 import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic } from '../common/options.ts'
 import { topicLayout } from './decode.ts'
 
@@ -82,6 +82,14 @@ const shutdownTimeoutMs: Option<number> = {
   parse: integer({ min: 0, max: 3_600_000 }),
 }
 
+const retireSessions: Option<boolean> = {
+  env: 'RETIRE_SESSIONS',
+  description: "instead of bridging: deliver what this bridge's persistent sessions (<MQTT_CLIENT_ID>-0, -1, ...) have queued, end them and exit (for a bridge removed for good)",
+  default: false,
+  parse: boolean,
+  implicit: true,
+}
+
 export const ingestOptions = {
   kafkaBrokers,
   mqttUrl,
@@ -97,6 +105,7 @@ export const ingestOptions = {
   maxBatchRecords,
   kafkaProducers,
   shutdownTimeoutMs,
+  retireSessions,
   // 9601: the port docker-compose.yml and dashboards/prometheus/prometheus.yml scrape.
   metricsPort: metricsPort(9601),
   metricsHost,

@@ -35,9 +35,9 @@ export function uniqueBridgeNames(): { prefix: string; clientId: string } {
   return { prefix: uniqueName('t'), clientId }
 }
 
-export async function startBridgeProcess(settings: TestBridgeSettings, timeoutMs = 30_000): Promise<BridgeUnderTest> {
-  const env = {
-    ...process.env,
+/** The environment of a bridge under test (without process.env). */
+export function bridgeEnv(settings: TestBridgeSettings): Record<string, string> {
+  return {
     KAFKA_BROKERS: kafkaBrokers.join(','),
     MQTT_URL: mqttUrl,
     MQTT_TOPIC_FILTER: `${settings.prefix}/+/+/temperature`,
@@ -51,6 +51,10 @@ export async function startBridgeProcess(settings: TestBridgeSettings, timeoutMs
     METRICS_PORT: '0',
     ...settings.env,
   }
+}
+
+export async function startBridgeProcess(settings: TestBridgeSettings, timeoutMs = 30_000): Promise<BridgeUnderTest> {
+  const env = { ...process.env, ...bridgeEnv(settings) }
   const child = spawn(process.execPath, [BIN, 'ingest'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))

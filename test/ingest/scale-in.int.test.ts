@@ -7,7 +7,8 @@
 import mqtt from 'mqtt'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics, mqttUrl } from '../helpers/brokers.ts'
-import { startBridgeProcess, uniqueBridgeNames, type BridgeUnderTest, type TestBridgeSettings } from './bridge-process.ts'
+import { runCli } from '../helpers/cli.ts'
+import { bridgeEnv, startBridgeProcess, uniqueBridgeNames, type BridgeUnderTest, type TestBridgeSettings } from './bridge-process.ts'
 import { makeReadings, publishPaced } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
 
@@ -44,7 +45,7 @@ describe('thermocline ingest with fewer connections than before', () => {
     const readings = makeReadings(prefix, clientId, 400)
     await publishPaced(readings.slice(0, 200), { chunk: 50, intervalMs: 0 })
     const narrow = await startBridgeProcess({ ...settings, connections: 1 })
-    await waitForStderr(narrow, /ended a surplus MQTT session[^\n]*-3"/)
+    await waitForStderr(narrow, /ended an MQTT session[^\n]*-3"/)
     // Published while the one-connection bridge runs: without the surplus sessions ended, three
     // quarters of these would queue in sessions no connection resumes.
     await publishPaced(readings.slice(200), { chunk: 50, intervalMs: 0 })
@@ -53,7 +54,27 @@ describe('thermocline ingest with fewer connections than before', () => {
     expectEveryReading(records, readings, { duplicatesAllowed: false })
     narrow.process.kill('SIGTERM')
     expect(await narrow.exited).toBe(0)
-    expect(narrow.stderr().match(/ended a surplus MQTT session/g)).toHaveLength(3)
+    for (const index of [1, 2, 3]) expect(narrow.stderr()).toContain(`ended an MQTT session of this bridge after delivering what it had queued clientId="${clientId}-${index}"`)
+    expect(narrow.stderr()).not.toContain(`clientId="${clientId}-0"`)
     for (const index of [1, 2, 3]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
+  })
+
+  it('retires a bridge for good with --retire-sessions: delivers what all its sessions had queued, ends them, subscribes nothing', async () => {
+    const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 3)
+    const { prefix, clientId } = uniqueBridgeNames()
+    const settings: TestBridgeSettings = { prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic!, connections: 2 }
+    const bridge = await startBridgeProcess(settings)
+    bridge.process.kill('SIGTERM')
+    expect(await bridge.exited).toBe(0)
+    const readings = makeReadings(prefix, clientId, 200)
+    await publishPaced(readings, { chunk: 50, intervalMs: 0 })
+
+    const retired = await runCli(['ingest', '--retire-sessions'], bridgeEnv(settings), 60_000)
+    expect(retired.code, retired.stderr).toBe(0)
+    for (const index of [0, 1]) expect(retired.stderr).toContain(`ended an MQTT session of this bridge after delivering what it had queued clientId="${clientId}-${index}"`)
+    expect(retired.stderr).toMatch(/retired: ended \d+ MQTT sessions/)
+    const records = await consumeUntil(readingsTopic!, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
+    expectEveryReading(records, readings, { duplicatesAllowed: false })
+    for (const index of [0, 1]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
   })
 })
