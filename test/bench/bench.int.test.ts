@@ -69,3 +69,20 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
   // A smoke run never replaces the published results.
   expect(existsSync(LATEST) ? statSync(LATEST).mtimeMs : undefined).toBe(latestBefore)
 })
+
+test('the transaction benchmark times every step of a burst of window-close transactions', { timeout: 120_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'transaction.ts'), '--partitions=2', '--windows=5', '--rounds=1'], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  expect(code, stderr).toBe(0)
+  const result = JSON.parse(stdout) as Record<string, Record<string, { medianMs: number; p90Ms: number }>>
+  for (const shape of ['alone', '2AtOnce']) {
+    for (const step of ['send', 'sendOffsets', 'commit', 'total']) expect(positive(result[shape]?.[step]?.medianMs), `${shape} ${step}`).toBe(true)
+  }
+})
