@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto'
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents'
 import { describe, expect, it } from 'vitest'
 import { headersToStrings, toKafkaMessage } from '../../common/events.ts'
-import { deadLetterMessage } from '../../ingest/dead-letter.ts'
+import { MAX_DEAD_LETTER_PAYLOAD_BYTES, deadLetterMessage } from '../../ingest/dead-letter.ts'
 import { DeadLetterReasons, type Reading } from '../../ingest/decode.ts'
 import { readingEvent, readingMessage } from '../../ingest/reading-event.ts'
 
@@ -79,5 +80,18 @@ describe('dead-letter message', () => {
       mqtt_topic: 'thermostats/a/b/temperature',
       received_at: '2026-01-01T00:00:01.250Z',
     })
+  })
+
+  it('keeps a payload of exactly the bound whole, and cuts a longer one to its beginning with its length and digest', () => {
+    const reason = { reason: DeadLetterReasons.payloadTooLarge, detail: 'too large' }
+    const atBound = Buffer.alloc(MAX_DEAD_LETTER_PAYLOAD_BYTES, 'a')
+    const kept = deadLetterMessage(reason, 't', atBound, 0)
+    expect(kept.value).toBe(atBound)
+    expect(Object.keys(kept.headers!)).not.toContain('payload_bytes')
+
+    const longer = Buffer.concat([atBound, Buffer.from('tail')])
+    const cut = deadLetterMessage(reason, 't', longer, 0)
+    expect((cut.value as Buffer).equals(atBound)).toBe(true)
+    expect(cut.headers).toMatchObject({ error: 'payload_too_large', payload_bytes: String(longer.length), payload_sha256: createHash('sha256').update(longer).digest('hex') })
   })
 })
