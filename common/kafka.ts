@@ -1,4 +1,5 @@
-/** kafkajs wiring shared by the services: one client factory and topic creation. */
+/** kafkajs wiring shared by the services: one client factory, topic creation, record sizes. */
+import { createHash } from 'node:crypto'
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry, type Message } from 'kafkajs'
 import { type Logger } from './logger.ts'
 
@@ -79,4 +80,29 @@ export function estimatedRecordBytes(message: Message): number {
     else bytes += byteLength(value)
   }
   return bytes
+}
+
+/**
+ * Dead letters keep the bytes they were given up to this size (well under Kafka's default
+ * max.message.bytes, 1 MiB, and ingest's request bound, 512 KiB). A larger dead letter could be
+ * refused by Kafka for ever, and with it everything queued behind it: ingest's PUBACKs leave in
+ * arrival order, and the processor's transaction for the partition would fail on every retry.
+ */
+export const MAX_DEAD_LETTER_PAYLOAD_BYTES = 256 * 1024
+
+/** Headers of a dead letter whose payload was cut (boundedPayload). */
+export const CutPayloadHeaders = Object.freeze({
+  /** The length of the whole payload, in bytes. */
+  bytes: 'payload_bytes',
+  /** SHA-256 of the whole payload, hex. */
+  sha256: 'payload_sha256',
+})
+
+/** The payload itself when it is at most MAX_DEAD_LETTER_PAYLOAD_BYTES; else its beginning, and headers describing the whole. */
+export function boundedPayload(payload: Buffer): { value: Buffer; headers: Record<string, string> } {
+  if (payload.length <= MAX_DEAD_LETTER_PAYLOAD_BYTES) return { value: payload, headers: {} }
+  return {
+    value: payload.subarray(0, MAX_DEAD_LETTER_PAYLOAD_BYTES),
+    headers: { [CutPayloadHeaders.bytes]: String(payload.length), [CutPayloadHeaders.sha256]: createHash('sha256').update(payload).digest('hex') },
+  }
 }

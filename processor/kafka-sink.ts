@@ -7,7 +7,7 @@
 import { type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
 import { CloudEventHeaders, type WindowData } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
-import { estimatedRecordBytes } from '../common/kafka.ts'
+import { boundedPayload, estimatedRecordBytes } from '../common/kafka.ts'
 import { type InvalidRecord } from './kafka-source.ts'
 import { type WindowResult } from './windows.ts'
 
@@ -25,6 +25,8 @@ export const ProcessorHeaders = Object.freeze({
   sourceOffset: 'source_offset',
   /** When the processor rejected the record, RFC 3339 UTC. */
   rejectedAt: 'rejected_at',
+  /** On the DLQ, only when the record's own headers were too large to keep. */
+  originalHeadersDropped: 'original_headers_dropped',
 })
 
 export function windowData(result: WindowResult): WindowData {
@@ -82,13 +84,25 @@ export function lateMessage(message: KafkaMessage, area: string, windowStartMs: 
   }
 }
 
-/** The record as it arrived, plus why it was rejected and where it came from. */
+/** Original headers above this (estimated) size are left out of a dead letter, which says so. */
+const MAX_DEAD_LETTER_HEADER_BYTES = 64 * 1024
+
+/**
+ * The record as it arrived, plus why it was rejected and where it came from. A value above 256 KiB
+ * is cut to its beginning and very large original headers are left out (common/kafka.ts,
+ * boundedPayload): a dead letter over Kafka's size limit would fail the partition's transaction on
+ * every retry, and the partition would stall.
+ */
 export function deadLetterMessage(message: KafkaMessage, invalid: InvalidRecord, from: { topic: string; partition: number }, nowMs: number): Message {
+  const { value, headers: cut } = message.value === null ? { value: null, headers: {} } : boundedPayload(message.value)
+  const original = message.headers ?? {}
+  const keepOriginal = estimatedRecordBytes({ value: null, headers: original }) <= MAX_DEAD_LETTER_HEADER_BYTES
   return {
-    key: message.key,
-    value: message.value,
+    key: message.key !== null && message.key.length > MAX_DEAD_LETTER_HEADER_BYTES ? message.key.subarray(0, MAX_DEAD_LETTER_HEADER_BYTES) : message.key,
+    value,
     headers: {
-      ...message.headers,
+      ...(keepOriginal ? original : { [ProcessorHeaders.originalHeadersDropped]: 'true' }),
+      ...cut,
       [ProcessorHeaders.error]: invalid.reason,
       [ProcessorHeaders.errorDetail]: invalid.detail,
       [ProcessorHeaders.sourceTopic]: from.topic,

@@ -99,7 +99,6 @@ export function invalidRecords(): Message[] {
   ]
 }
 
-/** Sends records in order, `chunk` at a time, waiting `pauseMs` between chunks (the flow of a live source). */
 /** Fresh topics for one processor test, and the environment that points a processor at them. */
 export async function processorTopics(partitions: number, settings: Record<string, string> = {}): Promise<{ readings: string; controlPanel: string; late: string; dlq: string; env: Record<string, string> }> {
   const [readings, controlPanel, late, dlq] = await createTopics(['proc-readings', 'proc-control-panel', 'proc-late', 'proc-dlq'], partitions)
@@ -124,6 +123,7 @@ export async function processorTopics(partitions: number, settings: Record<strin
   }
 }
 
+/** Sends records in order, `chunk` at a time, waiting `pauseMs` between chunks (the flow of a live source). */
 export async function feed(kafka: Kafka, topic: string, records: Message[], options: { chunk?: number; pauseMs?: number } = {}): Promise<void> {
   const { chunk = records.length, pauseMs = 0 } = options
   const producer = await testProducer(kafka, { idempotent: true, maxInFlightRequests: 1 })
