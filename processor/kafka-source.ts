@@ -38,6 +38,9 @@ export class InvalidRecord {
   }
 }
 
+/** The most a reading's value may take (ingest writes about 100 bytes): as ingest's payload bound. */
+export const MAX_READING_VALUE_BYTES = 64 * 1024
+
 const SPECVERSION = Buffer.from('1.0')
 const READING_TYPE = Buffer.from(EventTypes.reading)
 const SOURCE_PREFIX = '/thermostats/'
@@ -85,6 +88,8 @@ export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
     }
   }
   if (message.value === null) return new InvalidRecord(InvalidReasons.badData, 'record has no value (no data)')
+  // A reading's data is about 100 bytes. A huge one would also make a late record too large for Kafka.
+  if (message.value.length > MAX_READING_VALUE_BYTES) return new InvalidRecord(InvalidReasons.badData, `value of ${message.value.length} bytes: a reading's data is at most ${MAX_READING_VALUE_BYTES}`)
 
   let data: unknown
   try {
