@@ -25,6 +25,7 @@ export interface ProcessorMetrics {
   consumerLag: Gauge<'partition'>
   transactions: Counter
   transactionFailures: Counter
+  deletedBeforeRead: Counter
 }
 
 export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
@@ -53,5 +54,10 @@ export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
     consumerLag: new Gauge({ name: `${P}consumer_lag_records`, help: 'records between the last one processed and the end of the partition', labelNames: ['partition'] as const, registers }),
     transactions: new Counter({ name: `${P}transactions_total`, help: 'Kafka transactions committed', registers }),
     transactionFailures: new Counter({ name: `${P}transaction_failures_total`, help: 'Kafka transactions that failed (aborted; the partition is rebuilt from its last commit)', registers }),
+    deletedBeforeRead: new Counter({
+      name: `${P}records_deleted_before_read_total`,
+      help: 'records deleted from the readings topic (retention, deleteRecords) before the processor was done with them: open windows rebuilt without them, or readings never processed',
+      registers,
+    }),
   }
 }

@@ -141,6 +141,7 @@ export class Processor {
     this.#admin = admin
     await admin.connect()
     await ensureTopics(admin, [config.readingsTopic, config.controlPanelTopic, config.lateTopic, config.dlqTopic].map((topic) => ({ topic })))
+    await this.#moveOffsetsPastDeletedRecords()
 
     const consumer = this.#kafka.consumer({
       groupId: config.groupId,
@@ -238,6 +239,42 @@ export class Processor {
     } catch (error) {
       await sink.close().catch(() => undefined)
       throw error
+    }
+  }
+
+  /**
+   * Before joining the group: partitions whose committed offset is no longer in the log (retention or
+   * deleteRecords removed records an open window still needed, typically while every processor was
+   * down). Left alone, kafkajs would meet OFFSET_OUT_OF_RANGE and commit the earliest offset outside
+   * our transactions, wiping the checkpoint: records already processed would be processed again and
+   * their windows emitted twice. Instead each one is said loudly, counted, and moved to the log start
+   * in a transaction of the partition's own transactional id (which fences any owner, as a takeover
+   * does), checkpoint unchanged — so what still exists is processed exactly once, and the windows
+   * that lost records are emitted without them.
+   */
+  async #moveOffsetsPastDeletedRecords(): Promise<void> {
+    const config = this.#config
+    const [committedOffsets] = await this.#admin!.fetchOffsets({ groupId: config.groupId, topics: [config.readingsTopic] })
+    const logStarts = await this.#admin!.fetchTopicOffsets(config.readingsTopic)
+    for (const entry of (committedOffsets?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>) {
+      const committed = Number(entry.offset)
+      const logStart = Number(logStarts.find((start) => start.partition === entry.partition)?.low ?? 0)
+      if (committed < 0 || logStart <= committed) continue
+      const position = parseCheckpoint(entry.metadata)?.position ?? committed
+      this.#metrics.deletedBeforeRead.inc(logStart - committed)
+      this.#logger.warn('records this partition still needed were deleted before the processor read them again (retention shorter than it was away?): their windows are emitted without them', {
+        partition: entry.partition,
+        deleted: `${committed}..${logStart - 1}`,
+        neededByOpenWindows: Math.min(logStart, position) - committed,
+        neverProcessed: Math.max(0, logStart - position),
+      })
+      const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition: entry.partition })
+      try {
+        await sink.fence()
+        await sink.commit({ outputs: [], offset: logStart, metadata: entry.metadata ?? '' })
+      } finally {
+        await sink.close().catch(() => undefined)
+      }
     }
   }
 

@@ -1,0 +1,71 @@
+/**
+ * Records deleted from the readings topic (retention shorter than the processors were away, or
+ * deleteRecords) while open windows still needed them. Nothing can bring them back, but the
+ * processor must say so — in its log and in a metric — and process what is left exactly once:
+ * kafkajs, left to meet OFFSET_OUT_OF_RANGE, would commit the earliest offset outside our
+ * transactions, wipe the checkpoint, and emit again the windows of records already processed.
+ */
+import { describe, expect, it } from 'vitest'
+import { CloudEventHeaders } from '../../common/events.ts'
+import { parseCheckpoint } from '../../processor/processor.ts'
+import { consumeUntil, testAdmin, testKafka } from '../helpers/brokers.ts'
+import { feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor } from './helpers.ts'
+
+const golden = loadGolden()
+
+describe('thermocline process after retention deleted what its open windows needed', () => {
+  it('says which records are gone, counts them, and emits every window once, those short of the deleted records without them', async () => {
+    const kafka = testKafka()
+    const admin = await testAdmin(kafka)
+    // Windows close by stream time only, never by idleness: at the end the last ones stay open.
+    const t = await processorTopics(1, { IDLE_MS: '600000' })
+    await feed(kafka, t.readings, goldenReadings(golden))
+    const end = Number((await admin.fetchTopicOffsets(t.readings))[0]!.high)
+
+    const first = startProcessor(t.env)
+    let committed = -1
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const [offsets] = await admin.fetchOffsets({ groupId: t.env.GROUP_ID!, topics: [t.readings] })
+      const entry = offsets?.partitions[0] as { offset: string; metadata?: string | null } | undefined
+      if (parseCheckpoint(entry?.metadata)?.position === end) {
+        committed = Number(entry!.offset)
+        break
+      }
+      if (Date.now() > deadline) throw new Error(`no checkpoint at position ${end} within 30 s:\n${first.log()}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    first.kill('SIGTERM')
+    expect(await first.exited).toBe(0)
+    const emittedBefore = (await readAll(kafka, t.controlPanel)).length
+    expect(committed, 'open windows hold the committed offset back').toBeLessThan(end)
+
+    // Retention takes the first half of what the open windows need; the rest is still there.
+    const logStart = committed + Math.floor((end - committed) / 2)
+    await admin.deleteTopicRecords({ topic: t.readings, partitions: [{ partition: 0, offset: String(logStart) }] })
+    // Now idleness may close what is open.
+    const second = startProcessor({ ...t.env, IDLE_MS: '2000' })
+    await second.waitForLog(/were deleted before the processor read them again/)
+    expect(second.log()).toContain(`partition=0 deleted="${committed}..${logStart - 1}" neededByOpenWindows=${logStart - committed} neverProcessed=0`)
+    await second.waitForLog(/metrics="http:/)
+    const port = /metrics="http:\/\/127\.0\.0\.1:(\d+)\/metrics"/.exec(second.log())![1]
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    expect(metrics).toMatch(new RegExp(`^thermocline_processor_records_deleted_before_read_total(\\{[^}]*\\})? ${logStart - committed}$`, 'm'))
+
+    await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
+    second.kill('SIGTERM')
+    expect(await second.exited).toBe(0)
+    expect(second.log()).not.toMatch(/Offset out of range/)
+
+    // Less the end marker the first readAll left on the topic.
+    const windows = (await readAll(kafka, t.controlPanel)).filter((record) => record.headers[CloudEventHeaders.id] !== undefined)
+    const ids = windows.map((record) => record.headers[CloudEventHeaders.id])
+    expect(new Set(ids).size, 'no window emitted twice').toBe(ids.length)
+    expect([...ids].sort()).toEqual(golden.windows.map((w) => `${w.area}/${w.windowStart}`).sort())
+    // The windows emitted after the restart are the open ones; some of them lost readings.
+    expect(windows.length - emittedBefore).toBeGreaterThan(0)
+    const expectedCount = new Map(golden.windows.map((w) => [`${w.area}/${w.windowStart}`, w.count]))
+    const short = windows.slice(emittedBefore).filter((record) => (JSON.parse(record.value!.toString()) as { count: number }).count < expectedCount.get(record.headers[CloudEventHeaders.id]!)!)
+    expect(short.length).toBeGreaterThan(0)
+  })
+})
