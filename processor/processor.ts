@@ -223,9 +223,8 @@ export class Processor {
       // Fence first: after this the previous owner can no longer commit, and its open transaction
       // (with its offsets) is aborted, so the offsets read next are final.
       await sink.fence()
-      const [topicOffsets] = await this.#admin!.fetchOffsets({ groupId: config.groupId, topics: [config.readingsTopic] })
-      const entry = topicOffsets?.partitions.find((p) => p.partition === partition) as { offset: string; metadata?: string | null } | undefined
-      const committed = entry === undefined || Number(entry.offset) < 0 ? undefined : Number(entry.offset)
+      const entry = (await this.#committedOffsets()).find((p) => p.partition === partition)
+      const committed = entry === undefined || entry.committed < 0 ? undefined : entry.committed
       const now = this.#now()
       const windows = new PartitionWindows({ windowMs: config.windowMs, graceMs: config.graceMs, idleMs: config.idleMs }, now)
       const checkpoint = committed === undefined ? undefined : parseCheckpoint(entry?.metadata)
@@ -254,28 +253,37 @@ export class Processor {
    */
   async #moveOffsetsPastDeletedRecords(): Promise<void> {
     const config = this.#config
-    const [committedOffsets] = await this.#admin!.fetchOffsets({ groupId: config.groupId, topics: [config.readingsTopic] })
+    const candidates = (await this.#committedOffsets()).filter((entry) => entry.committed >= 0)
+    if (candidates.length === 0) return
     const logStarts = await this.#admin!.fetchTopicOffsets(config.readingsTopic)
-    for (const entry of (committedOffsets?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>) {
-      const committed = Number(entry.offset)
-      const logStart = Number(logStarts.find((start) => start.partition === entry.partition)?.low ?? 0)
-      if (committed < 0 || logStart <= committed) continue
-      const position = parseCheckpoint(entry.metadata)?.position ?? committed
-      this.#metrics.deletedBeforeRead.inc(logStart - committed)
-      this.#logger.warn('records this partition still needed were deleted before the processor read them again (retention shorter than it was away?): their windows are emitted without them', {
-        partition: entry.partition,
-        deleted: `${committed}..${logStart - 1}`,
-        neededByOpenWindows: Math.min(logStart, position) - committed,
-        neverProcessed: Math.max(0, logStart - position),
-      })
-      const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition: entry.partition })
+    for (const { partition, committed } of candidates) {
+      const logStart = Number(logStarts.find((start) => start.partition === partition)?.low ?? 0)
+      if (logStart <= committed) continue
+      const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
       try {
+        // Fenced, no owner can commit any more: read again what is committed now, and move that.
         await sink.fence()
-        await sink.commit({ outputs: [], offset: logStart, metadata: entry.metadata ?? '' })
+        const now = (await this.#committedOffsets()).find((entry) => entry.partition === partition)
+        if (now === undefined || now.committed < 0 || logStart <= now.committed) continue
+        const position = parseCheckpoint(now.metadata)?.position ?? now.committed
+        this.#metrics.deletedBeforeRead.inc(logStart - now.committed)
+        this.#logger.warn('records this partition still needed were deleted before the processor read them again (retention shorter than it was away?): their windows are emitted without them', {
+          partition,
+          deleted: `${now.committed}..${logStart - 1}`,
+          neededByOpenWindows: Math.min(logStart, position) - now.committed,
+          neverProcessed: Math.max(0, logStart - position),
+        })
+        await sink.commit({ outputs: [], offset: logStart, metadata: now.metadata ?? '' })
       } finally {
         await sink.close().catch(() => undefined)
       }
     }
+  }
+
+  /** The group's committed offset (-1: none) and its metadata, per partition of the readings topic. */
+  async #committedOffsets(): Promise<Array<{ partition: number; committed: number; metadata: string | null }>> {
+    const [topic] = await this.#admin!.fetchOffsets({ groupId: this.#config.groupId, topics: [this.#config.readingsTopic] })
+    return ((topic?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>).map((entry) => ({ partition: entry.partition, committed: Number(entry.offset), metadata: entry.metadata ?? null }))
   }
 
   async #drop(partition: number, why: string, only?: PartitionTask): Promise<void> {
