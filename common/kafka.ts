@@ -13,6 +13,15 @@ export interface KafkaClientOptions {
   requestTimeoutMs?: number
 }
 
+/**
+ * kafkajs warnings that would only mislead an operator, each with the reason it is harmless here:
+ * - "Limiting retries for the idempotent producer may invalidate EoS guarantees": a send that runs
+ *   out of retries fails. Ingest then retries the batch itself with a fresh producer, and acknowledges
+ *   MQTT only after Kafka has it (at least once, not exactly once, is its promise); the processor's
+ *   transaction aborts and the partition is rebuilt from its last commit (exactly once holds).
+ */
+const HARMLESS_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer']
+
 /** A kafkajs client whose log lines go to our logger (kafkajs' own INFO chatter is dropped). */
 export function createKafka(options: KafkaClientOptions): Kafka {
   const { logger } = options
@@ -26,6 +35,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...fields } = log
+        if (level > KafkaLogLevel.ERROR && HARMLESS_KAFKAJS_WARNINGS.some((harmless) => message.startsWith(harmless))) return
         const line = `kafkajs: ${message}`
         if (level <= KafkaLogLevel.ERROR) logger.error(line, fields)
         else logger.warn(line, fields)

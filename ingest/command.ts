@@ -2,7 +2,7 @@
 import { type Command } from '../cli/main.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { createKafka } from '../common/kafka.ts'
-import { createLogger, type Logger } from '../common/logger.ts'
+import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
 import { retireBridgeSessions, startBridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
@@ -23,7 +23,7 @@ export const ingestCommand: Command = {
     const logger = createLogger('ingest', config.logLevel)
     const registry = createRegistry('ingest')
     const metrics = createIngestMetrics(registry)
-    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger: withoutIdempotenceRetryWarning(logger), requestTimeoutMs: 10_000 })
+    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger, requestTimeoutMs: 10_000 })
 
     const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'))
@@ -53,18 +53,4 @@ export const ingestCommand: Command = {
       await server.close()
     }
   },
-}
-
-/**
- * kafkajs warns that bounded retries "may invalidate EoS guarantees" of an idempotent producer. The
- * bridge promises at least once, not exactly once, and retries a failed batch itself with a fresh
- * producer (kafka-sink.ts), so the warning at every start would only mislead an operator.
- */
-function withoutIdempotenceRetryWarning(logger: Logger): Logger {
-  return {
-    ...logger,
-    warn: (message, fields) => {
-      if (!message.includes('Limiting retries for the idempotent producer')) logger.warn(message, fields)
-    },
-  }
 }

@@ -1,5 +1,6 @@
 import { type Command } from '../cli/main.ts'
 import { readCommandSettings } from '../common/config.ts'
+import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
@@ -47,7 +48,9 @@ export const processCommand: Command = {
     } catch (error) {
       await processor.stop().catch(() => undefined)
       await server.close()
-      throw error
+      if (error instanceof ThermoclineError) throw error
+      // kafkajs' errors (connection refused, unknown host, ...) become one line, as in ingest.
+      throw new ThermoclineError(ErrorCodes.broker, `Kafka at ${config.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error, canRetry: true })
     }
     logger.info('processing', {
       readings: config.readingsTopic,

@@ -4,7 +4,7 @@
  * Kafka in one transaction per input partition and commit, so they are visible to a read_committed
  * reader together or not at all (KIP-98).
  */
-import { type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
+import { Partitioners, type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
 import { CloudEventHeaders, type WindowData } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
 import { boundedPayload, estimatedRecordBytes } from '../common/kafka.ts'
@@ -169,6 +169,8 @@ export class PartitionSink {
       maxInFlightRequests: 1,
       transactionTimeout: options.transactionTimeoutMs ?? 60_000,
       allowAutoTopicCreation: false,
+      // Named, so kafkajs does not warn about its v2 default change at every start; outputs are keyed by area.
+      createPartitioner: Partitioners.DefaultPartitioner,
     })
   }
 
