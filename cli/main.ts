@@ -3,31 +3,38 @@
  * the part it runs and is loaded only when asked for, so `thermocline stack status` does not pay
  * for the processor's imports.
  */
+import { readFileSync } from 'node:fs'
 import { ConfigError, ThermoclineError } from '../common/errors.ts'
 
 export interface Command {
-  summary: string
   run(argv: string[]): Promise<number>
 }
 
-const commands: Record<string, () => Promise<Command>> = {
-  stack: async () => (await import('../stack/command.ts')).stackCommand,
-  process: async () => (await import('../processor/command.ts')).processCommand,
-  simulate: async () => (await import('../simulator/command.ts')).simulateCommand,
-  demo: async () => (await import('../demo/command.ts')).demoCommand,
-  ingest: async () => (await import('../ingest/command.ts')).ingestCommand,
+/** The commands, in the order a newcomer meets them, with the line `thermocline --help` shows for each. */
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  demo: { summary: 'run simulator, ingest and processor together and show the windows live', load: async () => (await import('../demo/command.ts')).demoCommand },
+  stack: { summary: 'run a local Kafka and MQTT broker (up, down, status)', load: async () => (await import('../stack/command.ts')).stackCommand },
+  ingest: { summary: 'bridge MQTT readings into Kafka as CloudEvents', load: async () => (await import('../ingest/command.ts')).ingestCommand },
+  process: { summary: "window the readings per area and publish each window's variance to control-panel", load: async () => (await import('../processor/command.ts')).processCommand },
+  simulate: { summary: 'publish simulated thermostat readings (or replay a JSONL file) to MQTT', load: async () => (await import('../simulator/command.ts')).simulateCommand },
 }
 
 function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length))
   return [
     'Usage: thermocline <command> [options]',
     '',
     'Commands:',
-    ...Object.keys(commands).map((name) => `  ${name}`),
+    ...Object.entries(commands).map(([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`),
     '',
-    'Run `thermocline <command> --help` for the options of a command.',
+    'Run `thermocline <command> --help` for the options of a command; `thermocline --version` for the version.',
     '',
   ].join('\n')
+}
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return manifest.version
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -36,7 +43,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage())
     return name === undefined ? 2 : 0
   }
-  const load = commands[name]
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`thermocline ${version()}\n`)
+    return 0
+  }
+  const load = commands[name]?.load
   if (load === undefined) {
     process.stderr.write(`thermocline: unknown command "${name}"\n\n${usage()}`)
     return 2

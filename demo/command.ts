@@ -26,15 +26,15 @@ const USAGE = 'thermocline demo [options]'
 const SUMMARY = `Runs the whole pipeline on this machine and shows each area's latest window as it closes:
   simulated thermostats -> MQTT -> ingest -> Kafka -> processor -> control-panel -> this table.
 Brings up the local Kafka and MQTT broker when they are not running (the first time, Kafka's jars are
-fetched from Maven Central, about a minute). Ctrl-C stops everything and leaves the stack as it was found.
-Every simulator setting (FAHRENHEIT_DEVICES, MALFORMED, ... see \`thermocline simulate --help\`) can be
-set in the environment. For a quick look: WINDOW_MS=5000 GRACE_MS=1000 thermocline demo`
+fetched from Maven Central, about 45 s). Ctrl-C stops everything and leaves the stack as it was found.
+Only full windows are shown: the one the simulator started in is left out. Every simulator setting
+(FAHRENHEIT_DEVICES, MALFORMED, ... see \`thermocline simulate --help\`) can be set in the
+environment. For a quick look: WINDOW_MS=3000 GRACE_MS=1000 npm run demo`
 
 /** How long each service may take to finish its in-flight work after its stop signal. */
 const STOP_GRACE_MS = { simulator: 15_000, ingest: 20_000, processor: 30_000 } as const
 
 export const demoCommand: Command = {
-  summary: 'run simulator, ingest and processor together and show the windows live',
   async run(argv) {
     const config = readCommandSettings('demo', demoOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0
@@ -107,7 +107,9 @@ export const demoCommand: Command = {
         LOG_LEVEL: config.logLevel,
       }
       const logFile = (name: string): string => join(logDir, `${name}.log`)
-      const processor = launch({ name: 'processor', args: ['process'], env: { ...common, METRICS_PORT: String(ports.processor) }, logFile: logFile('processor'), ready: /\[processor\] processing/ })
+      // A processor of an earlier demo that did not leave the group cleanly holds its partitions until
+      // its session expires, and the next one waits that long to join: 10 s rather than 30 s.
+      const processor = launch({ name: 'processor', args: ['process'], env: { ...common, SESSION_TIMEOUT_MS: '10000', METRICS_PORT: String(ports.processor) }, logFile: logFile('processor'), ready: /\[processor\] processing/ })
       // The demo's bridge gets an MQTT share group and sessions of its own, which expire soon after it
       // stops: offline sessions of other bridges in the default group would otherwise take their
       // round-robin share of the readings (and a demo would leave a 7-day queue behind).
@@ -119,18 +121,22 @@ export const demoCommand: Command = {
       const state = createPanelState(Array.from({ length: config.areas }, (_, index) => areaName(index, config.areas)))
       let draw: () => void = () => undefined
       const kafka = createKafka({ brokers: [common.KAFKA_BROKERS], clientId: `thermocline-demo-${process.pid}`, logger })
+      // Set when the simulator starts; until then every window read is an earlier run's.
+      let simulatorStartMs = Number.POSITIVE_INFINITY
       reader = await startControlPanelReader({
         kafka,
         topic: config.controlPanelTopic,
         groupId: `thermocline-demo-${process.pid}-${startedAtMs}`,
         logger,
         onWindow: (window) => {
-          // Windows of earlier runs that the processor finishes now are not this run's.
-          if (Date.parse(window.windowEnd) <= startedAtMs) return
+          // Only this run's full windows: not those of earlier runs that the processor finishes now,
+          // nor the one the simulator started in (it holds only the readings since then).
+          if (Date.parse(window.windowStart) < simulatorStartMs) return
           if (recordWindow(state, window)) draw()
         },
       })
 
+      simulatorStartMs = Date.now()
       const simulatorEnv = { ...common, METRICS_PORT: String(ports.simulator), DEVICES: String(config.devices), AREAS: String(config.areas), SEED: String(config.seed), PROGRESS_MS: '1000' }
       const simulator = launch({ name: 'simulator', args: ['simulate'], env: simulatorEnv, logFile: logFile('simulator'), ready: /\[simulate\] publishing to/ })
       let simulatorRate = '0/s'
@@ -141,15 +147,17 @@ export const demoCommand: Command = {
 
       const metricsUrl = (port: number): string => `http://127.0.0.1:${port}/metrics`
       const pipeline = createPipelineCounters({ simulator: metricsUrl(ports.simulator), ingest: metricsUrl(ports.ingest), processor: metricsUrl(ports.processor) })
-      const firstCloseMs = Math.ceil(Date.now() / config.windowMs) * config.windowMs + config.graceMs
+      // The first full window starts at the first boundary after the simulator's start.
+      const firstCloseMs = Math.ceil(simulatorStartMs / config.windowMs) * config.windowMs + config.windowMs + config.graceMs
       const stackLine = `Kafka 127.0.0.1:${config.kafkaPort} (${started.kafka ? 'started by the demo' : 'already running'}), MQTT 127.0.0.1:${config.mqttPort} (${started.mqtt ? 'started by the demo' : 'already running'})`
       const frame = (): string =>
         renderPanel(state, {
-          title: `Thermocline demo: ${config.devices} thermostats in ${config.areas} areas -> MQTT -> ingest -> Kafka -> processor -> ${config.controlPanelTopic}; ${seconds(config.windowMs)} windows, ${seconds(config.graceMs)} grace; ${new Date().toISOString().slice(11, 19)} UTC`,
-          waitingFor: `waiting for its first window (closes at about ${new Date(firstCloseMs).toISOString().slice(11, 19)} UTC)`,
+          title: `Thermocline demo: ${config.devices} thermostats, ${config.areas} areas; ${seconds(config.windowMs)} windows, ${seconds(config.graceMs)} grace; ${new Date().toISOString().slice(11, 19)} UTC`,
+          waitingFor: `waiting for its first full window (closes at about ${new Date(firstCloseMs).toISOString().slice(11, 19)} UTC)`,
           footer: [
-            `pipeline   simulator ${pipeline.simulator(simulatorRate)} -> ingest ${pipeline.ingest()} -> processor ${pipeline.processor()} -> ${state.windowsReceived} windows shown`,
-            `metrics    simulator ${metricsUrl(ports.simulator)}  ingest ${metricsUrl(ports.ingest)}  processor ${metricsUrl(ports.processor)}`,
+            serviceLine('simulator', pipeline.simulator(simulatorRate), metricsUrl(ports.simulator)),
+            serviceLine('ingest', pipeline.ingest(), metricsUrl(ports.ingest)),
+            serviceLine('processor', `${pipeline.processor()}; ${state.windowsReceived} windows shown`, metricsUrl(ports.processor)),
             `logs       ${logDir}/{simulator,ingest,processor}.log`,
             `stack      ${stackLine}`,
             'Ctrl-C stops everything.',
@@ -217,6 +225,11 @@ function userIngestSettings(env: NodeJS.ProcessEnv): Record<string, string> {
   return result
 }
 
+/** A service's line under the table: its counters, then its metrics URL (80 columns with the defaults). */
+function serviceLine(name: string, counters: string, metricsUrl: string): string {
+  return `${name.padEnd(11)}${counters.padEnd(39)} ${metricsUrl}`
+}
+
 function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 }
@@ -248,7 +261,7 @@ function createPipelineCounters(urls: { simulator: string; ingest: string; proce
       if (ingestText !== undefined) ingest = `wrote ${sumMetric(ingestText, 'thermocline_ingest_written_total')}, dead-lettered ${sumMetric(ingestText, 'thermocline_ingest_dead_lettered_total')}`
       if (processorText !== undefined) processor = `read ${sumMetric(processorText, 'thermocline_processor_readings_total')}, late ${sumMetric(processorText, 'thermocline_processor_late_readings_total')}`
     },
-    simulator: (rate) => (simulator === undefined ? 'starting' : `sent ${simulator.sent} (${rate}), failures ${simulator.failures}`),
+    simulator: (rate) => (simulator === undefined ? 'starting' : `acknowledged ${simulator.sent} (${rate}), failures ${simulator.failures}`),
     ingest: () => ingest,
     processor: () => processor,
   }

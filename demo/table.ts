@@ -33,16 +33,17 @@ export interface PanelContext {
   waitingFor: string
 }
 
+// 80 columns with the default areas (the longest, server-room, has 11 characters).
 const COLUMNS = [
-  ['area', 14, 'left'],
-  ['window (UTC)', 19, 'left'],
-  ['count', 7, 'right'],
-  ['devices', 8, 'right'],
-  ['mean °C', 9, 'right'],
-  ['variance', 10, 'right'],
-  ['stddev', 8, 'right'],
-  ['min °C', 8, 'right'],
-  ['max °C', 8, 'right'],
+  ['area', 11, 'left'],
+  ['window (UTC)', 17, 'left'],
+  ['count', 5, 'right'],
+  ['devices', 7, 'right'],
+  ['mean', 6, 'right'],
+  ['variance', 8, 'right'],
+  ['stddev', 6, 'right'],
+  ['min', 6, 'right'],
+  ['max', 6, 'right'],
 ] as const
 
 export function renderPanel(state: PanelState, context: PanelContext): string {
@@ -51,7 +52,7 @@ export function renderPanel(state: PanelState, context: PanelContext): string {
     return align === 'left' ? text.padEnd(width) : text.padStart(width)
   }
   const row = (cells: string[]): string => cells.map(cell).join(' ').trimEnd()
-  const lines = [context.title, '', row(COLUMNS.map(([name]) => name))]
+  const lines = [context.title, 'temperatures in °C, variance in °C²', row(COLUMNS.map(([name]) => name))]
   for (const area of state.areas) {
     const window = state.latest.get(area)
     if (window === undefined) {

@@ -15,7 +15,6 @@ readings topic, or the original bytes on the dead-letter topic with the reason. 
 SIGTERM and SIGINT.`
 
 export const ingestCommand: Command = {
-  summary: 'bridge MQTT readings into Kafka as CloudEvents',
   async run(argv) {
     const config = readCommandSettings('ingest', ingestOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0

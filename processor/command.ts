@@ -15,7 +15,6 @@ a dev.thermocline.window.v1 CloudEvent, exactly once (Kafka transactions). Late 
 topic, records that are not reading CloudEvents to the DLQ. Stops cleanly on SIGTERM/SIGINT.`
 
 export const processCommand: Command = {
-  summary: 'window the readings per area and publish each window\'s variance to control-panel',
   async run(argv) {
     const config = readCommandSettings('process', processorOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0

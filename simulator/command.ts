@@ -6,7 +6,7 @@ import { type Command } from '../cli/main.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
-import { createFleet, type Fleet } from './fleet.ts'
+import { createFleet, defaultFleetOptions, type Fleet } from './fleet.ts'
 import { createSimulatorMetrics } from './metrics.ts'
 import { createMqttSink, type SinkStats } from './mqtt-sink.ts'
 import { checkSettings, fleetOptionsFrom, simulatorOptions } from './options.ts'
@@ -26,7 +26,6 @@ devices that fall silent and CloudEvent payloads; each is counted in the summary
 const DRAIN_MS = 10_000
 
 export const simulateCommand: Command = {
-  summary: 'publish simulated thermostat readings (or replay a JSONL file) to MQTT',
   async run(argv) {
     const config = readCommandSettings('simulate', simulatorOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0
@@ -35,7 +34,8 @@ export const simulateCommand: Command = {
     const nowMs = Date.now()
     const fleetOptions = config.replayFile === '' ? fleetOptionsFrom(config, nowMs) : undefined
     const fleet: Fleet | undefined = fleetOptions === undefined ? undefined : createFleet(fleetOptions)
-    const source: PublicationSource = fleet ?? readReplayFile(config.replayFile)
+    // Replay: the file's topics as they are, unless a topic root other than the default was asked for.
+    const source: PublicationSource = fleet ?? readReplayFile(config.replayFile, config.topicRoot === defaultFleetOptions.topicRoot ? undefined : config.topicRoot)
     const live = config.replayFile === '' && config.startTime === undefined && config.speed === 1
 
     const registry = createRegistry('simulator')

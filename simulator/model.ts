@@ -124,7 +124,7 @@ export function toCelsius(value: number, unit: Unit): number {
   return value
 }
 
-/** Thermostats report two decimals, like the devices in ../shared/golden. */
+/** Thermostats report two decimals, like the devices in the golden data (test/golden). */
 export function roundReading(value: number): number {
   return Math.round(value * 100) / 100
 }

@@ -20,7 +20,7 @@ export function parseStartTime(raw: string): number | undefined {
 
 export const simulatorOptions = {
   mqttUrl,
-  topicRoot: { env: 'TOPIC_ROOT', description: 'first level(s) of the MQTT topics: {root}/{area}/{device}/temperature', default: defaultFleetOptions.topicRoot, parse: text() } as Option<string>,
+  topicRoot: { env: 'TOPIC_ROOT', description: 'first level(s) of the MQTT topics: {root}/{area}/{device}/temperature (with REPLAY_FILE, if not the default: replaces the first level of every line)', default: defaultFleetOptions.topicRoot, parse: text() } as Option<string>,
   devices: { env: 'DEVICES', description: 'number of thermostats', default: defaultFleetOptions.devices, parse: integer({ min: 1, max: 1_000_000 }) } as Option<number>,
   areas: { env: 'AREAS', description: 'number of areas the thermostats are spread over', default: defaultFleetOptions.areas, parse: integer({ min: 1, max: 10_000 }) } as Option<number>,
   intervalMs: { env: 'INTERVAL_MS', description: 'each thermostat reports once per interval (simulated time)', default: defaultFleetOptions.intervalMs, parse: integer({ min: 1, max: 86_400_000 }) } as Option<number>,

@@ -1,7 +1,9 @@
 /**
- * Replays a JSONL file of `{"topic", "payload"}` lines (the format of ../shared/golden/) in file
- * order, as fast as the sink takes them. The whole file is read and checked before the first
- * message goes out, so a bad line stops the run before it has published half a data set.
+ * Replays a JSONL file of `{"topic", "payload"}` lines (the format of test/golden/) in file order, as
+ * fast as the sink takes them. The whole file is read and checked before the first message goes out,
+ * so a bad line stops the run before it has published half a data set. A topic root other than the
+ * default replaces the first level of every line's topic, so a replay can be kept apart from the
+ * live `thermostats/...` traffic.
  */
 import { readFileSync } from 'node:fs'
 import { ThermoclineError, ErrorCodes } from '../common/errors.ts'
@@ -45,12 +47,18 @@ export function createReplaySource(publications: readonly Publication[]): Replay
   }
 }
 
-export function readReplayFile(path: string): ReplaySource {
+/** Every topic with its first level replaced by `root` (a root may have several levels). */
+export function underRoot(publications: readonly Publication[], root: string): Publication[] {
+  return publications.map((publication) => ({ ...publication, topic: publication.topic.replace(/^[^/]*/, root) }))
+}
+
+export function readReplayFile(path: string, root?: string): ReplaySource {
   let text: string
   try {
     text = readFileSync(path, 'utf8')
   } catch (error) {
     throw new ThermoclineError(ErrorCodes.config, `cannot read REPLAY_FILE ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
   }
-  return createReplaySource(parseReplayLines(text, path))
+  const publications = parseReplayLines(text, path)
+  return createReplaySource(root === undefined ? publications : underRoot(publications, root))
 }

@@ -11,7 +11,6 @@ const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker
   status  report each part; exits 1 when one is down`
 
 export const stackCommand: Command = {
-  summary: 'run a local Kafka and MQTT broker (up, down, status)',
   async run(argv) {
     const { config, positionals, help } = parseArgs(stackOptions, argv)
     if (help) {
@@ -19,6 +18,11 @@ export const stackCommand: Command = {
       return 0
     }
     const [action, ...extra] = positionals
+    if (action === undefined) {
+      // No action at all: show what there is to do, as for --help, but as a usage error.
+      process.stderr.write(formatHelp(USAGE, SUMMARY, stackOptions))
+      return 2
+    }
     if (extra.length > 0 || !['up', 'down', 'status'].includes(action ?? '')) {
       throw new ConfigError('action', `expected up, down or status (got ${JSON.stringify(positionals.join(' '))})`)
     }

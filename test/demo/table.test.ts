@@ -20,13 +20,17 @@ describe('the demo table', () => {
     const lines = renderPanel(state, context).split('\n')
     expect(lines.slice(0, 3)).toEqual([
       'demo',
-      '',
-      'area           window (UTC)          count  devices   mean °C   variance   stddev   min °C   max °C',
+      'temperatures in °C, variance in °C²',
+      'area        window (UTC)      count devices   mean variance stddev    min    max',
     ])
-    expect(lines[3]).toBe('kitchen        10:00:15–10:00:30       287       19     18.00     0.1235   0.3514    20.50    22.25')
-    expect(lines[4]).toBe('lobby          10:00:15–10:00:30       300       20     21.46     0.1235   0.3514    20.50    22.25')
-    expect(lines[5]).toBe('porch          waiting')
+    expect(lines[3]).toBe('kitchen     10:00:15–10:00:30   287      19  18.00   0.1235 0.3514  20.50  22.25')
+    expect(lines[4]).toBe('lobby       10:00:15–10:00:30   300      20  21.46   0.1235 0.3514  20.50  22.25')
+    expect(lines[5]).toBe('porch       waiting')
     expect(lines.slice(6)).toEqual(['', 'footer line', ''])
+    // An 80-column terminal holds every row: the longest default area, a large window, wide values.
+    const wide = createPanelState(['server-room'])
+    recordWindow(wide, window('server-room', '2026-01-01T10:00:15.000Z', { count: 9_999, devices: 999, mean: -12.34, variance: 99.4567, stddev: 9.9728, min: -40.25, max: 100.75 }))
+    for (const line of renderPanel(wide, context).split('\n')) expect(line.length, line).toBeLessThanOrEqual(80)
   })
 
   it('adds areas it did not expect at the end', () => {

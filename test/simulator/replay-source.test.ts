@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { createFleet, defaultFleetOptions } from '../../simulator/fleet.ts'
-import { createReplaySource, parseReplayLines } from '../../simulator/replay-source.ts'
+import { createReplaySource, parseReplayLines, underRoot } from '../../simulator/replay-source.ts'
 import { goldenFile } from '../helpers/golden.ts'
 
 const GOLDEN = goldenFile('mqtt.jsonl')
@@ -43,5 +43,13 @@ describe('replaying a JSONL file', () => {
     expect(() => parseReplayLines('{"topic":"a/b","payload":"1"}\n\n{"topic":"a/b"}\n', 'x.jsonl')).toThrow('x.jsonl line 3: "payload" must be a string')
     expect(() => parseReplayLines('nope', 'x.jsonl')).toThrow(/^x\.jsonl line 1: not JSON/)
     expect(() => parseReplayLines('{"topic":"a/#","payload":"1"}', 'x.jsonl')).toThrow('x.jsonl line 1: "topic" must be an MQTT topic name')
+  })
+
+  it('puts every topic under another root by replacing its first level, payloads untouched', () => {
+    const publications = parseReplayLines('{"topic":"thermostats/kitchen/t1/temperature","payload":"{}"}\n{"topic":"thermostats/x/temperature","payload":"[1]"}\n')
+    expect(underRoot(publications, 'lab/run-7').map(({ topic, payload }) => ({ topic, payload }))).toEqual([
+      { topic: 'lab/run-7/kitchen/t1/temperature', payload: '{}' },
+      { topic: 'lab/run-7/x/temperature', payload: '[1]' },
+    ])
   })
 })

@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { mqttUrl, testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
+import { goldenFile } from '../helpers/golden.ts'
 import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
 import { startCli } from './simulator-process.ts'
 
@@ -99,6 +101,16 @@ describe('thermocline simulate against a real MQTT broker', () => {
     expect(result.code).toBe(0)
     await subscriber.until(publications.length)
     expect(subscriber.received).toEqual(publications.map(({ topic, payload }) => ({ topic, payload })))
+  })
+
+  it('replays the golden file under another topic root when asked, so a replay stays apart from live traffic', async () => {
+    const root = uniqueName('replay-root')
+    const lines = readFileSync(goldenFile('mqtt.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { topic: string; payload: string })
+    const subscriber = await subscribe(root)
+    const result = await runCli(['simulate', '--replay-file', fileURLToPath(goldenFile('mqtt.jsonl')), '--topic-root', root, '--metrics-port', '0', '--progress-ms', '0'], { MQTT_URL: mqttUrl })
+    expect(result.code, result.stderr).toBe(0)
+    await subscriber.until(lines.length)
+    expect(subscriber.received).toEqual(lines.map(({ topic, payload }) => ({ topic: topic.replace(/^thermostats\//, `${root}/`), payload })))
   })
 
   it('runs live until SIGINT, serves its metrics meanwhile, then stops cleanly with exit 0', async () => {
