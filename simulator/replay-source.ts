@@ -49,7 +49,7 @@ export function createReplaySource(publications: readonly Publication[]): Replay
 
 /** Every topic with its first level replaced by `root` (a root may have several levels). */
 export function underRoot(publications: readonly Publication[], root: string): Publication[] {
-  return publications.map((publication) => ({ ...publication, topic: publication.topic.replace(/^[^/]*/, root) }))
+  return publications.map((publication) => ({ ...publication, topic: publication.topic.replace(/^[^/]*/, () => root) }))
 }
 
 export function readReplayFile(path: string, root?: string): ReplaySource {
