@@ -11,7 +11,7 @@ import { deadLetterMessage } from './dead-letter.ts'
 import { decode, topicLayout, type TopicLayout } from './decode.ts'
 import { KafkaSink, type SinkRecord } from './kafka-sink.ts'
 import { type IngestMetrics } from './metrics.ts'
-import { MqttSource, type IncomingMessage } from './mqtt-source.ts'
+import { MqttSource, type IncomingMessage, type Retirement } from './mqtt-source.ts'
 import { type IngestConfig } from './options.ts'
 import { readingMessage } from './reading-event.ts'
 
@@ -66,8 +66,8 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
 
 /**
  * For a bridge removed for good: delivers what each of its persistent sessions had queued (through
- * Kafka, like any message) and ends them, without subscribing anything. Resolves with how many
- * sessions it ended; `stopRequested` cuts it short (what is left stays for the next try).
+ * Kafka, like any message) and ends them, without subscribing anything. `stop.requested` cuts it
+ * short (what is left stays for the next try).
  */
 export async function retireBridgeSessions(
   settings: BridgeSettings,
@@ -75,7 +75,7 @@ export async function retireBridgeSessions(
   metrics: IngestMetrics,
   logger: Logger,
   stop: { requested: Promise<unknown>; timeoutMs: number },
-): Promise<number> {
+): Promise<Retirement> {
   const { source, sink } = await openBridge(settings, kafka, metrics, logger)
   void stop.requested.then(() => source.stop(stop.timeoutMs))
   try {

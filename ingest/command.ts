@@ -1,6 +1,7 @@
 /** `thermocline ingest`: the MQTT -> Kafka bridge as a long-running service. */
 import { type Command } from '../cli/main.ts'
 import { readCommandSettings } from '../common/config.ts'
+import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
@@ -33,11 +34,13 @@ export const ingestCommand: Command = {
     try {
       if (config.retireSessions) {
         logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
-        let interrupted = false
-        void stopRequested.then(() => (interrupted = true))
-        const ended = await retireBridgeSessions(config, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
-        if (interrupted) logger.warn(`stopped after ending ${ended} MQTT session(s); the others stay until the next --retire-sessions`, { clientId: config.clientId })
-        else logger.info(`retired: ended ${ended} MQTT session${ended === 1 ? '' : 's'}`, { clientId: config.clientId })
+        const { ended, failed, interrupted } = await retireBridgeSessions(config, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
+        if (failed > 0) throw new ThermoclineError(ErrorCodes.broker, `ended ${ended} MQTT session(s) of ${config.clientId}, but ${failed} could not be ended (see the warnings above); run --retire-sessions again`, { canRetry: true })
+        if (interrupted) {
+          logger.warn(`stopped after ending ${ended} MQTT session(s); the others stay until the next --retire-sessions`, { clientId: config.clientId })
+          return 1
+        }
+        logger.info(`retired: ended ${ended} MQTT session${ended === 1 ? '' : 's'}`, { clientId: config.clientId })
         return 0
       }
       const bridge = await startBridge(config, kafka, metrics, logger)

@@ -70,16 +70,30 @@ interface Connection {
   resume: (() => void) | undefined
   /** mqtt.js' own _sendPacket, for the PUBACKs once they may go. */
   send?: SendPacket
-  /** When the last message arrived (retiring a surplus session: how long it has been quiet). */
-  lastMessageAtMs: number
+  /** When a message last arrived or a PUBACK last left (retiring a session: how long it has been quiet). */
+  lastActivityMs: number
   /** Set for a connection that only retires a session: whether the broker had one (undefined before the CONNACK). */
   retiring?: { sessionPresent: boolean | undefined }
 }
 
-/** No message and nothing unacknowledged for this long: a retired session has delivered its queue. */
-const RETIRE_QUIET_MS = 1_000
+/**
+ * Nothing unacknowledged, and neither a message in nor a PUBACK out for this long: a retired session
+ * has delivered its queue (the broker sends the next queued message as soon as a PUBACK frees room).
+ */
+const RETIRE_QUIET_MS = 2_000
 /** The highest connection index looked at for a surplus session (MQTT_CONNECTIONS' own maximum). */
 const MAX_CONNECTIONS = 1_024
+/** Indices looked at past the last session found, so that a gap (an expired session, a run stopped half way) hides none beyond it. */
+const RETIRE_PROBE_BEYOND = 8
+
+/** What retiring sessions came to. */
+export interface Retirement {
+  ended: number
+  /** Sessions that could not be resumed or ended (they stay, for the next try). */
+  failed: number
+  /** The source was stopped before it was done. */
+  interrupted: boolean
+}
 
 export class MqttSource {
   readonly #options: MqttSourceOptions
@@ -133,21 +147,39 @@ export class MqttSource {
   }
 
   async #retireSurplus(timeoutMs: number): Promise<void> {
-    await this.retireFrom(this.#options.connections, timeoutMs)
+    const { failed } = await this.retireFrom(this.#options.connections, timeoutMs)
+    if (failed > 0) this.#options.logger.warn(`${failed} surplus MQTT session(s) of this bridge could not be ended; the next start tries again`)
   }
 
   /**
-   * Ends this bridge's sessions from `<clientId>-<first>` on, each after delivering its queue, until
-   * one is absent; returns how many it ended. With `first` 0 and no connection opened (`start()` not
-   * called), that retires a bridge for good.
+   * Ends this bridge's sessions from `<clientId>-<first>` on, each after delivering its queue. It
+   * looks until RETIRE_PROBE_BEYOND indices in a row have no session, resumes every session found
+   * (unsubscribed at once, so nothing new is routed there), then ends them from the highest index
+   * down. With `first` 0 and `start()` not called, that retires a bridge for good.
    */
-  async retireFrom(first: number, timeoutMs = 30_000): Promise<number> {
-    let ended = 0
-    for (let index = first; index < MAX_CONNECTIONS && !this.#stopping; index++) {
-      if (!(await this.#retire(index, timeoutMs))) break
-      ended++
+  async retireFrom(first: number, timeoutMs = 30_000): Promise<Retirement> {
+    const found: Array<{ index: number; connection: Connection }> = []
+    let failed = 0
+    let misses = 0
+    for (let index = first; index < MAX_CONNECTIONS && misses < RETIRE_PROBE_BEYOND && !this.#stopping; index++) {
+      const resumed = await this.#resume(index, timeoutMs)
+      if (resumed === 'absent') misses++
+      else if (resumed === 'failed') {
+        // The broker failed us (or we are stopping): looking further would only fail the same way.
+        failed++
+        break
+      } else {
+        misses = 0
+        found.push({ index, connection: resumed })
+      }
     }
-    return ended
+    let ended = 0
+    for (const { index, connection } of found.reverse()) {
+      const outcome = await this.#drainAndEnd(index, connection)
+      if (outcome === 'ended') ended++
+      else if (outcome === 'failed') failed++
+    }
+    return { ended, failed, interrupted: this.#stopping }
   }
 
   /** A client for `<clientId>-<index>` on its persistent session, whose PUBACKs wait until the message is safe. */
@@ -168,7 +200,7 @@ export class MqttSource {
       resubscribe: false,
     }
     const client = mqtt.connect(url, options)
-    const connection: Connection = { client, held: [], resume: undefined, lastMessageAtMs: 0 }
+    const connection: Connection = { client, held: [], resume: undefined, lastActivityMs: 0 }
     this.#connections.push(connection)
     this.#holdPubacks(connection)
     // Installed before the connection completes: with a session present, queued messages can come
@@ -184,17 +216,15 @@ export class MqttSource {
   }
 
   /**
-   * Resumes the session `<clientId>-<index>` if there is one, unsubscribes it, delivers its
-   * queue and ends it. Returns whether a session was there (the caller then looks at the next index).
-   * A session it could not finish (connection lost, or the bridge stopping) stays, for the next try.
+   * Resumes the session `<clientId>-<index>`, if the broker has one, and unsubscribes it: what it had
+   * queued still comes (Mosquitto delivers it), nothing new is routed to it. An index without a
+   * session is 'absent' (the empty session the connection made is ended again).
    */
-  async #retire(index: number, timeoutMs: number): Promise<boolean> {
+  async #resume(index: number, timeoutMs: number): Promise<Connection | 'absent' | 'failed'> {
     const { logger, now = Date.now } = this.#options
     const connection = this.#connect(index, 0)
     connection.retiring = { sessionPresent: undefined }
     const { client } = connection
-    const id = `${this.#options.clientId}-${index}`
-    const forget = (): void => void this.#connections.splice(this.#connections.indexOf(connection), 1)
     try {
       const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no CONNACK within ${timeoutMs} ms`)), timeoutMs)
@@ -203,31 +233,48 @@ export class MqttSource {
       })
       connection.retiring.sessionPresent = connack.sessionPresent
       if (!connack.sessionPresent) {
-        // Connecting made an empty session: end it too.
-        await endSession(client)
-        forget()
-        return false
+        await disconnect(client, { endSession: true })
+        this.#forget(connection)
+        return 'absent'
       }
-      // Unsubscribed, it gets nothing new; what it had queued still comes (Mosquitto delivers it).
-      connection.lastMessageAtMs = now()
+      connection.lastActivityMs = now()
       await client.unsubscribeAsync(this.subscription)
-      while (!this.#stopping && client.connected && (connection.held.length > 0 || now() - connection.lastMessageAtMs < RETIRE_QUIET_MS)) {
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-      // Stopping: stop() acknowledges what is in flight and disconnects it with the others.
-      if (this.#stopping) return false
-      if (!client.connected) throw new Error('connection lost')
-      await endSession(client)
-      forget()
-      logger.info('ended an MQTT session of this bridge after delivering what it had queued', { clientId: id })
-      return true
+      return connection
     } catch (error) {
-      if (this.#stopping) return false
-      logger.warn('could not end an MQTT session of this bridge; it stays for the next try', { clientId: id, error: error as Error })
+      // Stopping: stop() disconnects it with the others, leaving the session as it is.
+      if (this.#stopping) return 'failed'
+      logger.warn('could not resume an MQTT session of this bridge to end it; it stays for the next try', { clientId: `${this.#options.clientId}-${index}`, error: error as Error })
       await client.endAsync(true).catch(() => undefined)
-      forget()
-      return false
+      this.#forget(connection)
+      return 'failed'
     }
+  }
+
+  /** Waits until the resumed session has delivered its queue (see RETIRE_QUIET_MS), then ends it. */
+  async #drainAndEnd(index: number, connection: Connection): Promise<'ended' | 'failed' | 'interrupted'> {
+    const { logger, now = Date.now } = this.#options
+    const { client } = connection
+    const id = `${this.#options.clientId}-${index}`
+    while (!this.#stopping && client.connected && (connection.held.length > 0 || now() - connection.lastActivityMs < RETIRE_QUIET_MS)) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    // Stopping: stop() acknowledges what is in flight and disconnects it with the others.
+    if (this.#stopping) return 'interrupted'
+    if (!client.connected) {
+      logger.warn('lost the connection of an MQTT session of this bridge before ending it; it stays for the next try', { clientId: id })
+      await client.endAsync(true).catch(() => undefined)
+      this.#forget(connection)
+      return 'failed'
+    }
+    await disconnect(client, { endSession: true })
+    this.#forget(connection)
+    logger.info('ended an MQTT session of this bridge after delivering what it had queued', { clientId: id })
+    return 'ended'
+  }
+
+  #forget(connection: Connection): void {
+    const at = this.#connections.indexOf(connection)
+    if (at >= 0) this.#connections.splice(at, 1)
   }
 
   #open(index: number): Promise<void> {
@@ -267,7 +314,7 @@ export class MqttSource {
     const { metrics, now = Date.now } = this.#options
     const held: Held = { messageId: packet.qos > 0 ? packet.messageId : undefined, safe: false, puback: undefined, settled: false }
     connection.held.push(held)
-    connection.lastMessageAtMs = now()
+    connection.lastActivityMs = now()
     this.#inFlight++
     metrics.inFlight.inc()
     const message: IncomingMessage = {
@@ -325,11 +372,16 @@ export class MqttSource {
     const stream = client.stream as { cork?: () => void; uncork?: () => void }
     // One write for all the PUBACKs a Kafka acknowledgement releases.
     stream.cork?.()
+    let acknowledged = false
     while (held.length > 0 && held[0]!.safe && (held[0]!.messageId === undefined || held[0]!.puback !== undefined)) {
       const first = held.shift()!
-      if (first.puback !== undefined) connection.send!(first.puback)
+      if (first.puback !== undefined) {
+        connection.send!(first.puback)
+        acknowledged = true
+      }
       this.#settle(first)
     }
+    if (acknowledged) connection.lastActivityMs = (this.#options.now ?? Date.now)()
     stream.uncork?.()
     if (connection.resume !== undefined && held.length <= this.#options.receiveMaximum) {
       const resume = connection.resume
@@ -383,28 +435,25 @@ export class MqttSource {
     }
     const unacknowledged = this.#inFlight
     // A connection that found no session to retire made an empty one: end that too.
-    await Promise.all(this.#connections.map(({ client, retiring }) => (retiring?.sessionPresent === false && client.connected ? endSession(client) : disconnect(client))))
+    await Promise.all(this.#connections.map(({ client, retiring }) => disconnect(client, { endSession: retiring?.sessionPresent === false })))
     await this.#retiring
     return { unacknowledged }
   }
 }
 
-/** DISCONNECT with session expiry 0: the broker deletes the session (MQTT 5 3.14.2.2.2). */
-async function endSession(client: MqttClient): Promise<void> {
-  await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } })
-}
-
 /**
- * DISCONNECT after the PUBACKs already written, so none of them is lost. A connection that is down
- * (or a broker that does not answer) is closed without it: mqtt.js would otherwise wait for ever.
+ * DISCONNECT after the PUBACKs already written, so none of them is lost; with `endSession`, with
+ * session expiry 0, so that the broker deletes the session (MQTT 5 3.14.2.2.2). A connection that is
+ * down (or a broker that does not answer within 3 s) is closed without it: mqtt.js would otherwise
+ * wait for ever.
  */
-async function disconnect(client: MqttClient): Promise<void> {
+async function disconnect(client: MqttClient, options: { endSession?: boolean } = {}): Promise<void> {
   if (!client.connected) {
     await client.endAsync(true).catch(() => undefined)
     return
   }
   let timer: NodeJS.Timeout | undefined
-  const clean = client.endAsync(false).catch(() => undefined)
+  const clean = client.endAsync(false, options.endSession === true ? { properties: { sessionExpiryInterval: 0 } } : {}).catch(() => undefined)
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 3_000)))
   if ((await Promise.race([clean, late])) === 'late') await client.endAsync(true).catch(() => undefined)
   clearTimeout(timer)

@@ -77,4 +77,13 @@ describe('thermocline ingest with fewer connections than before', () => {
     expectEveryReading(records, readings, { duplicatesAllowed: false })
     for (const index of [0, 1]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
   })
+
+  it('says so and exits 1 when it cannot retire (the MQTT broker does not answer)', async () => {
+    const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 1)
+    const { prefix, clientId } = uniqueBridgeNames()
+    const env = { ...bridgeEnv({ prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic! }), MQTT_URL: 'mqtt://127.0.0.1:1' }
+    const retired = await runCli(['ingest', '--retire-sessions'], env, 60_000)
+    expect(retired.code, retired.stderr).toBe(1)
+    expect(retired.stderr.trim().split('\n').at(-1)).toBe(`thermocline ingest: ended 0 MQTT session(s) of ${clientId}, but 1 could not be ended (see the warnings above); run --retire-sessions again`)
+  })
 })
