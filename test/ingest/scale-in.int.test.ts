@@ -78,6 +78,28 @@ describe('thermocline ingest with fewer connections than before', () => {
     for (const index of [0, 1]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
   })
 
+  it('finds surplus sessions past a gap (a session already ended by a run that was stopped half way)', async () => {
+    const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 3)
+    const { prefix, clientId } = uniqueBridgeNames()
+    const settings: TestBridgeSettings = { prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic! }
+    const wide = await startBridgeProcess({ ...settings, connections: 4 })
+    wide.process.kill('SIGTERM')
+    expect(await wide.exited).toBe(0)
+    expect(await hasSession(`${clientId}-1`)).toBe(true) // and ends it: the gap
+    const readings = makeReadings(prefix, clientId, 200)
+    await publishPaced(readings, { chunk: 50, intervalMs: 0 })
+
+    const narrow = await startBridgeProcess({ ...settings, connections: 1 })
+    await waitForStderr(narrow, /ended an MQTT session[^\n]*-2"/)
+    // Published after session 1 was gone: the broker shared them among sessions 0, 2 and 3.
+    const records = await consumeUntil(readingsTopic!, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
+    expectEveryReading(records, readings, { duplicatesAllowed: false })
+    narrow.process.kill('SIGTERM')
+    expect(await narrow.exited).toBe(0)
+    for (const index of [2, 3]) expect(narrow.stderr()).toContain(`ended an MQTT session of this bridge after delivering what it had queued clientId="${clientId}-${index}"`)
+    for (const index of [1, 2, 3]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
+  })
+
   it('says so and exits 1 when it cannot retire (the MQTT broker does not answer)', async () => {
     const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 1)
     const { prefix, clientId } = uniqueBridgeNames()
