@@ -108,6 +108,14 @@ export const CutPayloadHeaders = Object.freeze({
   sha256: 'payload_sha256',
 })
 
+/** A dead letter's `error_detail` quotes the offending value: at most this many characters of it. */
+export const MAX_ERROR_DETAIL_CHARS = 1_024
+
+/** `detail` cut to MAX_ERROR_DETAIL_CHARS (a header value quoting a huge field must not make the record huge). */
+export function boundedDetail(detail: string): string {
+  return detail.length <= MAX_ERROR_DETAIL_CHARS ? detail : `${detail.slice(0, MAX_ERROR_DETAIL_CHARS - 1)}…`
+}
+
 /** The payload itself when it is at most MAX_DEAD_LETTER_PAYLOAD_BYTES; else its beginning, and headers describing the whole. */
 export function boundedPayload(payload: Buffer): { value: Buffer; headers: Record<string, string> } {
   if (payload.length <= MAX_DEAD_LETTER_PAYLOAD_BYTES) return { value: payload, headers: {} }

@@ -9,7 +9,7 @@
  * would hold back every later message of its connection.
  */
 import { type Message } from 'kafkajs'
-import { boundedPayload } from '../common/kafka.ts'
+import { boundedDetail, boundedPayload } from '../common/kafka.ts'
 import { type DeadLetter } from './decode.ts'
 
 export const DeadLetterHeaders = Object.freeze({
@@ -29,7 +29,7 @@ export function deadLetterMessage(deadLetter: DeadLetter, mqttTopic: string, pay
     value,
     headers: {
       [DeadLetterHeaders.error]: deadLetter.reason,
-      [DeadLetterHeaders.errorDetail]: deadLetter.detail,
+      [DeadLetterHeaders.errorDetail]: boundedDetail(deadLetter.detail),
       [DeadLetterHeaders.mqttTopic]: mqttTopic,
       [DeadLetterHeaders.receivedAt]: new Date(receivedAtMs).toISOString(),
       ...headers,

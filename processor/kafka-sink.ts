@@ -7,7 +7,7 @@
 import { Partitioners, type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
 import { CloudEventHeaders, type WindowData } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
-import { boundedPayload, estimatedRecordBytes } from '../common/kafka.ts'
+import { boundedDetail, boundedPayload, estimatedRecordBytes } from '../common/kafka.ts'
 import { type InvalidRecord } from './kafka-source.ts'
 import { type WindowResult } from './windows.ts'
 
@@ -104,7 +104,7 @@ export function deadLetterMessage(message: KafkaMessage, invalid: InvalidRecord,
       ...(keepOriginal ? original : { [ProcessorHeaders.originalHeadersDropped]: 'true' }),
       ...cut,
       [ProcessorHeaders.error]: invalid.reason,
-      [ProcessorHeaders.errorDetail]: invalid.detail,
+      [ProcessorHeaders.errorDetail]: boundedDetail(invalid.detail),
       [ProcessorHeaders.sourceTopic]: from.topic,
       [ProcessorHeaders.sourcePartition]: String(from.partition),
       [ProcessorHeaders.sourceOffset]: message.offset,

@@ -41,6 +41,21 @@ export class InvalidRecord {
 /** The most a reading's value may take (ingest writes about 100 bytes): as ingest's payload bound. */
 export const MAX_READING_VALUE_BYTES = 64 * 1024
 
+/** The most a reading's headers may take, names and values together (ingest writes about 250 bytes). */
+export const MAX_READING_HEADER_BYTES = 16 * 1024
+
+function headersSize(headers: NonNullable<KafkaMessage['headers']>): number {
+  let bytes = 0
+  for (const name in headers) {
+    const value = headers[name]
+    bytes += name.length
+    if (value === undefined) continue
+    if (Array.isArray(value)) for (const item of value) bytes += item.length
+    else bytes += value.length
+  }
+  return bytes
+}
+
 const SPECVERSION = Buffer.from('1.0')
 const READING_TYPE = Buffer.from(EventTypes.reading)
 const SOURCE_PREFIX = '/thermostats/'
@@ -63,6 +78,9 @@ function text(value: HeaderValue): string | undefined {
 export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): Reading | InvalidRecord {
   const headers = message.headers
   if (headers === undefined) return new InvalidRecord(InvalidReasons.missingAttribute, 'record has no headers: not a binary-mode CloudEvent')
+  // A reading's headers take about 250 bytes. Huge ones would also make a late record too large for Kafka.
+  const headerBytes = headersSize(headers)
+  if (headerBytes > MAX_READING_HEADER_BYTES) return new InvalidRecord(InvalidReasons.badData, `headers of ${headerBytes} bytes: a reading's are at most ${MAX_READING_HEADER_BYTES}`)
   const specversion = headers[CloudEventHeaders.specversion]
   if (!isBytes(specversion, SPECVERSION)) {
     return specversion === undefined

@@ -100,6 +100,9 @@ describe('late and dead-letter records', () => {
     expect(message.headers).toMatchObject({ payload_bytes: String(value.length), payload_sha256: createHash('sha256').update(value).digest('hex'), [ProcessorHeaders.originalHeadersDropped]: 'true', error: 'not_json' })
     expect(message.headers).not.toHaveProperty('ce_id')
     expect(estimatedRecordBytes(message)).toBeLessThan(512 * 1024)
+    // The detail quotes at most 1,024 characters of whatever it names.
+    const quoting = deadLetterMessage(original, new InvalidRecord('bad_specversion', `ce_specversion is "${'9'.repeat(100_000)}"`), { topic: 'readings', partition: 2 }, T0)
+    expect(String(quoting.headers![ProcessorHeaders.errorDetail]).length).toBe(1_024)
   })
 })
 

@@ -55,6 +55,7 @@ describe('decodeReading', () => {
     ['no device', { value: '{"area":"kitchen","celsius":21.5}' }, InvalidReasons.badData],
     ['a key that is not the area', { key: 'porch' }, InvalidReasons.badData],
     ['a source that does not match area and device', { headers: { ce_source: '/thermostats/kitchen/other' } }, InvalidReasons.badSource],
+    ['a valid reading with a header padded past 16 KiB', { headers: { ce_extra: 'x'.repeat(16 * 1024) } }, InvalidReasons.badData],
     ['a valid reading padded past 64 KiB', { value: JSON.stringify({ area: 'kitchen', device: 'kitchen-t01', celsius: 21.5, pad: 'x'.repeat(64 * 1024) }) }, InvalidReasons.badData],
   ] as const)('rejects a record with %s', (_what, overrides, reason) => {
     expect(reasonOf(decodeReading(record(overrides as Parameters<typeof record>[0])))).toBe(reason)
