@@ -29,7 +29,7 @@ import { Outcome, PartitionWindows, windowStartOf, type WindowResult } from './w
 /** Outputs held before a commit is forced regardless of the interval: bounds memory and transaction size. */
 const MAX_PENDING_OUTPUTS = 10_000
 
-/** A tick this much later than due means the process did not run meanwhile (see #tick). */
+/** A tick this much later than due (or half of IDLE_MS, if less) means the process did not run meanwhile (see #tick). */
 const PAUSE_THRESHOLD_MS = 1_000
 
 /** Stored as the metadata of the committed offset of each input partition. */
@@ -396,7 +396,7 @@ export class Processor {
 
   /**
    * Idle advance and interval commits for partitions that receive nothing. A tick that comes late by
-   * a second or more means the process did not run (SIGSTOP, a long GC pause, a frozen VM, no CPU):
+   * a second or more (half of IDLE_MS if that is less) means the process did not run (SIGSTOP, a long GC pause, a frozen VM, no CPU):
    * that time is taken out of every partition's silence before anything else runs, since the
    * readings written meanwhile are still unread and idleness would close their windows first.
    */
@@ -405,7 +405,7 @@ export class Processor {
     const tickedAt = this.#now()
     const pausedMs = tickedAt - this.#lastTickWallMs - this.#tickMs
     this.#lastTickWallMs = tickedAt
-    if (pausedMs >= PAUSE_THRESHOLD_MS) {
+    if (pausedMs >= Math.min(PAUSE_THRESHOLD_MS, this.#config.idleMs / 2)) {
       for (const task of this.#owners.values()) task.windows.notRunning(pausedMs, tickedAt)
       const message = `the process did not run for ${pausedMs} ms (paused or starved of CPU): not counted as silence of its partitions`
       if (pausedMs >= this.#config.idleMs) this.#logger.warn(message)
