@@ -136,24 +136,27 @@ export const demoCommand: Command = {
         },
       })
 
-      simulatorStartMs = Date.now()
       const simulatorEnv = { ...common, METRICS_PORT: String(ports.simulator), DEVICES: String(config.devices), AREAS: String(config.areas), SEED: String(config.seed), PROGRESS_MS: '1000' }
       const simulator = launch({ name: 'simulator', args: ['simulate'], env: simulatorEnv, logFile: logFile('simulator'), ready: /\[simulate\] publishing to/ })
       let simulatorRate = '0/s'
       simulator.onLine((line) => {
         const match = /^simulate: (\S+\/s) {2}sent/.exec(line)
         if (match !== null) simulatorRate = match[1]!
+        // Its first readings come right after this line: windows that started before it are partial.
+        const ready = /^(\S+Z) INFO +\[simulate\] publishing to/.exec(line)
+        if (ready !== null && simulatorStartMs === Number.POSITIVE_INFINITY) simulatorStartMs = Date.parse(ready[1]!)
       })
 
       const metricsUrl = (port: number): string => `http://127.0.0.1:${port}/metrics`
       const pipeline = createPipelineCounters({ simulator: metricsUrl(ports.simulator), ingest: metricsUrl(ports.ingest), processor: metricsUrl(ports.processor) })
       // The first full window starts at the first boundary after the simulator's start.
-      const firstCloseMs = Math.ceil(simulatorStartMs / config.windowMs) * config.windowMs + config.windowMs + config.graceMs
+      const firstClose = (): string =>
+        Number.isFinite(simulatorStartMs) ? `closes at about ${new Date(Math.ceil(simulatorStartMs / config.windowMs) * config.windowMs + config.windowMs + config.graceMs).toISOString().slice(11, 19)} UTC` : 'the simulator is starting'
       const stackLine = `Kafka 127.0.0.1:${config.kafkaPort} (${started.kafka ? 'started by the demo' : 'already running'}), MQTT 127.0.0.1:${config.mqttPort} (${started.mqtt ? 'started by the demo' : 'already running'})`
       const frame = (): string =>
         renderPanel(state, {
           title: `Thermocline demo: ${config.devices} thermostats, ${config.areas} areas; ${seconds(config.windowMs)} windows, ${seconds(config.graceMs)} grace; ${new Date().toISOString().slice(11, 19)} UTC`,
-          waitingFor: `waiting for its first full window (closes at about ${new Date(firstCloseMs).toISOString().slice(11, 19)} UTC)`,
+          waitingFor: `waiting for its first full window (${firstClose()})`,
           footer: [
             serviceLine('simulator', pipeline.simulator(simulatorRate), metricsUrl(ports.simulator)),
             serviceLine('ingest', pipeline.ingest(), metricsUrl(ports.ingest)),
