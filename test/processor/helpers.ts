@@ -12,6 +12,7 @@ import { GOLDEN_DIR } from '../helpers/golden.ts'
 import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
+import { parseCheckpoint } from '../../processor/processor.ts'
 import { consumeUntil, createTopics, kafkaBrokers, testAdmin, testProducer, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
@@ -120,6 +121,24 @@ export async function processorTopics(partitions: number, settings: Record<strin
       SESSION_TIMEOUT_MS: '6000',
       ...settings,
     },
+  }
+}
+
+/**
+ * Waits until the group's checkpoints say every record of `topic` has been processed (position =
+ * end of each partition): the processor has caught up and committed. Returns the committed offsets.
+ */
+export async function waitUntilProcessed(kafka: Kafka, groupId: string, topic: string, timeoutMs = 30_000): Promise<Map<number, number>> {
+  const admin = await testAdmin(kafka)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]))
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] })
+    const entries = (offsets?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>
+    const done = [...ends].every(([partition, end]) => end === 0 || parseCheckpoint(entries.find((e) => e.partition === partition)?.metadata)?.position === end)
+    if (done) return new Map(entries.map((entry) => [entry.partition, Number(entry.offset)]))
+    if (Date.now() > deadline) throw new Error(`group ${groupId} had not processed all of ${topic} within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
 

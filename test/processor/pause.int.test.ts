@@ -7,32 +7,44 @@
  * - paused for longer, the group gives its partitions to another instance, which fences it: when it
  *   runs again it is a zombie whose transactions must fail, so every window is still emitted once.
  */
+import { type Message } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
-import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor } from './helpers.ts'
+import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, waitUntilProcessed } from './helpers.ts'
 
 const golden = loadGolden()
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The golden readings in three parts, fed one after the other: before, during and after a pause. */
+function thirds(): [Message[], Message[], Message[]] {
+  const readings = goldenReadings(golden)
+  const third = Math.ceil(readings.length / 3)
+  return [readings.slice(0, third), readings.slice(third, 2 * third), readings.slice(2 * third)]
+}
+
+/** A live source's pace: 25 readings every 100 ms. */
+const LIVE = { chunk: 25, pauseMs: 100 }
 
 describe('a paused processor', () => {
   it('does not count the time it was paused as silence of its partitions', async () => {
     const kafka = testKafka()
     // A session long enough to outlast the pause: the partitions stay with this instance.
-    const t = await processorTopics(2, { IDLE_MS: '2000', SESSION_TIMEOUT_MS: '30000' })
-    // About 30 s of flow: 25 readings every 350 ms.
-    const flowing = feed(kafka, t.readings, goldenReadings(golden), { chunk: 25, pauseMs: 350 })
-    let flowDone = false
-    void flowing.then(() => (flowDone = true))
+    const t = await processorTopics(2, { IDLE_MS: '2000', SESSION_TIMEOUT_MS: '60000' })
+    const [before, during, after] = thirds()
     const processor = startProcessor(t.env)
     await processor.waitForLog(/partition assigned/)
-    await sleep(2_000)
+    await feed(kafka, t.readings, before, LIVE)
+    // Caught up, so that its partitions count as silent while it does not run.
+    await waitUntilProcessed(kafka, t.env.GROUP_ID!, t.readings)
     processor.kill('SIGSTOP')
-    // Twelve seconds of wall clock the process does not see, six times IDLE_MS: counted as silence,
-    // they would move stream time on by ten seconds at once when it runs again.
-    await sleep(12_000)
-    expect(flowDone, 'paused while the readings flow').toBe(false)
+    const stoppedAt = Date.now()
+    await feed(kafka, t.readings, during, LIVE)
+    // 25 s of wall clock the process does not see: counted as silence, they would move stream time on
+    // by 23 s (less IDLE_MS) at once when it runs again, more than a window and its grace (20 s), so
+    // the window of its last reading would close before the readings written meanwhile are read.
+    await sleep(25_000 - (Date.now() - stoppedAt))
     processor.kill('SIGCONT')
-    await flowing
+    await feed(kafka, t.readings, after, LIVE)
     await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
     processor.kill('SIGTERM')
     expect(await processor.exited).toBe(0)
@@ -45,25 +57,22 @@ describe('a paused processor', () => {
   it('is fenced as a zombie when it runs again after another instance took its partitions over', async () => {
     const kafka = testKafka()
     const t = await processorTopics(4, { SESSION_TIMEOUT_MS: '6000' })
-    const flowing = feed(kafka, t.readings, goldenReadings(golden), { chunk: 25, pauseMs: 350 })
-    let flowDone = false
-    void flowing.then(() => (flowDone = true))
+    const [before, during, after] = thirds()
     const zombie = startProcessor(t.env)
     await zombie.waitForLog(/partition assigned/)
     const survivor = startProcessor(t.env)
     await survivor.waitForLog(/partition assigned/)
-    // Both hold partitions now; the first one stops mid-stream with its windows (and maybe a
-    // transaction) open.
+    // Both hold partitions now.
     await zombie.waitForLog(/joined the consumer group[\s\S]*joined the consumer group/)
-    await sleep(1_000)
+    await feed(kafka, t.readings, before, LIVE)
     zombie.kill('SIGSTOP')
+    // Written while the zombie is frozen: its partitions' share waits for whoever owns them next.
+    await feed(kafka, t.readings, during, LIVE)
     // Its session expires, the group gives every partition to the survivor, which fences the
     // zombie's transactional ids and carries on from the zombie's last commit.
     await survivor.waitForLog(/joined the consumer group[^\n]*partitions=\[0,1,2,3\]/, 30_000)
-    await sleep(2_000)
-    expect(flowDone, 'the zombie wakes up while the readings flow').toBe(false)
     zombie.kill('SIGCONT')
-    await flowing
+    await feed(kafka, t.readings, after, LIVE)
     await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
     zombie.kill('SIGTERM')
     survivor.kill('SIGTERM')
@@ -71,8 +80,8 @@ describe('a paused processor', () => {
     expect(await survivor.exited).toBe(0)
 
     // It noticed its pause. Whether it still had a transaction to try depends on where the pause
-    // caught it (usually it did, and the log shows it failing with "an old epoch"): what it tried is
-    // invisible to read_committed readers either way.
+    // caught it (the log then shows it failing with "an old epoch"): what it tried is invisible to
+    // read_committed readers either way.
     expect(zombie.log()).toMatch(/did not run for \d+ ms/)
     expectGoldenWindows(await readAll(kafka, t.controlPanel), golden.windows)
     expectGoldenLate(await readAll(kafka, t.late), golden.lateIds)

@@ -7,9 +7,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { CloudEventHeaders } from '../../common/events.ts'
-import { parseCheckpoint } from '../../processor/processor.ts'
 import { consumeUntil, testAdmin, testKafka } from '../helpers/brokers.ts'
-import { feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor } from './helpers.ts'
+import { feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, waitUntilProcessed } from './helpers.ts'
 
 const golden = loadGolden()
 
@@ -23,18 +22,8 @@ describe('thermocline process after retention deleted what its open windows need
     const end = Number((await admin.fetchTopicOffsets(t.readings))[0]!.high)
 
     const first = startProcessor(t.env)
-    let committed = -1
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      const [offsets] = await admin.fetchOffsets({ groupId: t.env.GROUP_ID!, topics: [t.readings] })
-      const entry = offsets?.partitions[0] as { offset: string; metadata?: string | null } | undefined
-      if (parseCheckpoint(entry?.metadata)?.position === end) {
-        committed = Number(entry!.offset)
-        break
-      }
-      if (Date.now() > deadline) throw new Error(`no checkpoint at position ${end} within 30 s:\n${first.log()}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    // Until its checkpoint says it processed everything (with windows still open).
+    const committed = (await waitUntilProcessed(kafka, t.env.GROUP_ID!, t.readings)).get(0)!
     first.kill('SIGTERM')
     expect(await first.exited).toBe(0)
     const emittedBefore = (await readAll(kafka, t.controlPanel)).length
