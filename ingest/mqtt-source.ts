@@ -241,8 +241,8 @@ export class MqttSource {
       await client.unsubscribeAsync(this.subscription)
       return connection
     } catch (error) {
-      // Stopping: stop() disconnects it with the others, leaving the session as it is.
-      if (this.#stopping) return 'failed'
+      // Stopping: stop() disconnects it with the others, leaving the session as it is (not a failure).
+      if (this.#stopping) return 'absent'
       logger.warn('could not resume an MQTT session of this bridge to end it; it stays for the next try', { clientId: `${this.#options.clientId}-${index}`, error: error as Error })
       await client.endAsync(true).catch(() => undefined)
       this.#forget(connection)
