@@ -259,23 +259,35 @@ export class Processor {
     for (const { partition, committed } of candidates) {
       const logStart = Number(logStarts.find((start) => start.partition === partition)?.low ?? 0)
       if (logStart <= committed) continue
-      const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
-      try {
-        // Fenced, no owner can commit any more: read again what is committed now, and move that.
-        await sink.fence()
-        const now = (await this.#committedOffsets()).find((entry) => entry.partition === partition)
-        if (now === undefined || now.committed < 0 || logStart <= now.committed) continue
-        const position = parseCheckpoint(now.metadata)?.position ?? now.committed
-        this.#metrics.deletedBeforeRead.inc(logStart - now.committed)
-        this.#logger.warn('records this partition still needed were deleted before the processor read them again (retention shorter than it was away?): their windows are emitted without them', {
-          partition,
-          deleted: `${now.committed}..${logStart - 1}`,
-          neededByOpenWindows: Math.min(logStart, position) - now.committed,
-          neverProcessed: Math.max(0, logStart - position),
-        })
-        await sink.commit({ outputs: [], offset: logStart, metadata: now.metadata ?? '' })
-      } finally {
-        await sink.close().catch(() => undefined)
+      let reported = false
+      // Instances starting together may fence each other's commit: whoever loses looks again.
+      for (let attempt = 1; ; attempt++) {
+        const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
+        try {
+          // Fenced, no owner can commit any more: read again what is committed now, and move that.
+          await sink.fence()
+          const now = (await this.#committedOffsets()).find((entry) => entry.partition === partition)
+          if (now === undefined || now.committed < 0 || logStart <= now.committed) break
+          if (!reported) {
+            reported = true
+            const position = parseCheckpoint(now.metadata)?.position ?? now.committed
+            this.#metrics.deletedBeforeRead.inc(logStart - now.committed)
+            this.#logger.warn('records this partition still needed were deleted before the processor read them again (retention shorter than it was away?): their windows are emitted without them', {
+              partition,
+              deleted: `${now.committed}..${logStart - 1}`,
+              neededByOpenWindows: Math.min(logStart, position) - now.committed,
+              neverProcessed: Math.max(0, logStart - position),
+            })
+          }
+          await sink.commit({ outputs: [], offset: logStart, metadata: now.metadata ?? '' })
+          break
+        } catch (error) {
+          if (attempt >= 5) throw error
+          this.#logger.info('could not move the offset past the deleted records (another instance starting at the same time?); looking again', { partition, error: error as Error })
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+        } finally {
+          await sink.close().catch(() => undefined)
+        }
       }
     }
   }
