@@ -174,9 +174,18 @@ export class PartitionSink {
     })
   }
 
-  /** Connects and initialises the producer id, which fences every earlier owner of the partition. */
+  /**
+   * Connects and initialises the transactional producer id, which fences every earlier owner of the
+   * partition: the epoch is bumped, the previous owner's open transaction is aborted (and waited
+   * for), and its later sends and commits fail. kafkajs' connect() alone does not do that: it asks
+   * for an idempotent producer id *without* the transactional id, and the transactional InitProducerId
+   * happens at the first transaction() — too late, after the new owner has read the checkpoint. So an
+   * empty transaction is started and aborted here (kafkajs sends nothing for an empty abort).
+   */
   async fence(): Promise<void> {
     await this.#producer.connect()
+    const transaction = await this.#producer.transaction()
+    await transaction.abort()
   }
 
   async commit(commit: PartitionCommit): Promise<void> {
