@@ -258,36 +258,40 @@ export class Processor {
     const logStarts = await this.#admin!.fetchTopicOffsets(config.readingsTopic)
     for (const { partition, committed } of candidates) {
       const logStart = Number(logStarts.find((start) => start.partition === partition)?.low ?? 0)
-      if (logStart <= committed) continue
-      let reported = false
-      // Instances starting together may fence each other's commit: whoever loses looks again.
-      for (let attempt = 1; ; attempt++) {
-        const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
-        try {
-          // Fenced, no owner can commit any more: read again what is committed now, and move that.
-          await sink.fence()
-          const now = (await this.#committedOffsets()).find((entry) => entry.partition === partition)
-          if (now === undefined || now.committed < 0 || logStart <= now.committed) break
-          if (!reported) {
-            reported = true
-            const position = parseCheckpoint(now.metadata)?.position ?? now.committed
-            this.#metrics.deletedBeforeRead.inc(logStart - now.committed)
-            this.#logger.warn('records this partition still needed were deleted before the processor read them again (retention shorter than it was away?): their windows are emitted without them', {
-              partition,
-              deleted: `${now.committed}..${logStart - 1}`,
-              neededByOpenWindows: Math.min(logStart, position) - now.committed,
-              neverProcessed: Math.max(0, logStart - position),
-            })
-          }
-          await sink.commit({ outputs: [], offset: logStart, metadata: now.metadata ?? '' })
-          break
-        } catch (error) {
-          if (attempt >= 5) throw error
-          this.#logger.info('could not move the offset past the deleted records (another instance starting at the same time?); looking again', { partition, error: error as Error })
-          await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
-        } finally {
-          await sink.close().catch(() => undefined)
+      if (logStart > committed) await this.#moveOffsetToLogStart(partition, logStart)
+    }
+  }
+
+  /** See #moveOffsetsPastDeletedRecords. Instances starting together may fence each other's commit: whoever loses looks again. */
+  async #moveOffsetToLogStart(partition: number, logStart: number): Promise<void> {
+    const config = this.#config
+    let reported = false
+    for (let attempt = 1; ; attempt++) {
+      const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
+      try {
+        // Fenced, no owner can commit any more: read again what is committed now, and move that.
+        await sink.fence()
+        const now = (await this.#committedOffsets()).find((entry) => entry.partition === partition)
+        if (now === undefined || now.committed < 0 || logStart <= now.committed) return
+        if (!reported) {
+          reported = true
+          const position = parseCheckpoint(now.metadata)?.position ?? now.committed
+          this.#metrics.deletedBeforeRead.inc(logStart - now.committed)
+          this.#logger.warn('records this partition still needed were deleted before the processor read them again (retention shorter than it was away?): their windows are emitted without them', {
+            partition,
+            deleted: `${now.committed}..${logStart - 1}`,
+            neededByOpenWindows: Math.min(logStart, position) - now.committed,
+            neverProcessed: Math.max(0, logStart - position),
+          })
         }
+        await sink.commit({ outputs: [], offset: logStart, metadata: now.metadata ?? '' })
+        return
+      } catch (error) {
+        if (attempt >= 5) throw error
+        this.#logger.info('could not move the offset past the deleted records (another instance starting at the same time?); looking again', { partition, error: error as Error })
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+      } finally {
+        await sink.close().catch(() => undefined)
       }
     }
   }
@@ -408,9 +412,10 @@ export class Processor {
 
   /**
    * Idle advance and interval commits for partitions that receive nothing. A tick that comes late by
-   * a second or more (half of IDLE_MS if that is less) means the process did not run (SIGSTOP, a long GC pause, a frozen VM, no CPU):
-   * that time is taken out of every partition's silence before anything else runs, since the
-   * readings written meanwhile are still unread and idleness would close their windows first.
+   * a second or more (half of IDLE_MS if that is less) means the process did not run (SIGSTOP, a
+   * long GC pause, a frozen VM, no CPU): that time is taken out of every partition's silence before
+   * anything else runs, since the readings written meanwhile are still unread and idleness would
+   * close their windows first.
    */
   #tick(): void {
     if (this.#stopping) return
