@@ -31,15 +31,23 @@ async function waitForStderr(bridge: BridgeUnderTest, pattern: RegExp, timeoutMs
   }
 }
 
+/**
+ * Fresh topics and names, and a bridge with `connections` connections started and stopped cleanly:
+ * its sessions stay in the broker, subscribed, queueing what is published from now on.
+ */
+async function sessionsLeftBehind(connections: number): Promise<{ settings: TestBridgeSettings; prefix: string; clientId: string; readingsTopic: string }> {
+  const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 3)
+  const { prefix, clientId } = uniqueBridgeNames()
+  const settings: TestBridgeSettings = { prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic! }
+  const bridge = await startBridgeProcess({ ...settings, connections })
+  bridge.process.kill('SIGTERM')
+  expect(await bridge.exited).toBe(0)
+  return { settings, prefix, clientId, readingsTopic: readingsTopic! }
+}
+
 describe('thermocline ingest with fewer connections than before', () => {
   it('delivers what the surplus sessions had queued, ends them, and then gets every new reading itself', async () => {
-    const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 3)
-    const { prefix, clientId } = uniqueBridgeNames()
-    const settings: TestBridgeSettings = { prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic! }
-
-    const wide = await startBridgeProcess({ ...settings, connections: 4 })
-    wide.process.kill('SIGTERM')
-    expect(await wide.exited).toBe(0)
+    const { settings, prefix, clientId, readingsTopic } = await sessionsLeftBehind(4)
 
     // Published while no bridge runs: the four offline sessions share them.
     const readings = makeReadings(prefix, clientId, 400)
@@ -50,7 +58,7 @@ describe('thermocline ingest with fewer connections than before', () => {
     // quarters of these would queue in sessions no connection resumes.
     await publishPaced(readings.slice(200), { chunk: 50, intervalMs: 0 })
 
-    const records = await consumeUntil(readingsTopic!, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
+    const records = await consumeUntil(readingsTopic, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
     expectEveryReading(records, readings, { duplicatesAllowed: false })
     narrow.process.kill('SIGTERM')
     expect(await narrow.exited).toBe(0)
@@ -60,12 +68,7 @@ describe('thermocline ingest with fewer connections than before', () => {
   })
 
   it('retires a bridge for good with --retire-sessions: delivers what all its sessions had queued, ends them, subscribes nothing', async () => {
-    const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 3)
-    const { prefix, clientId } = uniqueBridgeNames()
-    const settings: TestBridgeSettings = { prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic!, connections: 2 }
-    const bridge = await startBridgeProcess(settings)
-    bridge.process.kill('SIGTERM')
-    expect(await bridge.exited).toBe(0)
+    const { settings, prefix, clientId, readingsTopic } = await sessionsLeftBehind(2)
     const readings = makeReadings(prefix, clientId, 200)
     await publishPaced(readings, { chunk: 50, intervalMs: 0 })
 
@@ -73,18 +76,13 @@ describe('thermocline ingest with fewer connections than before', () => {
     expect(retired.code, retired.stderr).toBe(0)
     for (const index of [0, 1]) expect(retired.stderr).toContain(`ended an MQTT session of this bridge after delivering what it had queued clientId="${clientId}-${index}"`)
     expect(retired.stderr).toMatch(/retired: ended \d+ MQTT sessions/)
-    const records = await consumeUntil(readingsTopic!, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
+    const records = await consumeUntil(readingsTopic, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
     expectEveryReading(records, readings, { duplicatesAllowed: false })
     for (const index of [0, 1]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
   })
 
   it('finds surplus sessions past a gap (a session already ended by a run that was stopped half way)', async () => {
-    const [readingsTopic, dlqTopic] = await createTopics(['readings', 'dlq'], 3)
-    const { prefix, clientId } = uniqueBridgeNames()
-    const settings: TestBridgeSettings = { prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic! }
-    const wide = await startBridgeProcess({ ...settings, connections: 4 })
-    wide.process.kill('SIGTERM')
-    expect(await wide.exited).toBe(0)
+    const { settings, prefix, clientId, readingsTopic } = await sessionsLeftBehind(4)
     expect(await hasSession(`${clientId}-1`)).toBe(true) // and ends it: the gap
     const readings = makeReadings(prefix, clientId, 200)
     await publishPaced(readings, { chunk: 50, intervalMs: 0 })
@@ -92,7 +90,7 @@ describe('thermocline ingest with fewer connections than before', () => {
     const narrow = await startBridgeProcess({ ...settings, connections: 1 })
     await waitForStderr(narrow, /ended an MQTT session[^\n]*-2"/)
     // Published after session 1 was gone: the broker shared them among sessions 0, 2 and 3.
-    const records = await consumeUntil(readingsTopic!, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
+    const records = await consumeUntil(readingsTopic, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
     expectEveryReading(records, readings, { duplicatesAllowed: false })
     narrow.process.kill('SIGTERM')
     expect(await narrow.exited).toBe(0)
