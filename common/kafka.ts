@@ -44,6 +44,23 @@ export function createKafka(options: KafkaClientOptions): Kafka {
 }
 
 /**
+ * Runs `request` again while it fails with an error kafkajs marks retriable, up to `timeoutMs`. Some
+ * admin calls (fetchOffsets, fetchTopicOffsets) do not retry by themselves, and right after a broker
+ * starts its group coordinator answers "loading" or "not the coordinator" for a few seconds.
+ */
+export async function retrying<T>(request: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 1_000)) {
+    try {
+      return await request()
+    } catch (error) {
+      if ((error as { retriable?: unknown }).retriable !== true || Date.now() + delayMs > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, delayMs))
+    }
+  }
+}
+
+/**
  * Creates the topics that do not exist yet (existing ones are left as they are) and waits until
  * every partition of every topic has a leader. kafkajs' own `waitForLeaders` sometimes fails with
  * UNKNOWN_TOPIC_OR_PARTITION when several clients create topics at once, so we poll the metadata.

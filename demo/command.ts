@@ -155,7 +155,7 @@ export const demoCommand: Command = {
       const stackLine = `Kafka 127.0.0.1:${config.kafkaPort} (${started.kafka ? 'started by the demo' : 'already running'}), MQTT 127.0.0.1:${config.mqttPort} (${started.mqtt ? 'started by the demo' : 'already running'})`
       const frame = (): string =>
         renderPanel(state, {
-          title: `Thermocline demo: ${config.devices} thermostats, ${config.areas} areas; ${seconds(config.windowMs)} windows, ${seconds(config.graceMs)} grace; ${new Date().toISOString().slice(11, 19)} UTC`,
+          title: `Thermocline demo: ${config.devices} thermostats, ${config.areas} areas; ${seconds(config.windowMs)} windows, ${seconds(config.graceMs)} grace; ${new Date().toISOString().slice(11, 19)}`,
           waitingFor: `waiting for its first full window (${firstClose()})`,
           footer: [
             serviceLine('simulator', pipeline.simulator(simulatorRate), metricsUrl(ports.simulator)),

@@ -52,7 +52,7 @@ export function renderPanel(state: PanelState, context: PanelContext): string {
     return align === 'left' ? text.padEnd(width) : text.padStart(width)
   }
   const row = (cells: string[]): string => cells.map(cell).join(' ').trimEnd()
-  const lines = [context.title, 'temperatures in °C, variance in °C²', row(COLUMNS.map(([name]) => name))]
+  const lines = [context.title, 'times in UTC, temperatures in °C, variance in °C²', row(COLUMNS.map(([name]) => name))]
   for (const area of state.areas) {
     const window = state.latest.get(area)
     if (window === undefined) {

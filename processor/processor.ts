@@ -18,7 +18,7 @@
  *   consumer group alone cannot fence a zombie; one transactional id per input partition does.
  */
 import { type Admin, type Batch, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message, type TopicMessages } from 'kafkajs'
-import { ensureTopics } from '../common/kafka.ts'
+import { ensureTopics, retrying } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
 import { InvalidRecord, decodeReading } from './kafka-source.ts'
 import { PartitionSink, deadLetterMessage, lateMessage, windowMessage } from './kafka-sink.ts'
@@ -255,7 +255,7 @@ export class Processor {
     const config = this.#config
     const candidates = (await this.#committedOffsets()).filter((entry) => entry.committed >= 0)
     if (candidates.length === 0) return
-    const logStarts = await this.#admin!.fetchTopicOffsets(config.readingsTopic)
+    const logStarts = await retrying(() => this.#admin!.fetchTopicOffsets(config.readingsTopic))
     for (const { partition, committed } of candidates) {
       const logStart = Number(logStarts.find((start) => start.partition === partition)?.low ?? 0)
       if (logStart > committed) await this.#moveOffsetToLogStart(partition, logStart)
@@ -298,7 +298,7 @@ export class Processor {
 
   /** The group's committed offset (-1: none) and its metadata, per partition of the readings topic. */
   async #committedOffsets(): Promise<Array<{ partition: number; committed: number; metadata: string | null }>> {
-    const [topic] = await this.#admin!.fetchOffsets({ groupId: this.#config.groupId, topics: [this.#config.readingsTopic] })
+    const [topic] = await retrying(() => this.#admin!.fetchOffsets({ groupId: this.#config.groupId, topics: [this.#config.readingsTopic] }))
     return ((topic?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>).map((entry) => ({ partition: entry.partition, committed: Number(entry.offset), metadata: entry.metadata ?? null }))
   }
 

@@ -90,7 +90,7 @@ describe('thermocline demo', () => {
     }
     for (const service of ['simulator', 'ingest', 'processor']) expect(demo.stdout()).toMatch(new RegExp(`^${service} +.+ http://127\\.0\\.0\\.1:\\d+/metrics$`, 'm'))
     // Fits an 80-column terminal (the log path and the stack line depend on the machine).
-    const frame = demo.stdout().split('\nThermocline demo: ').at(-1)!
+    const frame = `Thermocline demo: ${demo.stdout().split('\nThermocline demo: ').at(-1)!}`
     for (const line of frame.split('\n').filter((text) => !/^(logs|stack) /.test(text))) expect(line.length, line).toBeLessThanOrEqual(80)
     expect(Date.now() - startedMs).toBeLessThan(90_000)
 

@@ -20,7 +20,7 @@ describe('the demo table', () => {
     const lines = renderPanel(state, context).split('\n')
     expect(lines.slice(0, 3)).toEqual([
       'demo',
-      'temperatures in °C, variance in °C²',
+      'times in UTC, temperatures in °C, variance in °C²',
       'area        window (UTC)      count devices   mean variance stddev    min    max',
     ])
     expect(lines[3]).toBe('kitchen     10:00:15–10:00:30   287      19  18.00   0.1235 0.3514  20.50  22.25')
