@@ -197,10 +197,23 @@ export class PartitionSink {
       for (const { topic, messages } of commit.outputs) {
         for (const chunk of chunksOf(messages, MAX_CHUNK_BYTES)) await transaction.send({ topic, messages: chunk, acks: -1 })
       }
-      await transaction.sendOffsets({
+      const offsets = {
         consumerGroupId: this.#groupId,
         topics: [{ topic: this.#topic, partitions: [{ partition: this.#partition, offset: String(commit.offset), metadata: commit.metadata } as { partition: number; offset: string }] }],
-      })
+      }
+      // Right after a commit, the coordinator is still writing that transaction's markers and answers
+      // CONCURRENT_TRANSACTIONS to the next AddOffsetsToTxn; kafkajs retries that for sends, not here.
+      // Back to back, more than half of offset-only transactions met it (and each failure rebuilt the
+      // partition). Nothing was added to the transaction when it is refused, so asking again is safe.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await transaction.sendOffsets(offsets)
+          break
+        } catch (error) {
+          if ((error as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 20) throw error
+          await new Promise((resolve) => setTimeout(resolve, 10 * attempt))
+        }
+      }
       await transaction.commit()
     } catch (error) {
       await transaction.abort().catch(() => undefined)

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { PartitionSink } from '../../processor/kafka-sink.ts'
-import { consumeUntil, createTopics, testKafka, testProducer, uniqueName } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, testAdmin, testKafka, testProducer, uniqueName } from '../helpers/brokers.ts'
 
 describe('PartitionSink.fence', () => {
   it('bars the previous owner at once: its open transaction is aborted and its commit fails', async () => {
@@ -28,5 +28,21 @@ describe('PartitionSink.fence', () => {
     }
     const records = await consumeUntil(output!, (got) => got.length >= 1, { kafka, timeoutMs: 10_000 })
     expect(records.map((record) => record.value?.toString())).toEqual(['from the new owner'])
+  })
+
+  it('commits offset-only transactions back to back without a failure (the coordinator still completing the previous one)', async () => {
+    const kafka = testKafka()
+    const [input] = await createTopics(['back-to-back-in'], 1)
+    const groupId = uniqueName('back-to-back')
+    const sink = new PartitionSink(kafka, { groupId, topic: input!, partition: 0 })
+    try {
+      await sink.fence()
+      // Without waiting between them: most would meet CONCURRENT_TRANSACTIONS on AddOffsetsToTxn.
+      for (let offset = 1; offset <= 50; offset++) await sink.commit({ outputs: [], offset, metadata: `{"n":${offset}}` })
+    } finally {
+      await sink.close()
+    }
+    const [committed] = await (await testAdmin(kafka)).fetchOffsets({ groupId, topics: [input!] })
+    expect(committed!.partitions[0]).toMatchObject({ offset: '50', metadata: '{"n":50}' })
   })
 })
