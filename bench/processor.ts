@@ -22,10 +22,9 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
-import { CloudEventHeaders } from '../common/events.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
-import { EventTypes } from '../common/topics.ts'
+import { readingMessage } from '../ingest/reading-event.ts'
 import { decodeReading } from '../processor/kafka-source.ts'
 import { createProcessorMetrics } from '../processor/metrics.ts'
 import { defaultProcessorConfig } from '../processor/options.ts'
@@ -57,20 +56,10 @@ function reading(i: number): { area: string; device: string; celsius: number; ti
   return { area, device, celsius, timeMs: T0 + step * 1000 + (i % AREAS), id: `${device}-${step}` }
 }
 
-function readingMessage(i: number): Message {
+/** Reading i as ingest writes it (ingest/reading-event.ts). */
+function readingRecord(i: number): Message {
   const r = reading(i)
-  return {
-    key: r.area,
-    value: JSON.stringify({ area: r.area, device: r.device, celsius: r.celsius }),
-    headers: {
-      [CloudEventHeaders.specversion]: '1.0',
-      [CloudEventHeaders.id]: r.id,
-      [CloudEventHeaders.source]: `/thermostats/${r.area}/${r.device}`,
-      [CloudEventHeaders.type]: EventTypes.reading,
-      [CloudEventHeaders.time]: new Date(r.timeMs).toISOString(),
-      [CloudEventHeaders.contentType]: 'application/json',
-    },
-  }
+  return readingMessage({ id: r.id, area: r.area, device: r.device, celsius: r.celsius, time: new Date(r.timeMs).toISOString() })
 }
 
 async function topicSize(admin: ReturnType<Kafka['admin']>): Promise<number> {
@@ -93,7 +82,7 @@ export async function prefill(): Promise<{ reused: boolean; seconds: number }> {
     // sends would interleave chunks and turn most readings late).
     const chunk = 10_000
     for (let i = 0; i < READINGS; i += chunk) {
-      const messages = Array.from({ length: Math.min(chunk, READINGS - i) }, (_, k) => readingMessage(i + k))
+      const messages = Array.from({ length: Math.min(chunk, READINGS - i) }, (_, k) => readingRecord(i + k))
       await producer.send({ topic: TOPIC, acks: -1, messages })
     }
     await producer.disconnect()
@@ -215,7 +204,7 @@ async function main(): Promise<void> {
   coreAlone(readings)
   const core = Array.from({ length: RUNS }, () => coreAlone(readings))
   const encoded = Array.from({ length: 200_000 }, (_, i) => {
-    const message = readingMessage(i)
+    const message = readingRecord(i)
     const headers: Record<string, Buffer> = {}
     for (const [name, value] of Object.entries(message.headers!)) headers[name] = Buffer.from(String(value))
     return { key: Buffer.from(String(message.key)), value: Buffer.from(String(message.value)), headers }

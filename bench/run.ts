@@ -27,11 +27,11 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
-import { CloudEventHeaders, type WindowData } from '../common/events.ts'
+import { type WindowData } from '../common/events.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
-import { EventTypes } from '../common/topics.ts'
 import { windowData } from '../processor/kafka-sink.ts'
+import { readingMessage } from '../ingest/reading-event.ts'
 import { PartitionWindows, Outcome, type Reading } from '../processor/windows.ts'
 import { KAFKA_VERSION } from '../stack/kafka-broker.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
@@ -209,21 +209,10 @@ async function readTopic(kafka: Kafka, topic: string, expected: number, timeoutM
   return records
 }
 
-/** A reading record as ingest writes it (design.md): key = area, binary-mode CloudEvent, data {area, device, celsius}. */
+/** A reading record exactly as ingest writes it (ingest/reading-event.ts), optionally on a given partition. */
 export function readingRecord(reading: Reading, partition?: number): Message {
-  return {
-    key: reading.area,
-    value: JSON.stringify({ area: reading.area, device: reading.device, celsius: reading.celsius }),
-    ...(partition === undefined ? {} : { partition }),
-    headers: {
-      [CloudEventHeaders.specversion]: '1.0',
-      [CloudEventHeaders.id]: reading.id,
-      [CloudEventHeaders.source]: `/thermostats/${reading.area}/${reading.device}`,
-      [CloudEventHeaders.type]: EventTypes.reading,
-      [CloudEventHeaders.time]: new Date(reading.timeMs).toISOString(),
-      [CloudEventHeaders.contentType]: 'application/json',
-    },
-  }
+  const message = readingMessage({ id: reading.id, area: reading.area, device: reading.device, celsius: reading.celsius, time: new Date(reading.timeMs).toISOString() })
+  return partition === undefined ? message : { ...message, partition }
 }
 
 async function produceAll(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
