@@ -119,6 +119,8 @@ export class Processor {
   readonly #tasks = new Map<number, Promise<PartitionTask>>()
   /** The task that currently owns each partition, once opened. */
   readonly #owners = new Map<number, PartitionTask>()
+  /** The partitions of the readings topic the group gave this instance at its last join. */
+  #assigned = new Set<number>()
   #admin: Admin | undefined
   #consumer: Consumer | undefined
   #ticker: ReturnType<typeof setInterval> | undefined
@@ -149,11 +151,12 @@ export class Processor {
       readUncommitted: false,
       maxWaitTimeInMs: 500,
       sessionTimeout: config.sessionTimeoutMs,
-      heartbeatInterval: Math.max(500, Math.floor(config.sessionTimeoutMs / 10)),
+      heartbeatInterval: this.#heartbeatIntervalMs(),
     })
     this.#consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       const assigned = new Set(event.payload.memberAssignment[config.readingsTopic] ?? [])
+      this.#assigned = assigned
       this.#logger.info('joined the consumer group', { partitions: [...assigned].sort((a, b) => a - b) })
       for (const partition of [...this.#tasks.keys()]) {
         if (!assigned.has(partition)) void this.#drop(partition, 'partition revoked')
@@ -161,7 +164,10 @@ export class Processor {
       // Fence and read the checkpoints now rather than at the first batch, so a partition that has
       // nothing new to read still closes its restored windows through idleness.
       for (const partition of assigned) {
-        this.#task(partition).catch((error: unknown) => this.#logger.warn('could not take over a partition (will retry on its next batch)', { partition, error }))
+        this.#task(partition).catch((error: unknown) => {
+          this.#logger.warn('could not take over a partition; trying again', { partition, error })
+          void this.#recover(partition)
+        })
       }
     })
     consumer.on(consumer.events.CRASH, (event) => {
@@ -204,10 +210,11 @@ export class Processor {
     await this.#admin?.disconnect()
   }
 
-  #task(partition: number): Promise<PartitionTask> {
+  /** The partition's task, opened (fenced, checkpoint read) if there is none; `rewind` as in #openTask. */
+  #task(partition: number, rewind = false): Promise<PartitionTask> {
     let pending = this.#tasks.get(partition)
     if (pending === undefined) {
-      pending = this.#openTask(partition)
+      pending = this.#openTask(partition, rewind)
       this.#tasks.set(partition, pending)
       pending.catch(() => {
         if (this.#tasks.get(partition) === pending) this.#tasks.delete(partition)
@@ -216,7 +223,15 @@ export class Processor {
     return pending
   }
 
-  async #openTask(partition: number): Promise<PartitionTask> {
+  /**
+   * Fences the partition, reads its checkpoint and rebuilds its windows from there. On a first
+   * assignment the consumer starts where kafkajs read the group's offset, and #align moves it to the
+   * checkpoint if that differs. With `rewind` (taking a partition back after a failed transaction)
+   * the consumer has already read past the checkpoint, possibly to the end of the partition, where
+   * no batch would come to trigger #align: it is sent back to the checkpoint here, before the task
+   * is handed out, so every batch fetched before that is stale (#onBatch drops those).
+   */
+  async #openTask(partition: number, rewind: boolean): Promise<PartitionTask> {
     const config = this.#config
     const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
     try {
@@ -230,10 +245,18 @@ export class Processor {
       const checkpoint = committed === undefined ? undefined : parseCheckpoint(entry?.metadata)
       if (checkpoint !== undefined) windows.restore(checkpoint.streamTime ?? -Infinity, checkpoint.position, now)
       else if (committed !== undefined) this.#logger.warn('committed offset without a processor checkpoint: starting there without replay', { partition, offset: committed })
-      const task = new PartitionTask(partition, sink, windows, committed, now)
-      this.#owners.set(partition, task)
+      // Never committed: the group starts a partition at its earliest record (fromBeginning).
+      const start = rewind ? (committed ?? (await this.#logStart(partition))) : committed
+      const task = new PartitionTask(partition, sink, windows, start, now)
       if (checkpoint !== undefined) task.committedPosition = checkpoint.position
-      this.#logger.info('partition assigned', { partition, transactionalId: sink.transactionalId, offset: committed ?? 'earliest', position: checkpoint?.position, streamTime: checkpoint?.streamTime })
+      if (this.#stopping) throw new Error('the processor is stopping')
+      if (rewind) {
+        this.#consumer!.seek({ topic: config.readingsTopic, partition, offset: String(start) })
+        task.seeked = true
+      }
+      this.#owners.set(partition, task)
+      const fields = { partition, transactionalId: sink.transactionalId, offset: committed ?? 'earliest', position: checkpoint?.position, streamTime: checkpoint?.streamTime }
+      this.#logger.info(rewind ? 'partition taken back from its last commit' : 'partition assigned', fields)
       return task
     } catch (error) {
       await sink.close().catch(() => undefined)
@@ -262,17 +285,23 @@ export class Processor {
     }
   }
 
-  /** See #moveOffsetsPastDeletedRecords. Instances starting together may fence each other's commit: whoever loses looks again. */
+  /**
+   * See #moveOffsetsPastDeletedRecords. Instances starting together may fence each other's commit:
+   * whoever loses looks again, and fences again only if the move is still to be made. (Fencing first
+   * would fence the instance that made the move and may by then own the partition.)
+   */
   async #moveOffsetToLogStart(partition: number, logStart: number): Promise<void> {
     const config = this.#config
+    const moveNeeded = (entry: { committed: number } | undefined): boolean => entry !== undefined && entry.committed >= 0 && entry.committed < logStart
     let reported = false
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1 && !moveNeeded((await this.#committedOffsets()).find((entry) => entry.partition === partition))) return
       const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
       try {
         // Fenced, no owner can commit any more: read again what is committed now, and move that.
         await sink.fence()
         const now = (await this.#committedOffsets()).find((entry) => entry.partition === partition)
-        if (now === undefined || now.committed < 0 || logStart <= now.committed) return
+        if (now === undefined || !moveNeeded(now)) return
         if (!reported) {
           reported = true
           const position = parseCheckpoint(now.metadata)?.position ?? now.committed
@@ -296,6 +325,39 @@ export class Processor {
     }
   }
 
+  /** The first offset still in the log of a partition of the readings topic. */
+  async #logStart(partition: number): Promise<number> {
+    const offsets = await retrying(() => this.#admin!.fetchTopicOffsets(this.#config.readingsTopic))
+    return Number(offsets.find((entry) => entry.partition === partition)?.low ?? 0)
+  }
+
+  /**
+   * Takes a partition back after its transaction failed or its takeover did not complete, for as long
+   * as the group still assigns it here. It must not wait for a next batch: a partition read to the
+   * end gets none (kafkajs calls eachBatch only for fetches that returned records), and its open
+   * windows would then never close. The first attempt waits a heartbeat interval: when the failure
+   * was a fence by a new owner, the rebalance that moved the partition reaches this instance by then
+   * and the partition is no longer ours to take (fencing its new owner back would only churn).
+   */
+  async #recover(partition: number): Promise<void> {
+    let delayMs = this.#heartbeatIntervalMs()
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs))
+      if (this.#stopping || !this.#assigned.has(partition) || this.#tasks.has(partition)) return
+      try {
+        await this.#task(partition, true)
+        return
+      } catch (error) {
+        delayMs = Math.min(delayMs * 2, 10_000)
+        this.#logger.warn('could not take the partition back; trying again', { partition, inMs: delayMs, error: error as Error })
+      }
+    }
+  }
+
+  #heartbeatIntervalMs(): number {
+    return Math.max(500, Math.floor(this.#config.sessionTimeoutMs / 10))
+  }
+
   /** The group's committed offset (-1: none) and its metadata, per partition of the readings topic. */
   async #committedOffsets(): Promise<Array<{ partition: number; committed: number; metadata: string | null }>> {
     const [topic] = await retrying(() => this.#admin!.fetchOffsets({ groupId: this.#config.groupId, topics: [this.#config.readingsTopic] }))
@@ -304,11 +366,11 @@ export class Processor {
 
   async #drop(partition: number, why: string, only?: PartitionTask): Promise<void> {
     const pending = this.#tasks.get(partition)
-    if (pending === undefined) return
-    if (only !== undefined && this.#owners.get(partition) !== only) {
+    if (only !== undefined && (pending === undefined || this.#owners.get(partition) !== only)) {
       await only.sink.close().catch(() => undefined)
       return
     }
+    if (pending === undefined) return
     this.#tasks.delete(partition)
     this.#owners.delete(partition)
     const task = await pending.catch(() => undefined)
@@ -322,11 +384,12 @@ export class Processor {
     }).catch(() => undefined)
   }
 
-  async #onBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
+  async #onBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
     if (this.#stopping) return
     const task = await this.#task(batch.partition)
     await task.run(async () => {
-      if (task.closed || this.#stopping) return
+      // Fetched before a seek (#align, or a partition taken back): the next fetch starts at the seek.
+      if (task.closed || this.#stopping || isStale()) return
       if (!this.#align(task, batch)) return
       this.#process(task, batch)
       resolveOffset(batch.lastOffset())
@@ -494,13 +557,17 @@ export class Processor {
       (error: unknown) => {
         // Fenced by a new owner, or the broker failed us: what is in memory (including what was
         // processed while this transaction ran) may no longer match what is committed, so forget the
-        // partition; its next batch rebuilds it from the last commit.
+        // partition and take it back from its last commit (#recover), if it is still ours.
         this.#metrics.transactionFailures.inc()
         this.#logger.warn('transaction failed: rebuilding the partition from its last commit', { partition: task.partition, error })
         task.closed = true
+        if (this.#stopping) return
         // Only if this task still owns the partition: after a revocation and reassignment, a new
         // task (whose fence is what failed this transaction) may own it already.
-        if (!this.#stopping) void this.#drop(task.partition, 'transaction failed', task)
+        const owned = this.#owners.get(task.partition) === task
+        void this.#drop(task.partition, 'transaction failed', task).then(() => {
+          if (owned) void this.#recover(task.partition)
+        })
       },
     )
     task.inFlight = committing.finally(() => {

@@ -91,6 +91,33 @@ export function goldenReadings(golden: Golden): Message[] {
   return records
 }
 
+/** The area of the readings streamEnd() writes; no data set uses it. */
+export const STREAM_END_AREA = 'zz-stream-end'
+
+/**
+ * One reading per partition, a minute of event time past the last window of the data set: it moves
+ * every partition's stream time past the close of every window (window + grace is well under a
+ * minute), so they close by stream time, which no busy machine can delay, rather than by idleness.
+ * Its own window stays open as long as IDLE_MS is longer than the test.
+ */
+export function streamEnd(golden: Golden, partitions: number): Message[] {
+  const lastEnd = Math.max(...golden.windows.map((window) => Date.parse(window.windowEnd)))
+  const time = new Date(lastEnd + 60_000).toISOString()
+  return Array.from({ length: partitions }, (_, partition) => ({
+    partition,
+    key: STREAM_END_AREA,
+    value: JSON.stringify({ area: STREAM_END_AREA, device: `end-${partition}`, celsius: 20 }),
+    headers: {
+      [CloudEventHeaders.specversion]: '1.0',
+      [CloudEventHeaders.id]: `stream-end-${partition}`,
+      [CloudEventHeaders.source]: `/thermostats/${STREAM_END_AREA}/end-${partition}`,
+      [CloudEventHeaders.type]: EventTypes.reading,
+      [CloudEventHeaders.time]: time,
+      [CloudEventHeaders.contentType]: 'application/json',
+    },
+  }))
+}
+
 /** Records that are not reading CloudEvents: the processor must send each to its DLQ and go on. */
 export function invalidRecords(): Message[] {
   return [
@@ -249,7 +276,9 @@ export function startProcessor(env: Record<string, string>): ProcessorProcess {
     done = true
     for (const waiter of waiters.splice(0)) waiter()
   })
-  onTestFinished(async () => {
+  onTestFinished(async ({ task }) => {
+    // A failed test shows what the processor said: the first thing anyone needs to see why.
+    if (task.result?.state === 'fail' || process.env.DUMP_PROCESSOR_LOGS) process.stderr.write(`\n--- log of processor pid ${child.pid} (${task.name}) ---\n${stderr}--- end of log ---\n`)
     if (!done) {
       child.kill('SIGKILL')
       await exited
