@@ -60,7 +60,10 @@ describe('decode: native payload', () => {
     const first = reading('{"temperature":20.5,"time":"2026-01-01T00:00:01.000Z"}')
     const again = reading('{"temperature":20.5,"time":"2026-01-01T00:00:01.000Z"}')
     expect(first.id).toBe(again.id)
-    expect(first.id).toBe(readingId('kitchen-t01', '2026-01-01T00:00:01.000Z', 20.5))
+    // The documented recipe (README, Ingest), computed outside the code:
+    // printf 'kitchen-t01\n2026-01-01T00:00:01.000Z\n20.5' | sha256sum
+    expect(first.id).toBe('kitchen-t01-3bcba206b9c925a898427dc06ac98250')
+    expect(readingId('kitchen-t01', '2026-01-01T00:00:01.000Z', 20.5)).toBe(first.id)
     expect(first.id).toMatch(/^kitchen-t01-[0-9a-f]{32}$/)
     // The same instant written another way is the same reading.
     expect(reading('{"temperature":20.5,"time":1767225601000}').id).toBe(first.id)

@@ -179,9 +179,13 @@ export async function feed(kafka: Kafka, topic: string, records: Message[], opti
   }
 }
 
+/** The header of readAll's end markers. */
+const END_MARKER = 'thermocline-test-end-marker'
+
 /**
  * Everything on `topic` as a read_committed reader sees it once every writer is done: writes an end
- * marker to each partition and reads until it has seen all of them.
+ * marker to each partition and reads until it has seen all of them. Returns no marker, neither its
+ * own nor those of earlier calls.
  */
 export async function readAll(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<ConsumedRecord[]> {
   const admin = await testAdmin(kafka)
@@ -189,9 +193,9 @@ export async function readAll(kafka: Kafka, topic: string, timeoutMs = 30_000): 
   const partitions = topics[0]!.partitions.map((p) => p.partitionId)
   const marker = `end-${Math.random().toString(36).slice(2)}`
   const producer = await testProducer(kafka)
-  await producer.send({ topic, acks: -1, messages: partitions.map((partition) => ({ key: marker, value: marker, partition })) })
-  const records = await consumeUntil(topic, (got) => got.filter((r) => r.key === marker).length === partitions.length, { kafka, timeoutMs })
-  return records.filter((r) => r.key !== marker)
+  await producer.send({ topic, acks: -1, messages: partitions.map((partition) => ({ key: marker, value: marker, partition, headers: { [END_MARKER]: marker } })) })
+  const records = await consumeUntil(topic, (got) => got.filter((r) => r.headers[END_MARKER] === marker).length === partitions.length, { kafka, timeoutMs })
+  return records.filter((r) => r.headers[END_MARKER] === undefined)
 }
 
 function close(actual: number, expected: number): boolean {

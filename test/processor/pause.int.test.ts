@@ -10,7 +10,7 @@
 import { type Message } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
-import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, waitUntilProcessed } from './helpers.ts'
+import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from './helpers.ts'
 
 const golden = loadGolden()
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -56,7 +56,9 @@ describe('a paused processor', () => {
 
   it('is fenced as a zombie when it runs again after another instance took its partitions over', async () => {
     const kafka = testKafka()
-    const t = await processorTopics(4, { SESSION_TIMEOUT_MS: '6000' })
+    // The last windows close by stream time (streamEnd), never by idleness: a busy machine cannot
+    // make the feed look finished.
+    const t = await processorTopics(4, { SESSION_TIMEOUT_MS: '6000', IDLE_MS: '600000' })
     const [before, during, after] = thirds()
     const zombie = startProcessor(t.env)
     await zombie.waitForLog(/partition assigned/)
@@ -72,7 +74,7 @@ describe('a paused processor', () => {
     // zombie's transactional ids and carries on from the zombie's last commit.
     await survivor.waitForLog(/joined the consumer group[^\n]*partitions=\[0,1,2,3\]/, 30_000)
     zombie.kill('SIGCONT')
-    await feed(kafka, t.readings, after, LIVE)
+    await feed(kafka, t.readings, [...after, ...streamEnd(golden, 4)], LIVE)
     await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
     zombie.kill('SIGTERM')
     survivor.kill('SIGTERM')

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
-import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, processorTopics as topics, readAll, startProcessor } from './helpers.ts'
+import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, processorTopics as topics, readAll, startProcessor, streamEnd } from './helpers.ts'
 
 const golden = loadGolden()
 
@@ -43,18 +43,25 @@ describe('thermocline process', () => {
     expect(dlq.every((r) => r.headers[ProcessorHeaders.sourceTopic] === t.readings)).toBe(true)
   })
 
-  it('emits every window exactly once although it is SIGKILLed three times while the readings flow', async () => {
+  it('emits every window exactly once although it is SIGKILLed three times while the readings flow', { timeout: 240_000 }, async () => {
     const kafka = testKafka()
-    const t = await topics(2)
+    const t = await topics(2, { IDLE_MS: '600000' })
     // Each run of 6 readings reversed: readings of a window's tail now arrive after the next window
     // opened, so a restart re-reads records of windows already emitted and must skip them. This keeps
     // the expected results: it moves stream time by well under a second where the golden set has
     // 5.1 s of margin, the late readings are 50 s late, and duplicates have identical payloads.
     const records = reversedRuns(goldenReadings(golden), 6)
-    // About 30 s of flow: 25 readings every 350 ms.
-    const flowing = feed(kafka, t.readings, records, { chunk: 25, pauseMs: 350 })
-    let flowDone = false
-    void flowing.then(() => (flowDone = true))
+    // About 25 s of flow (25 readings every 350 ms), but the last fifth waits until the three kills are
+    // done, so each kill falls while readings flow however slow the machine; then a last reading a
+    // minute later closes every window by stream time (IDLE_MS is longer than the test).
+    const tail = records.splice(Math.floor(records.length * 0.8))
+    let killsDone!: () => void
+    const killed = new Promise<void>((resolve) => (killsDone = resolve))
+    const flowing = (async () => {
+      await feed(kafka, t.readings, records, { chunk: 25, pauseMs: 350 })
+      await killed
+      await feed(kafka, t.readings, [...tail, ...streamEnd(golden, 2)], { chunk: 25, pauseMs: 350 })
+    })()
     let processor = startProcessor(t.env)
     const logs: string[] = []
     const seed = Date.now() % 100_000
@@ -67,12 +74,12 @@ describe('thermocline process', () => {
       const delay = Math.round(200 + random() * 2_500)
       kills.push(delay)
       await sleep(delay)
-      expect(flowDone, 'killed while the readings flow').toBe(false)
       processor.kill('SIGKILL')
       expect(await processor.exited).toBe(null)
       logs.push(processor.log())
       processor = startProcessor(t.env)
     }
+    killsDone()
     await flowing
     await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
     processor.kill('SIGTERM')
@@ -90,8 +97,9 @@ describe('thermocline process', () => {
 
   it('gives the same result with two instances in one group, one joining and then leaving while the readings flow', async () => {
     const kafka = testKafka()
-    const t = await topics(4)
-    const flowing = feed(kafka, t.readings, goldenReadings(golden), { chunk: 40, pauseMs: 300 })
+    // The last windows close by stream time (streamEnd), never by idleness.
+    const t = await topics(4, { IDLE_MS: '600000' })
+    const flowing = feed(kafka, t.readings, [...goldenReadings(golden), ...streamEnd(golden, 4)], { chunk: 40, pauseMs: 300 })
     const first = startProcessor(t.env)
     await first.waitForLog(/partition assigned/)
     const second = startProcessor(t.env)

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
 import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
 import { toCelsius, type Unit } from '../../simulator/model.ts'
-import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, testKafka } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, testKafka, type ConsumedRecord } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
 import { readAll } from '../processor/helpers.ts'
@@ -114,8 +114,13 @@ describe('a seeded run with every fault, through ingest and the processor', () =
     expect(simulated.stderr).toContain(`sent ${publications.length} (`)
 
     const kafka = testKafka()
-    const windows = await consumeUntil(controlPanel!, (records) => records.length >= expected.windows.size, { kafka, timeoutMs: 90_000 })
-    expect(windows).toHaveLength(expected.windows.size)
+    const windowId = (record: ConsumedRecord): string | undefined => record.headers[CloudEventHeaders.id]
+    await consumeUntil(controlPanel!, (records) => new Set(records.map(windowId)).size >= expected.windows.size, { kafka, timeoutMs: 90_000 })
+    // Everything on the topic, not just the first N: a window emitted twice must not hide a missing one.
+    const windows = await readAll(kafka, controlPanel!)
+    const ids = windows.map(windowId)
+    expect(new Set(ids).size, 'no window emitted twice').toBe(ids.length)
+    expect([...ids].sort()).toEqual([...expected.windows.keys()].sort())
     for (const record of windows) {
       const data = JSON.parse(record.value!.toString()) as WindowData
       const key = `${data.area}/${data.windowStart}`
