@@ -27,8 +27,9 @@ const SUMMARY = `Runs the whole pipeline on this machine and shows each area's l
   simulated thermostats -> MQTT -> ingest -> Kafka -> processor -> control-panel -> this table.
 Brings up the local Kafka and MQTT broker when they are not running (the first time, Kafka's jars are
 fetched from Maven Central, about 45 s). Ctrl-C stops everything and leaves the stack as it was found.
-Only full windows are shown: the one the simulator started in is left out. Every simulator setting
-(FAHRENHEIT_DEVICES, MALFORMED, ... see \`thermocline simulate --help\`) can be set in the
+Only full windows are shown: the one the simulator started in is left out. Every setting of the
+services it starts (FAHRENHEIT_DEVICES, MALFORMED, ... see \`thermocline simulate --help\`; the
+topics, GROUP_ID, TOPIC_ROOT with MQTT_TOPIC_FILTER, MQTT_CLIENT_ID, ...) can be set in the
 environment. For a quick look: WINDOW_MS=3000 GRACE_MS=1000 npm run demo`
 
 /** How long each service may take to finish its in-flight work after its stop signal. */

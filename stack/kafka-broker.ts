@@ -104,12 +104,6 @@ min.insync.replicas=1
 default.replication.factor=1
 # Consumer groups form at once instead of waiting 3 s for more members.
 group.initial.rebalance.delay.ms=0
-# The controller fences a broker whose heartbeat is 9 s late (the default), and on one node it then
-# fences itself: every partition loses its leader and clients see NOT_LEADER, "fewer in-sync
-# replicas" and coordinator moves. On a machine whose cores are busy (CI, a laptop building) a
-# starved JVM misses 9 s, and did here 17 times in 12 minutes. The broker and its controller share a
-# process, so a longer session costs nothing.
-broker.session.timeout.ms=60000
 auto.create.topics.enable=true
 delete.topic.enable=true
 log.retention.hours=168

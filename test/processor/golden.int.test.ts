@@ -18,7 +18,7 @@ import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProces
 const golden = loadGolden()
 
 describe('the pipeline on the golden data set', () => {
-  it('turns mqtt.jsonl, through Mosquitto, ingest and the processor, into exactly the expected windows and late readings', async () => {
+  it('turns mqtt.jsonl, through Mosquitto, ingest and the processor, into exactly the expected windows and late readings', { timeout: 240_000 }, async () => {
     const kafka = testKafka()
     const [readings, controlPanel, late, dlq] = await createTopics(['e2e-readings', 'e2e-control-panel', 'e2e-late', 'e2e-dlq'], 3)
     const { prefix, clientId } = uniqueBridgeNames()

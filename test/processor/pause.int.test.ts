@@ -26,7 +26,7 @@ function thirds(): [Message[], Message[], Message[]] {
 const LIVE = { chunk: 25, pauseMs: 100 }
 
 describe('a paused processor', () => {
-  it('does not count the time it was paused as silence of its partitions', async () => {
+  it('does not count the time it was paused as silence of its partitions', { timeout: 240_000 }, async () => {
     const kafka = testKafka()
     // A session long enough to outlast the pause: the partitions stay with this instance.
     const t = await processorTopics(2, { IDLE_MS: '2000', SESSION_TIMEOUT_MS: '60000' })
@@ -54,7 +54,7 @@ describe('a paused processor', () => {
     expectGoldenLate(await readAll(kafka, t.late), golden.lateIds)
   })
 
-  it('is fenced as a zombie when it runs again after another instance took its partitions over', async () => {
+  it('is fenced as a zombie when it runs again after another instance took its partitions over', { timeout: 240_000 }, async () => {
     const kafka = testKafka()
     // The last windows close by stream time (streamEnd), never by idleness: a busy machine cannot
     // make the feed look finished.

@@ -95,7 +95,7 @@ describe('thermocline process', () => {
     expectGoldenLate(await readAll(kafka, t.late), golden.lateIds)
   })
 
-  it('gives the same result with two instances in one group, one joining and then leaving while the readings flow', async () => {
+  it('gives the same result with two instances in one group, one joining and then leaving while the readings flow', { timeout: 240_000 }, async () => {
     const kafka = testKafka()
     // The last windows close by stream time (streamEnd), never by idleness.
     const t = await topics(4, { IDLE_MS: '600000' })

@@ -14,7 +14,7 @@ const golden = loadGolden()
 const distinctIds = (records: ConsumedRecord[]): number => new Set(records.map((record) => record.headers[CloudEventHeaders.id])).size
 
 describe('thermocline process after retention deleted what its open windows needed', () => {
-  it('says which records are gone, counts them, and emits every window once, those short of the deleted records without them', async () => {
+  it('says which records are gone, counts them, and emits every window once, those short of the deleted records without them', { timeout: 180_000 }, async () => {
     const kafka = testKafka()
     const admin = await testAdmin(kafka)
     // Windows close by stream time only, never by idleness: at the end the last ones stay open.
@@ -59,7 +59,7 @@ describe('thermocline process after retention deleted what its open windows need
     expect(short.length).toBeGreaterThan(0)
   })
 
-  it('lets two instances that start together after the deletion both start, and still emits every window once', async () => {
+  it('lets two instances that start together after the deletion both start, and still emits every window once', { timeout: 180_000 }, async () => {
     const kafka = testKafka()
     const admin = await testAdmin(kafka)
     const t = await processorTopics(2, { IDLE_MS: '600000' })
