@@ -15,10 +15,11 @@
  * Every throughput is the median of --runs runs, the legs interleaved so that a slow spell of the
  * shared machine hits all of them alike; ratios are between figures of the same run.
  *
- *   npx tsx bench/run.ts [--quick | --smoke] [--runs=N] [--out=FILE] [--only=fairness,processor,bridge,latency,memory]
+ *   npx tsx bench/run.ts [--quick | --smoke] [--runs=N] [--out=FILE] [--only=fairness,processor,bridge,latency,memory] [--fairness-dump=DIR]
  *
  * --quick shrinks every size for iteration; --smoke is the tiny run of test/bench/bench.int.test.ts.
  * Without --out the result goes to bench/results/latest.json and bench/results/YYYY-MM-DD.json.
+ * --fairness-dump=DIR also writes the fairness input and Thermocline's windows there.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -89,9 +90,10 @@ const PROFILES: Record<Profile['name'], Profile> = {
   },
 }
 
-function parseFlags(argv: string[]): { profile: Profile; out: string | undefined; only: Set<Section> } {
+function parseFlags(argv: string[]): { profile: Profile; out: string | undefined; only: Set<Section>; fairnessDump: string | undefined } {
   let profile = PROFILES.full
   let out: string | undefined
+  let fairnessDump: string | undefined
   let runs: number | undefined
   let only = new Set<Section>(Sections)
   for (const arg of argv) {
@@ -99,6 +101,7 @@ function parseFlags(argv: string[]): { profile: Profile; out: string | undefined
     if (name === '--quick') profile = PROFILES.quick
     else if (name === '--smoke') profile = PROFILES.smoke
     else if (name === '--out' && value) out = resolve(value)
+    else if (name === '--fairness-dump' && value) fairnessDump = resolve(value)
     else if (name === '--runs' && value && Number.isInteger(Number(value)) && Number(value) >= 1) runs = Number(value)
     else if (name === '--only' && value) {
       const names = value.split(',')
@@ -109,7 +112,7 @@ function parseFlags(argv: string[]): { profile: Profile; out: string | undefined
       process.exit(0)
     } else throw new Error(`unknown flag ${arg} (see --help)`)
   }
-  return { profile: runs === undefined ? profile : { ...profile, runs }, out, only }
+  return { profile: runs === undefined ? profile : { ...profile, runs }, out, only, fairnessDump }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +314,12 @@ export interface FairnessResult {
   problems: string[]
 }
 
-async function fairness(kafka: Kafka, admin: Admin): Promise<FairnessResult> {
+/**
+ * `dumpDir`: where to write the fairness input as sent (`readings.json`: reading and partition, in
+ * send order) and Thermocline's windows (`windows.json`), for a check that shares no code with the
+ * harness or the processor (test/bench/bench.int.test.ts).
+ */
+async function fairness(kafka: Kafka, admin: Admin, dumpDir?: string): Promise<FairnessResult> {
   const records = fairnessReadings()
   const core = coreWindows(records)
   const id = suffix()
@@ -358,6 +366,11 @@ async function fairness(kafka: Kafka, admin: Admin): Promise<FairnessResult> {
       return map
     }
     const thermocline: Map<string, WindowData> = byKey(ours)
+    if (dumpDir !== undefined) {
+      mkdirSync(dumpDir, { recursive: true })
+      writeFileSync(join(dumpDir, 'readings.json'), JSON.stringify(records))
+      writeFileSync(join(dumpDir, 'windows.json'), JSON.stringify(ours.map((row) => JSON.parse(row.value) as WindowData)))
+    }
     const peerWindows: Map<string, WindowData> = byKey(theirs)
     let maxDifference = 0
     let compared = 0
@@ -731,7 +744,7 @@ async function sourceTree(): Promise<{ head: string; uncommitted: string[] }> {
 const spread = (values: number[]): { median: number; runs: number[] } => ({ median: Math.round(median(values)), runs: values.map((value) => Math.round(value)) })
 
 async function main(): Promise<void> {
-  const { profile, out, only } = parseFlags(process.argv.slice(2))
+  const { profile, out, only, fairnessDump } = parseFlags(process.argv.slice(2))
   const startedAt = new Date()
   const result: Record<string, unknown> = {
     date: startedAt.toISOString(),
@@ -766,7 +779,7 @@ async function main(): Promise<void> {
 
     if (only.has('fairness')) {
       logger.info('fairness: the same small data set through Thermocline and the Kafka Streams peer')
-      const fair = await fairness(kafka, admin)
+      const fair = await fairness(kafka, admin, fairnessDump)
       result.fairness = fair
       checkpoint()
       logger.info(`fairness ${fair.passed ? 'passed' : 'FAILED'}`, { compared: fair.windowsCompared, notClosedByPeer: fair.notClosedByPeer, maxRelativeDifference: fair.maxRelativeDifference, problems: fair.problems.slice(0, 3) })
