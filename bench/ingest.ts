@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin } from 'kafkajs'
 import mqtt, { type MqttClient } from 'mqtt'
-import { createKafka } from '../common/kafka.ts'
+import { createKafka, ensureTopics } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { freePort } from '../stack/probe.ts'
@@ -139,7 +139,7 @@ export async function bridgeRun(admin: Admin, url: string): Promise<number> {
   const id = runId()
   const prefix = `bench-${id}`
   const readings = `bench-readings-${id}`
-  await admin.createTopics({ topics: [readings, `bench-dlq-${id}`].map((topic) => ({ topic, numPartitions: PARTITIONS })), waitForLeaders: true })
+  await ensureTopics(admin, [readings, `bench-dlq-${id}`].map((topic) => ({ topic, numPartitions: PARTITIONS })))
   const metricsPort = await freePort()
   // BENCH_PROFILE=<dir>: a V8 CPU profile of each bridge run, for finding where the time goes.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
@@ -189,7 +189,7 @@ export async function rawRun(admin: Admin, url: string): Promise<number> {
   const id = runId()
   const prefix = `bench-${id}`
   const topic = `bench-raw-${id}`
-  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true })
+  await ensureTopics(admin, [{ topic, numPartitions: PARTITIONS }])
   const { hostname, port } = new URL(url)
   const filter = `${prefix}/+/+/temperature`
   const clientId = `bench-raw-${id}`

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
-import { createKafka } from '../common/kafka.ts'
+import { createKafka, ensureTopics } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { readingMessage } from '../ingest/reading-event.ts'
 import { decodeReading } from '../processor/kafka-source.ts'
@@ -74,7 +74,7 @@ export async function prefill(): Promise<{ reused: boolean; seconds: number }> {
     const exists = (await admin.listTopics()).includes(TOPIC)
     if (exists && (await topicSize(admin)) === READINGS) return { reused: true, seconds: 0 }
     if (exists) await admin.deleteTopics({ topics: [TOPIC] })
-    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS }], waitForLeaders: true })
+    await ensureTopics(admin, [{ topic: TOPIC, numPartitions: PARTITIONS }])
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()
     const started = performance.now()

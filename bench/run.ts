@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { type WindowData } from '../common/events.ts'
-import { createKafka } from '../common/kafka.ts'
+import { createKafka, ensureTopics } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { windowData } from '../processor/kafka-sink.ts'
 import { readingMessage } from '../ingest/reading-event.ts'
@@ -183,8 +183,9 @@ async function metricValue(port: number, name: string): Promise<number> {
   return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
 }
 
+/** kafkajs' own waitForLeaders sometimes fails with UNKNOWN_TOPIC_OR_PARTITION right after creating (seen in CI): ensureTopics polls instead. */
 async function createTopics(admin: Admin, topics: string[], partitions = PARTITIONS): Promise<void> {
-  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true })
+  await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: partitions })))
 }
 
 async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {

@@ -4,7 +4,7 @@
  *
  * When 1,000 areas close at once (the latency leg of bench/run.ts), each of the 6 input partitions
  * commits one transaction holding about 170 window events plus its offset, all at the same moment,
- * each on its own transactional producer (processor/kafka-sink.ts). This replays exactly that shape
+ * each on its own transactional producer (processor/partition-sink.ts). This replays exactly that shape
  * against the local broker — the processor's own window events (windowMessage), one producer per
  * partition, the partitions' transactions started together — and times each step: send
  * (AddPartitionsToTxn + Produce, acks=all), sendOffsets (AddOffsetsToTxn + TxnOffsetCommit) and
@@ -12,7 +12,7 @@
  * a single partition alone, so the cost of the burst itself shows.
  */
 import { type Kafka, type Message, type Producer } from 'kafkajs'
-import { createKafka } from '../common/kafka.ts'
+import { createKafka, ensureTopics } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { addValue, emptyMoments, statistics } from '../processor/accumulator.ts'
 import { windowMessage } from '../processor/kafka-sink.ts'
@@ -88,7 +88,7 @@ const admin = kafka.admin()
 await admin.connect()
 const suffix = Date.now().toString(36)
 const topics = { output: `bench-txn-out-${suffix}`, input: `bench-txn-in-${suffix}` }
-await admin.createTopics({ topics: [{ topic: topics.output, numPartitions: partitions }, { topic: topics.input, numPartitions: partitions }], waitForLeaders: true })
+await ensureTopics(admin, [{ topic: topics.output, numPartitions: partitions }, { topic: topics.input, numPartitions: partitions }])
 try {
   const alone = await measure(kafka, topics, 1, windows, rounds)
   const burst = partitions === 1 ? alone : await measure(kafka, topics, partitions, windows, rounds)
