@@ -30,13 +30,15 @@ export const payloadOf = (reading: PublishedReading): string => JSON.stringify({
 
 /**
  * Publishes at QoS 1 in chunks, one chunk every `intervalMs` (the load's shape, not a wait for
- * anything). `progress.published` counts readings the broker has acknowledged.
+ * anything). `progress.started` counts readings handed to the client (some may not have reached the
+ * broker yet), `progress.published` those the broker has acknowledged.
  */
-export async function publishPaced(readings: PublishedReading[], options: { chunk: number; intervalMs: number; progress?: { published: number } }): Promise<void> {
+export async function publishPaced(readings: PublishedReading[], options: { chunk: number; intervalMs: number; progress?: { started: number; published: number } }): Promise<void> {
   const publisher = await testMqtt({ protocolVersion: 5 })
   for (let start = 0; start < readings.length; start += options.chunk) {
     const chunk = readings.slice(start, start + options.chunk)
     const pace = new Promise((resolve) => setTimeout(resolve, options.intervalMs))
+    if (options.progress) options.progress.started += chunk.length
     await Promise.all(chunk.map((reading) => publisher.publishAsync(reading.topic, payloadOf(reading), { qos: 1 })))
     if (options.progress) options.progress.published += chunk.length
     await pace
