@@ -22,10 +22,10 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
-import { createKafka, ensureTopics } from '../common/kafka.ts'
+import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { readingMessage } from '../ingest/reading-event.ts'
-import { decodeReading } from '../processor/kafka-source.ts'
+import { decodeReading } from '../processor/reading-decoder.ts'
 import { createProcessorMetrics } from '../processor/metrics.ts'
 import { defaultProcessorConfig } from '../processor/options.ts'
 import { Processor } from '../processor/processor.ts'
@@ -63,7 +63,7 @@ function readingRecord(i: number): Message {
 }
 
 async function topicSize(admin: ReturnType<Kafka['admin']>): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(TOPIC)
+  const offsets = await retrying(() => admin.fetchTopicOffsets(TOPIC))
   return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)
 }
 

@@ -29,9 +29,9 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { type WindowData } from '../common/events.ts'
-import { createKafka, ensureTopics } from '../common/kafka.ts'
+import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
-import { windowData } from '../processor/kafka-sink.ts'
+import { windowData } from '../processor/outputs.ts'
 import { readingMessage } from '../ingest/reading-event.ts'
 import { PartitionWindows, Outcome, type Reading } from '../processor/windows.ts'
 import { KAFKA_VERSION } from '../stack/kafka-broker.ts'
@@ -619,7 +619,7 @@ async function processorMemory(kafka: Kafka, admin: Admin, profile: Profile, dev
   const readings = devices * rounds
   const topic = `bench-fleet-${devices}-${reportIntervalMs}-${eventTimeSec}`
   const exists = (await admin.listTopics()).includes(topic)
-  const size = exists ? (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) : -1
+  const size = exists ? (await retrying(() => admin.fetchTopicOffsets(topic))).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) : -1
   if (size !== readings) {
     if (size >= 0) await admin.deleteTopics({ topics: [topic] })
     await createTopics(admin, [topic])
@@ -695,7 +695,7 @@ async function bridgeMemory(admin: Admin, mqttUrl: string, profile: Profile, dev
     })
     await simulator.waitForLog(/publishing to/)
     const peak = await samplePeak(bridge.pid, sleep(bridgeSeconds * 1000))
-    const written = await admin.fetchTopicOffsets(topics[0]!).then((offsets) => offsets.reduce((sum, p) => sum + Number(p.high), 0))
+    const written = await retrying(() => admin.fetchTopicOffsets(topics[0]!)).then((offsets) => offsets.reduce((sum, p) => sum + Number(p.high), 0))
     if (written === 0) throw new Error('bridge memory run: the bridge wrote no reading')
     return { idleRssMiB: MiB(idle), peakRssMiB: MiB(peak), readings: written }
   } finally {

@@ -15,7 +15,7 @@ import { type Kafka, type Message, type Producer } from 'kafkajs'
 import { createKafka, ensureTopics } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { addValue, emptyMoments, statistics } from '../processor/accumulator.ts'
-import { windowMessage } from '../processor/kafka-sink.ts'
+import { windowMessage } from '../processor/outputs.ts'
 
 const WARM_UP_ROUNDS = 5
 

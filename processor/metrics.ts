@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { METRIC_PREFIX } from '../common/metrics.ts'
-import { InvalidReasons } from './kafka-source.ts'
+import { InvalidReasons } from './reading-decoder.ts'
 
 const P = `${METRIC_PREFIX}processor_`
 

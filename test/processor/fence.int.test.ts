@@ -4,7 +4,7 @@
  * commit nothing more, and what it had not committed is aborted.
  */
 import { describe, expect, it } from 'vitest'
-import { PartitionSink } from '../../processor/kafka-sink.ts'
+import { PartitionSink } from '../../processor/partition-sink.ts'
 import { consumeUntil, createTopics, testAdmin, testKafka, testProducer, uniqueName } from '../helpers/brokers.ts'
 
 describe('PartitionSink.fence', () => {

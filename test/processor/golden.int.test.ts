@@ -10,7 +10,7 @@
  * 5.1 s of event time, about 68 readings, of its window's close; late ones over 50 s late).
  */
 import { describe, expect, it } from 'vitest'
-import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
+import { ProcessorHeaders } from '../../processor/outputs.ts'
 import { consumeUntil, createTopics, testKafka, testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
 import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from './helpers.ts'

@@ -11,8 +11,8 @@ import { expect, onTestFinished } from 'vitest'
 import { GOLDEN_DIR } from '../helpers/golden.ts'
 import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
 import { EventTypes } from '../../common/topics.ts'
-import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
-import { parseCheckpoint } from '../../processor/processor.ts'
+import { ProcessorHeaders } from '../../processor/outputs.ts'
+import { parseCheckpoint } from '../../processor/checkpoint.ts'
 import { consumeUntil, createTopics, kafkaBrokers, testAdmin, testProducer, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))

@@ -6,7 +6,7 @@
  * per-partition stream time must reproduce expected-late.json too.
  */
 import { describe, expect, it } from 'vitest'
-import { ProcessorHeaders } from '../../processor/kafka-sink.ts'
+import { ProcessorHeaders } from '../../processor/outputs.ts'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
 import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, processorTopics as topics, readAll, startProcessor, streamEnd } from './helpers.ts'
 
@@ -32,7 +32,7 @@ describe('thermocline process', () => {
     processor.kill('SIGTERM')
     expect(await processor.exited).toBe(0)
     expect(processor.log()).toMatch(/stopped/)
-    // No kafkajs warning that would only mislead an operator (common/kafka.ts, kafka-sink.ts).
+    // No kafkajs warning that would only mislead an operator (common/kafka.ts, partition-sink.ts).
     expect(processor.log()).not.toMatch(/switched default partitioner|Limiting retries/)
 
     expectGoldenWindows(await readAll(kafka, t.controlPanel), golden.windows)

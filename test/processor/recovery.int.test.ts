@@ -7,7 +7,7 @@
  * fenced a partition the other instance already owned.
  */
 import { describe, expect, it } from 'vitest'
-import { PartitionSink } from '../../processor/kafka-sink.ts'
+import { PartitionSink } from '../../processor/partition-sink.ts'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
 import { expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from './helpers.ts'
 

@@ -4,9 +4,9 @@ import { type KafkaMessage } from 'kafkajs'
 import { type WindowData } from '../../common/events.ts'
 import { MAX_DEAD_LETTER_PAYLOAD_BYTES, estimatedRecordBytes } from '../../common/kafka.ts'
 import { describe, expect, it } from 'vitest'
-import { InvalidRecord } from '../../processor/kafka-source.ts'
-import { ProcessorHeaders, chunksOf, deadLetterMessage, lateMessage, windowMessage } from '../../processor/kafka-sink.ts'
-import { parseCheckpoint } from '../../processor/processor.ts'
+import { InvalidRecord } from '../../processor/reading-decoder.ts'
+import { ProcessorHeaders, chunksOf, deadLetterMessage, lateMessage, windowMessage } from '../../processor/outputs.ts'
+import { parseCheckpoint } from '../../processor/checkpoint.ts'
 import { type WindowResult } from '../../processor/windows.ts'
 
 const T0 = Date.parse('2026-01-01T00:00:15.000Z')

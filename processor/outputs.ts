@@ -1,14 +1,13 @@
 /**
- * What the processor writes, and the transactional producer that writes it. Window results, late
- * readings, DLQ records and the consumer offset (with the partition's state in its metadata) go to
- * Kafka in one transaction per input partition and commit, so they are visible to a read_committed
- * reader together or not at all (KIP-98).
+ * What the processor writes, as Kafka records: window results (control-panel), late readings (the
+ * late topic) and dead letters, plus chunksOf, which keeps a transaction's record batches under the
+ * broker's size limit. partition-sink.ts writes them.
  */
-import { Partitioners, type IHeaders, type Kafka, type KafkaMessage, type Message, type Producer, type TopicMessages } from 'kafkajs'
+import { type IHeaders, type KafkaMessage, type Message } from 'kafkajs'
 import { CloudEventHeaders, type WindowData } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
 import { boundedDetail, boundedPayload, estimatedRecordBytes } from '../common/kafka.ts'
-import { type InvalidRecord } from './kafka-source.ts'
+import { type InvalidRecord } from './reading-decoder.ts'
 import { type WindowResult } from './windows.ts'
 
 export const WINDOW_SOURCE = '/processor'
@@ -55,7 +54,7 @@ export function windowId(area: string, windowStartMs: number): string {
  * The `dev.thermocline.window.v1` CloudEvent (design.md, "Kafka topics"), binary mode, keyed by area:
  * attributes as `ce_*` headers, datacontenttype as `content-type` (Kafka binding 3.2.1), data as the
  * value. Built directly rather than through the SDK's strict constructor and binding, which cost
- * several microseconds a window (notes.md); test/processor/kafka-sink.test.ts checks that the SDK
+ * several microseconds a window (notes.md); test/processor/outputs.test.ts checks that the SDK
  * reads it back as the same event.
  */
 export function windowMessage(result: WindowResult): Message {
@@ -114,7 +113,7 @@ export function deadLetterMessage(message: KafkaMessage, invalid: InvalidRecord,
 }
 
 /** Well under the broker's default max.message.bytes (1 MiB), leaving room for record overhead. */
-const MAX_CHUNK_BYTES = 256 * 1024
+export const MAX_CHUNK_BYTES = 256 * 1024
 
 /** Splits `messages`, in order, into runs of at most `maxBytes` (a single larger message stays alone). */
 export function chunksOf(messages: Message[], maxBytes: number): Message[][] {
@@ -133,95 +132,4 @@ export function chunksOf(messages: Message[], maxBytes: number): Message[][] {
   }
   if (current.length > 0) chunks.push(current)
   return chunks
-}
-
-/** What one input partition commits: its outputs and where a restart must begin. */
-export interface PartitionCommit {
-  outputs: TopicMessages[]
-  /** The next offset a restart reads: the earliest record an open window still needs. */
-  offset: number
-  /** Offset commit metadata: the partition's state (see processor.ts, PartitionCheckpoint). */
-  metadata: string
-}
-
-/**
- * One transactional producer per input partition, with a transactional.id derived from the group,
- * topic and partition. kafkajs implements TxnOffsetCommit v0 only (no KIP-447 group-generation
- * fencing), so the producer epoch is what fences a zombie: whoever owns the partition next calls
- * InitProducerId with the same id, which aborts the old owner's open transaction and makes its
- * later sends and commits fail (the pre-KIP-447 scheme Kafka Streams used, "eos-alpha").
- */
-export class PartitionSink {
-  readonly transactionalId: string
-  readonly #producer: Producer
-  readonly #groupId: string
-  readonly #topic: string
-  readonly #partition: number
-
-  constructor(kafka: Kafka, options: { groupId: string; topic: string; partition: number; transactionTimeoutMs?: number }) {
-    this.#groupId = options.groupId
-    this.#topic = options.topic
-    this.#partition = options.partition
-    this.transactionalId = `${options.groupId}.${options.topic}.${options.partition}`
-    this.#producer = kafka.producer({
-      transactionalId: this.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: options.transactionTimeoutMs ?? 60_000,
-      allowAutoTopicCreation: false,
-      // Named, so kafkajs does not warn about its v2 default change at every start; outputs are keyed by area.
-      createPartitioner: Partitioners.DefaultPartitioner,
-    })
-  }
-
-  /**
-   * Connects and initialises the transactional producer id, which fences every earlier owner of the
-   * partition: the epoch is bumped, the previous owner's open transaction is aborted (and waited
-   * for), and its later sends and commits fail. kafkajs' connect() alone does not do that: it asks
-   * for an idempotent producer id *without* the transactional id, and the transactional InitProducerId
-   * happens at the first transaction() — too late, after the new owner has read the checkpoint. So an
-   * empty transaction is started and aborted here (kafkajs sends nothing for an empty abort).
-   */
-  async fence(): Promise<void> {
-    await this.#producer.connect()
-    const transaction = await this.#producer.transaction()
-    await transaction.abort()
-  }
-
-  async commit(commit: PartitionCommit): Promise<void> {
-    const transaction = await this.#producer.transaction()
-    try {
-      // kafkajs puts every message for one partition of a request into one record batch, and the
-      // broker rejects a batch over max.message.bytes (1 MiB by default): a burst of late readings
-      // would then fail the transaction again on every retry. Bounded chunks avoid that.
-      for (const { topic, messages } of commit.outputs) {
-        for (const chunk of chunksOf(messages, MAX_CHUNK_BYTES)) await transaction.send({ topic, messages: chunk, acks: -1 })
-      }
-      const offsets = {
-        consumerGroupId: this.#groupId,
-        topics: [{ topic: this.#topic, partitions: [{ partition: this.#partition, offset: String(commit.offset), metadata: commit.metadata } as { partition: number; offset: string }] }],
-      }
-      // Right after a commit, the coordinator is still writing that transaction's markers and answers
-      // CONCURRENT_TRANSACTIONS to the next AddOffsetsToTxn; kafkajs retries that for sends, not here.
-      // Back to back, more than half of offset-only transactions met it (and each failure rebuilt the
-      // partition). Nothing was added to the transaction when it is refused, so asking again is safe.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await transaction.sendOffsets(offsets)
-          break
-        } catch (error) {
-          if ((error as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 20) throw error
-          await new Promise((resolve) => setTimeout(resolve, 10 * attempt))
-        }
-      }
-      await transaction.commit()
-    } catch (error) {
-      await transaction.abort().catch(() => undefined)
-      throw error
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#producer.disconnect()
-  }
 }

@@ -1,7 +1,7 @@
 import { CloudEvent } from 'cloudevents'
 import { describe, expect, it } from 'vitest'
 import { toKafkaMessage } from '../../common/events.ts'
-import { InvalidRecord, InvalidReasons, decodeReading } from '../../processor/kafka-source.ts'
+import { InvalidRecord, InvalidReasons, decodeReading } from '../../processor/reading-decoder.ts'
 
 /** A reading record as ingest writes it (through the SDK binding), with header values as kafkajs hands them over: Buffers. */
 function record(overrides: { headers?: Record<string, string | undefined>; value?: string | null; key?: string | null } = {}) {
