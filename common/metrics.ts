@@ -1,5 +1,5 @@
 /**
- * Metrics helpers shared by every service. Conventions (see README, "Metrics"): one prefix
+ * Metrics helpers shared by every service. Conventions (see docs/operating.md, "Operations"): one prefix
  * (`thermocline_`), base units as suffixes, counters end in `_total`, area is the finest label.
  * Each service creates its own Registry and passes it down: there is no global registry.
  */

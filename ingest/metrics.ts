@@ -1,5 +1,5 @@
 /**
- * ingest's metrics (README, "Ingest"): prefix `thermocline_ingest_`, base units, counters end in
+ * ingest's metrics (docs/ingest.md): prefix `thermocline_ingest_`, base units, counters end in
  * `_total`, no per-device (or per-area) labels. Registered on the registry passed in, never the global one.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'

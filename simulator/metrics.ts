@@ -1,4 +1,4 @@
-/** The simulator's metrics (README, "Metrics"): prefix `thermocline_simulator_`, no per-device labels. */
+/** The simulator's metrics (docs/operating.md, "Operations"): prefix `thermocline_simulator_`, no per-device labels. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { METRIC_PREFIX } from '../common/metrics.ts'
 import { Faults, type Fault, type FaultCounts } from './types.ts'

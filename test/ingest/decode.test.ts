@@ -60,7 +60,7 @@ describe('decode: native payload', () => {
     const first = reading('{"temperature":20.5,"time":"2026-01-01T00:00:01.000Z"}')
     const again = reading('{"temperature":20.5,"time":"2026-01-01T00:00:01.000Z"}')
     expect(first.id).toBe(again.id)
-    // The documented recipe (README, Ingest), computed outside the code:
+    // The documented recipe (docs/ingest.md), computed outside the code:
     // printf 'kitchen-t01\n2026-01-01T00:00:01.000Z\n20.5' | sha256sum
     expect(first.id).toBe('kitchen-t01-3bcba206b9c925a898427dc06ac98250')
     expect(readingId('kitchen-t01', '2026-01-01T00:00:01.000Z', 20.5)).toBe(first.id)

@@ -99,7 +99,7 @@ describe('a seeded run with every fault, through ingest and the processor', () =
     })
     // The bridge's defaults (one MQTT connection) keep the publisher's order into the partition, so
     // the prediction holds at any pace. With several connections a shared subscription spreads the
-    // stream over them and order across them is lost (README, Ingest: Order): what turns late would
+    // stream over them and order across them is lost (docs/ingest.md, Order): what turns late would
     // then depend on timing, and CI once saw a window short of 55 readings that way.
     await startBridgeProcess({ prefix, readingsTopic: readings!, dlqTopic: dlq!, clientId })
     await processor.waitFor(/\[processor\] processing/, 60_000)
