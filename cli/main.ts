@@ -4,11 +4,8 @@
  * for the processor's imports.
  */
 import { readFileSync } from 'node:fs'
-import { ConfigError, ThermoclineError } from '../common/errors.ts'
-
-export interface Command {
-  run(argv: string[]): Promise<number>
-}
+import { EXIT_CODES_HELP, ExitCodes, exitCodeOf, type Command } from '../common/command.ts'
+import { ThermoclineError } from '../common/errors.ts'
 
 /** The commands, in the order a newcomer meets them, with the line `thermocline --help` shows for each. */
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -28,6 +25,7 @@ function usage(): string {
     ...Object.entries(commands).map(([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`),
     '',
     'Run `thermocline <command> --help` for the options of a command; `thermocline --version` for the version.',
+    EXIT_CODES_HELP,
     '',
   ].join('\n')
 }
@@ -41,29 +39,25 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage())
-    return name === undefined ? 2 : 0
+    return name === undefined ? ExitCodes.usage : ExitCodes.ok
   }
   if (name === '--version' || name === '-V' || name === 'version') {
     process.stdout.write(`thermocline ${version()}\n`)
-    return 0
+    return ExitCodes.ok
   }
   const load = commands[name]?.load
   if (load === undefined) {
     process.stderr.write(`thermocline: unknown command "${name}"\n\n${usage()}`)
-    return 2
+    return ExitCodes.usage
   }
   try {
     return await (await load()).run(rest)
   } catch (error) {
-    // A bad setting is one line that names it; other known errors print their message; anything
-    // else is a bug and keeps its stack trace.
-    if (error instanceof ConfigError) {
-      process.stderr.write(`thermocline ${name}: ${error.message}\n`)
-      return 2
-    }
+    // An error raised on purpose is one line (a bad setting names it), with the exit code of its
+    // kind; anything else is a bug and keeps its stack trace.
     if (error instanceof ThermoclineError) {
       process.stderr.write(`thermocline ${name}: ${error.message}\n`)
-      return 1
+      return exitCodeOf(error)
     }
     throw error
   }

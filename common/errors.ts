@@ -14,19 +14,15 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
 
 export interface ThermoclineErrorOptions {
   cause?: unknown
-  /** True when the same operation may succeed if tried again later (a broker restarting, say). */
-  canRetry?: boolean
 }
 
 export class ThermoclineError extends Error {
   readonly code: ErrorCode
-  readonly canRetry: boolean
 
   constructor(code: ErrorCode, message: string, options: ThermoclineErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'ThermoclineError'
     this.code = code
-    this.canRetry = options.canRetry ?? false
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Command } from '../cli/main.ts'
+import { type Command } from '../common/command.ts'
 import { readCommandSettings, settingName } from '../common/config.ts'
 import { ConfigError, StackError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'

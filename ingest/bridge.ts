@@ -93,7 +93,7 @@ async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: Inges
 
   // Kafka must answer at start: a bridge that cannot write would only hold messages.
   const unreachable = (error: unknown): ThermoclineError =>
-    new ThermoclineError(ErrorCodes.broker, `Kafka at ${settings.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error, canRetry: true })
+    new ThermoclineError(ErrorCodes.broker, `Kafka at ${settings.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error })
   const admin = kafka.admin()
   const partitionCounts = new Map<string, number>()
   try {

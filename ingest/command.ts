@@ -1,5 +1,5 @@
 /** `thermocline ingest`: the MQTT -> Kafka bridge as a long-running service. */
-import { type Command } from '../cli/main.ts'
+import { type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'
@@ -35,7 +35,7 @@ export const ingestCommand: Command = {
       if (config.retireSessions) {
         logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
         const { ended, failed, interrupted } = await retireBridgeSessions(config, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
-        if (failed > 0) throw new ThermoclineError(ErrorCodes.broker, `ended ${ended} MQTT session(s) of ${config.clientId}, but ${failed} could not be ended (see the warnings above); run --retire-sessions again`, { canRetry: true })
+        if (failed > 0) throw new ThermoclineError(ErrorCodes.broker, `ended ${ended} MQTT session(s) of ${config.clientId}, but ${failed} could not be ended (see the warnings above); run --retire-sessions again`)
         if (interrupted) {
           logger.warn(`stopped after ending ${ended} MQTT session(s); the others stay until the next --retire-sessions`, { clientId: config.clientId })
           return 1

@@ -65,7 +65,7 @@ export interface KafkaSinkOptions {
 /** Thrown to writers still waiting when the sink is closed; their records were not acknowledged. */
 export class SinkClosedError extends ThermoclineError {
   constructor() {
-    super(ErrorCodes.broker, 'Kafka sink closed before the record was acknowledged', { canRetry: true })
+    super(ErrorCodes.broker, 'Kafka sink closed before the record was acknowledged')
     this.name = 'SinkClosedError'
   }
 }

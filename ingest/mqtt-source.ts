@@ -78,7 +78,7 @@ export class MqttSource {
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         const why = this.#lastError === undefined ? '' : `: ${this.#lastError.message}`
-        reject(new ThermoclineError(ErrorCodes.broker, `MQTT broker ${url} did not accept all ${connections} connections and subscriptions within ${timeoutMs} ms${why}`, { canRetry: true }))
+        reject(new ThermoclineError(ErrorCodes.broker, `MQTT broker ${url} did not accept all ${connections} connections and subscriptions within ${timeoutMs} ms${why}`))
       }, timeoutMs)
     })
     try {

@@ -1,4 +1,4 @@
-import { type Command } from '../cli/main.ts'
+import { type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'
@@ -49,7 +49,7 @@ export const processCommand: Command = {
       await server.close()
       if (error instanceof ThermoclineError) throw error
       // kafkajs' errors (connection refused, unknown host, ...) become one line, as in ingest.
-      throw new ThermoclineError(ErrorCodes.broker, `Kafka at ${config.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error, canRetry: true })
+      throw new ThermoclineError(ErrorCodes.broker, `Kafka at ${config.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error })
     }
     logger.info('processing', {
       readings: config.readingsTopic,

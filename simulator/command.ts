@@ -2,7 +2,7 @@
  * `thermocline simulate`: wires the fleet (or a replay file) to MQTT, paces it, reports progress
  * on stderr and metrics on /metrics, and stops cleanly on SIGINT/SIGTERM.
  */
-import { type Command } from '../cli/main.ts'
+import { type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'

@@ -70,7 +70,7 @@ export async function createMqttSink(options: MqttSinkOptions): Promise<MqttSink
         false,
       )
       .catch((error: unknown) => {
-        throw new ThermoclineError(ErrorCodes.broker, `cannot connect to MQTT_URL ${options.url}: ${(error as Error).message || (error as NodeJS.ErrnoException).code}`, { cause: error, canRetry: true })
+        throw new ThermoclineError(ErrorCodes.broker, `cannot connect to MQTT_URL ${options.url}: ${(error as Error).message || (error as NodeJS.ErrnoException).code}`, { cause: error })
       })
     client.on('error', (error) => logger.warn('MQTT connection error', { connection: index, error }))
     client.on('offline', () => logger.warn('MQTT connection lost; reconnecting', { connection: index }))

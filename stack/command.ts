@@ -1,4 +1,4 @@
-import { type Command } from '../cli/main.ts'
+import { type Command } from '../common/command.ts'
 import { formatHelp, parseArgs } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { createLogger } from '../common/logger.ts'
