@@ -28,7 +28,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
-import { type WindowData } from '../common/events.ts'
+import { decodeWindow, type WindowData } from '../common/events.ts'
 import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { windowData } from '../processor/outputs.ts'
@@ -359,7 +359,7 @@ async function fairness(kafka: Kafka, admin: Admin, dumpDir?: string): Promise<F
     const byKey = (rows: Array<{ value: string }>): Map<string, WindowData> => {
       const map = new Map<string, WindowData>()
       for (const row of rows) {
-        const data = JSON.parse(row.value) as WindowData
+        const data = decodeWindow(row.value)
         const key = `${data.area}/${new Date(Date.parse(data.windowStart)).toISOString()}`
         if (map.has(key)) problems.push(`${key} emitted twice`)
         map.set(key, data)
@@ -370,7 +370,7 @@ async function fairness(kafka: Kafka, admin: Admin, dumpDir?: string): Promise<F
     if (dumpDir !== undefined) {
       mkdirSync(dumpDir, { recursive: true })
       writeFileSync(join(dumpDir, 'readings.json'), JSON.stringify(records))
-      writeFileSync(join(dumpDir, 'windows.json'), JSON.stringify(ours.map((row) => JSON.parse(row.value) as WindowData)))
+      writeFileSync(join(dumpDir, 'windows.json'), JSON.stringify(ours.map((row) => decodeWindow(row.value))))
     }
     const peerWindows: Map<string, WindowData> = byKey(theirs)
     let maxDifference = 0
@@ -532,7 +532,7 @@ async function windowLatency(kafka: Kafka, admin: Admin, profile: Profile): Prom
     await consumer.run({
       eachBatch: async ({ batch }) => {
         const arrivedMs = Date.now()
-        for (const message of batch.messages) arrivals.push({ data: JSON.parse(message.value!.toString()) as WindowData, arrivedMs })
+        for (const message of batch.messages) arrivals.push({ data: decodeWindow(message.value), arrivedMs })
       },
     })
     await producer.connect()

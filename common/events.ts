@@ -30,6 +30,69 @@ export interface WindowData {
   max: number
 }
 
+/** A control-panel record whose data is not a window: another producer wrote it, or a bug did. */
+export class InvalidWindow extends Error {
+  constructor(reason: string) {
+    super(`not a window: ${reason}`)
+    this.name = 'InvalidWindow'
+  }
+}
+
+/**
+ * The data of a `dev.thermocline.window.v1` event, checked field by field, with only the contract's
+ * fields. Throws InvalidWindow for anything else: control-panel is a topic other producers can write.
+ */
+export function decodeWindow(value: Buffer | string | null): WindowData {
+  if (value === null) throw new InvalidWindow('no value')
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value.toString())
+  } catch {
+    throw new InvalidWindow('value is not JSON')
+  }
+  return windowDataOf(parsed)
+}
+
+/** decodeWindow for data already parsed from JSON. */
+export function windowDataOf(data: unknown): WindowData {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new InvalidWindow('data is not an object')
+  const fields = data as Record<string, unknown>
+  const text = (name: string): string => {
+    const field = fields[name]
+    if (typeof field !== 'string' || field === '') throw new InvalidWindow(`${name} must be a non-empty string`)
+    return field
+  }
+  const time = (name: string): string => {
+    const field = text(name)
+    if (Number.isNaN(Date.parse(field))) throw new InvalidWindow(`${name} must be an RFC 3339 time`)
+    return field
+  }
+  const number = (name: string): number => {
+    const field = fields[name]
+    if (typeof field !== 'number' || !Number.isFinite(field)) throw new InvalidWindow(`${name} must be a finite number`)
+    return field
+  }
+  const count = (name: string): number => {
+    const field = number(name)
+    if (!Number.isInteger(field) || field < 1) throw new InvalidWindow(`${name} must be a positive integer`)
+    return field
+  }
+  const sampleVariance = fields.sampleVariance === null ? null : number('sampleVariance')
+  return {
+    area: text('area'),
+    windowStart: time('windowStart'),
+    windowEnd: time('windowEnd'),
+    count: count('count'),
+    devices: count('devices'),
+    mean: number('mean'),
+    variance: number('variance'),
+    sampleVariance,
+    stddev: number('stddev'),
+    min: number('min'),
+    max: number('max'),
+  }
+}
+
 /** Header names of the binary content mode (CloudEvents Kafka binding 3.2.3) used on our topics. */
 export const CloudEventHeaders = Object.freeze({
   id: 'ce_id',

@@ -4,7 +4,7 @@
  * topic: a user sees the windows of this run, not what earlier runs left behind.
  */
 import { type Kafka } from 'kafkajs'
-import { headersToStrings, type WindowData } from '../common/events.ts'
+import { decodeWindow, headersToStrings, type WindowData } from '../common/events.ts'
 import { type Logger } from '../common/logger.ts'
 import { EventTypes } from '../common/topics.ts'
 
@@ -30,7 +30,7 @@ export async function startControlPanelReader(options: {
       const headers = headersToStrings(message.headers)
       if (headers.ce_type !== EventTypes.window || message.value === null) return
       try {
-        onWindow(JSON.parse(message.value.toString()) as WindowData)
+        onWindow(decodeWindow(message.value))
       } catch (error) {
         logger.warn('skipped a control-panel record that is not a window', { offset: message.offset, error })
       }

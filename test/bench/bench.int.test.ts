@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mean, variance } from 'simple-statistics'
 import { expect, onTestFinished, test } from 'vitest'
-import { type WindowData } from '../../common/events.ts'
+import { windowDataOf } from '../../common/events.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const LATEST = join(ROOT, 'bench', 'results', 'latest.json')
@@ -75,7 +75,7 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
   // The harness's verdict, checked without the harness: Thermocline's windows against an oracle
   // computed here from the readings as sent.
   const sent = JSON.parse(readFileSync(join(dump, 'readings.json'), 'utf8')) as SentReading[]
-  const emitted = JSON.parse(readFileSync(join(dump, 'windows.json'), 'utf8')) as WindowData[]
+  const emitted = (JSON.parse(readFileSync(join(dump, 'windows.json'), 'utf8')) as unknown[]).map(windowDataOf)
   const expected = expectedWindows(sent)
   expect(sent.length - new Set(sent.map((entry) => entry.reading.id)).size, 'readings sent twice').toBeGreaterThan(0)
   const ids = emitted.map((window) => `${window.area}/${new Date(Date.parse(window.windowStart)).toISOString()}`)

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { expect, onTestFinished } from 'vitest'
 import { GOLDEN_DIR } from '../helpers/golden.ts'
-import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
+import { CloudEventHeaders, decodeWindow, type WindowData } from '../../common/events.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { ProcessorHeaders } from '../../processor/outputs.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
@@ -220,8 +220,8 @@ export function expectGoldenWindows(records: ConsumedRecord[], expected: Golden[
       ce_time: window.windowEnd,
       'content-type': 'application/json',
     })
-    const data = JSON.parse(record.value!.toString()) as WindowData
-    expect(Object.keys(data).sort()).toEqual(['area', 'count', 'devices', 'max', 'mean', 'min', 'sampleVariance', 'stddev', 'variance', 'windowEnd', 'windowStart'])
+    expect(Object.keys(JSON.parse(record.value!.toString()) as object).sort()).toEqual(['area', 'count', 'devices', 'max', 'mean', 'min', 'sampleVariance', 'stddev', 'variance', 'windowEnd', 'windowStart'])
+    const data = decodeWindow(record.value)
     expect({ area: data.area, windowStart: data.windowStart, windowEnd: data.windowEnd, count: data.count, devices: data.devices }).toEqual({
       area: window.area,
       windowStart: window.windowStart,

@@ -5,7 +5,7 @@
  * counted once, °F/K/CloudEvents read as °C readings.
  */
 import { describe, expect, it } from 'vitest'
-import { CloudEventHeaders, type WindowData } from '../../common/events.ts'
+import { CloudEventHeaders, decodeWindow } from '../../common/events.ts'
 import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
 import { toCelsius, type Unit } from '../../simulator/model.ts'
 import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, testKafka, type ConsumedRecord } from '../helpers/brokers.ts'
@@ -122,7 +122,7 @@ describe('a seeded run with every fault, through ingest and the processor', () =
     expect(new Set(ids).size, 'no window emitted twice').toBe(ids.length)
     expect([...ids].sort()).toEqual([...expected.windows.keys()].sort())
     for (const record of windows) {
-      const data = JSON.parse(record.value!.toString()) as WindowData
+      const data = decodeWindow(record.value)
       const key = `${data.area}/${data.windowStart}`
       expect(record.headers[CloudEventHeaders.id]).toBe(key)
       const window = expected.windows.get(key)
