@@ -4,7 +4,7 @@
  * topic: a user sees the windows of this run, not what earlier runs left behind.
  */
 import { type Kafka } from 'kafkajs'
-import { decodeWindow, headersToStrings, type WindowData } from '../common/events.ts'
+import { CloudEventHeaders, decodeWindow, headersToStrings, type WindowData } from '../common/events.ts'
 import { type Logger } from '../common/logger.ts'
 import { EventTypes } from '../common/topics.ts'
 
@@ -28,7 +28,7 @@ export async function startControlPanelReader(options: {
   await consumer.run({
     eachMessage: async ({ message }) => {
       const headers = headersToStrings(message.headers)
-      if (headers.ce_type !== EventTypes.window || message.value === null) return
+      if (headers[CloudEventHeaders.type] !== EventTypes.window || message.value === null) return
       try {
         onWindow(decodeWindow(message.value))
       } catch (error) {

@@ -7,6 +7,7 @@
  * 1.0) whose `data` carries `temperature` and `unit`, and whose `id` and `time` are kept.
  */
 import { createHash } from 'node:crypto'
+import { parseRfc3339 } from '../common/time.ts'
 
 /** A valid reading, in °C, with the time normalised to RFC 3339 UTC with milliseconds. */
 export interface Reading {
@@ -50,8 +51,6 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024
 export const MIN_CELSIUS = -100
 export const MAX_CELSIUS = 150
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
-// RFC 3339 section 5.6 date-time (the `T` and `Z` may be lower case, section 5.6 note).
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 // ECMAScript's time value range (ECMA-262 21.4.1.22): a Date beyond it is invalid.
 const MAX_EPOCH_MS = 8.64e15
 
@@ -165,17 +164,7 @@ function toCelsius(value: number, unit: unknown): number | undefined {
 export function parseTime(time: unknown): number | undefined {
   if (typeof time === 'number') return Number.isFinite(time) && Math.abs(time) <= MAX_EPOCH_MS ? Math.trunc(time) : undefined
   if (typeof time !== 'string') return undefined
-  const match = RFC3339.exec(time)
-  if (match === null) return undefined
-  const [, year, month, day, hour, minute, second] = match.map(Number) as [number, number, number, number, number, number, number]
-  // Date.parse rolls 2026-02-30 over to March; RFC 3339 section 5.7 makes it invalid.
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 60) return undefined
-  const ms = Date.parse(time.toUpperCase())
-  return Number.isFinite(ms) ? ms : undefined
-}
-
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate()
+  return parseRfc3339(time)
 }
 
 /** `data`, or `data_base64` decoded as JSON (CloudEvents JSON format 3.1); anything else undefined. */

@@ -12,7 +12,7 @@
  */
 import { CloudEvent } from 'cloudevents'
 import { type Message } from 'kafkajs'
-import { type ReadingData } from '../common/events.ts'
+import { CloudEventHeaders, type ReadingData } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
 import { type Reading } from './decode.ts'
 
@@ -45,12 +45,12 @@ export function readingMessage(reading: Reading): Message {
     // is the content-type header (3.2.1). The SDK writes a ce_datacontenttype header as well; we
     // leave it out, as the processor does for window events.
     headers: {
-      'content-type': CONTENT_TYPE,
-      ce_id: reading.id,
-      ce_time: reading.time,
-      ce_type: EventTypes.reading,
-      ce_source: readingSource(reading),
-      ce_specversion: '1.0',
+      [CloudEventHeaders.contentType]: CONTENT_TYPE,
+      [CloudEventHeaders.id]: reading.id,
+      [CloudEventHeaders.time]: reading.time,
+      [CloudEventHeaders.type]: EventTypes.reading,
+      [CloudEventHeaders.source]: readingSource(reading),
+      [CloudEventHeaders.specversion]: '1.0',
     },
   }
 }

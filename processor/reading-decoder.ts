@@ -12,6 +12,7 @@
 import { type KafkaMessage } from 'kafkajs'
 import { CloudEventHeaders } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
+import { parseRfc3339 } from '../common/time.ts'
 import { type Reading } from './windows.ts'
 
 /** Why a record went to the DLQ: the `error` header and the metric label. */
@@ -59,8 +60,6 @@ function headersSize(headers: NonNullable<KafkaMessage['headers']>): number {
 const SPECVERSION = Buffer.from('1.0')
 const READING_TYPE = Buffer.from(EventTypes.reading)
 const SOURCE_PREFIX = '/thermostats/'
-/** RFC 3339 section 5.6 date-time (upper or lower case T and Z). */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 
 type HeaderValue = Buffer | string | (Buffer | string)[] | undefined
 
@@ -96,8 +95,8 @@ export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
   if (source === undefined || source === '') return new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_source header (or an empty one)')
   const time = text(headers[CloudEventHeaders.time])
   if (time === undefined) return new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_time header: a reading needs its event time')
-  const timeMs = RFC3339.test(time) ? Date.parse(time.toUpperCase()) : Number.NaN
-  if (!Number.isFinite(timeMs)) return new InvalidRecord(InvalidReasons.badTime, `ce_time ${JSON.stringify(time)} is not an RFC 3339 date-time`)
+  const timeMs = parseRfc3339(time)
+  if (timeMs === undefined) return new InvalidRecord(InvalidReasons.badTime, `ce_time ${JSON.stringify(time)} is not an RFC 3339 date-time`)
   const contentType = headers[CloudEventHeaders.contentType]
   if (contentType !== undefined) {
     const type = text(contentType)

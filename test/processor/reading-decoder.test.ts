@@ -47,6 +47,8 @@ describe('decodeReading', () => {
     ['no time (the SDK would invent one)', { headers: { ce_time: undefined } }, InvalidReasons.missingAttribute],
     ['a time that is not RFC 3339', { headers: { ce_time: 'yesterday' } }, InvalidReasons.badTime],
     ['a date without time', { headers: { ce_time: '2026-01-01' } }, InvalidReasons.badTime],
+    ['a space for the T (the one time parser is strict, as ingest always was)', { headers: { ce_time: '2026-01-01 00:00:07Z' } }, InvalidReasons.badTime],
+    ['a day the month does not have', { headers: { ce_time: '2026-02-30T00:00:07Z' } }, InvalidReasons.badTime],
     ['XML content', { headers: { 'content-type': 'application/xml' } }, InvalidReasons.badContentType],
     ['a value that is not JSON', { value: '{not json' }, InvalidReasons.notJson],
     ['no value', { value: null }, InvalidReasons.badData],
