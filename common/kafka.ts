@@ -1,6 +1,7 @@
 /** kafkajs wiring shared by the services: one client factory, topic creation, record sizes. */
 import { createHash } from 'node:crypto'
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry, type Message } from 'kafkajs'
+import { DeadLetterHeaders } from './dead-letters.ts'
 import { type Logger } from './logger.ts'
 
 export interface KafkaClientOptions {
@@ -117,14 +118,6 @@ export function estimatedRecordBytes(message: Message): number {
  */
 export const MAX_DEAD_LETTER_PAYLOAD_BYTES = 256 * 1024
 
-/** Headers of a dead letter whose payload was cut (boundedPayload). */
-export const CutPayloadHeaders = Object.freeze({
-  /** The length of the whole payload, in bytes. */
-  bytes: 'payload_bytes',
-  /** SHA-256 of the whole payload, hex. */
-  sha256: 'payload_sha256',
-})
-
 /** A dead letter's `error_detail` quotes the offending value: at most this many characters of it. */
 export const MAX_ERROR_DETAIL_CHARS = 1_024
 
@@ -138,6 +131,6 @@ export function boundedPayload(payload: Buffer): { value: Buffer; headers: Recor
   if (payload.length <= MAX_DEAD_LETTER_PAYLOAD_BYTES) return { value: payload, headers: {} }
   return {
     value: payload.subarray(0, MAX_DEAD_LETTER_PAYLOAD_BYTES),
-    headers: { [CutPayloadHeaders.bytes]: String(payload.length), [CutPayloadHeaders.sha256]: createHash('sha256').update(payload).digest('hex') },
+    headers: { [DeadLetterHeaders.payloadBytes]: String(payload.length), [DeadLetterHeaders.payloadSha256]: createHash('sha256').update(payload).digest('hex') },
   }
 }

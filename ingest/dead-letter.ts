@@ -9,18 +9,9 @@
  * would hold back every later message of its connection.
  */
 import { type Message } from 'kafkajs'
+import { DeadLetterHeaders } from '../common/dead-letters.ts'
 import { boundedDetail, boundedPayload } from '../common/kafka.ts'
 import { type DeadLetter } from './decode.ts'
-
-export const DeadLetterHeaders = Object.freeze({
-  /** The DeadLetterReason code, e.g. `out_of_range`. */
-  error: 'error',
-  /** One sentence with the offending value. */
-  errorDetail: 'error_detail',
-  mqttTopic: 'mqtt_topic',
-  /** When the bridge received the message, RFC 3339 UTC. */
-  receivedAt: 'received_at',
-})
 
 export function deadLetterMessage(deadLetter: DeadLetter, mqttTopic: string, payload: Buffer, receivedAtMs: number): Message {
   const { value, headers } = boundedPayload(payload)

@@ -7,6 +7,7 @@
  * 1.0) whose `data` carries `temperature` and `unit`, and whose `id` and `time` are kept.
  */
 import { createHash } from 'node:crypto'
+import { DeadLetterReasons, type IngestDeadLetterReason } from '../common/dead-letters.ts'
 import { parseRfc3339 } from '../common/time.ts'
 
 /** A valid reading, in °C, with the time normalised to RFC 3339 UTC with milliseconds. */
@@ -19,27 +20,9 @@ export interface Reading {
   time: string
 }
 
-/** Every reason a message goes to the dead-letter topic: the `error` header and a metric label. */
-export const DeadLetterReasons = {
-  payloadTooLarge: 'payload_too_large',
-  badTopic: 'bad_topic',
-  notJson: 'not_json',
-  notAnObject: 'not_an_object',
-  unsupportedSpecversion: 'unsupported_specversion',
-  invalidCloudEvent: 'invalid_cloudevent',
-  missingTemperature: 'missing_temperature',
-  temperatureNotANumber: 'temperature_not_a_number',
-  temperatureNotFinite: 'temperature_not_finite',
-  unknownUnit: 'unknown_unit',
-  outOfRange: 'out_of_range',
-  unparsableTime: 'unparsable_time',
-  invalidId: 'invalid_id',
-} as const
-
-export type DeadLetterReason = (typeof DeadLetterReasons)[keyof typeof DeadLetterReasons]
 
 export interface DeadLetter {
-  reason: DeadLetterReason
+  reason: IngestDeadLetterReason
   /** One human-readable sentence for the `error_detail` header and the logs. */
   detail: string
 }
@@ -75,7 +58,7 @@ export function topicLayout(filter: string): TopicLayout {
   return { segments: segments.length, areaIndex: wildcards[0]!, deviceIndex: wildcards[1]! }
 }
 
-const fail = (reason: DeadLetterReason, detail: string): DecodeResult => ({ ok: false, deadLetter: { reason, detail } })
+const fail = (reason: IngestDeadLetterReason, detail: string): DecodeResult => ({ ok: false, deadLetter: { reason, detail } })
 
 export function decode(layout: TopicLayout, topic: string, payload: Buffer, receivedAtMs: number): DecodeResult {
   if (payload.length > MAX_PAYLOAD_BYTES) return fail(DeadLetterReasons.payloadTooLarge, `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`)

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { METRIC_PREFIX } from '../common/metrics.ts'
-import { DeadLetterReasons, type DeadLetterReason } from './decode.ts'
+import { IngestDeadLetterReasons } from '../common/dead-letters.ts'
 
 const P = `${METRIC_PREFIX}ingest_`
 
@@ -41,6 +41,6 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     kafkaUp: new Gauge({ name: `${P}kafka_up`, help: '1 when the last Kafka produce request succeeded (or none failed yet), 0 while writes fail', registers }),
   }
   // Every reason is exported from the start, so a rate() over it has a series before the first one happens.
-  for (const reason of Object.values(DeadLetterReasons) as DeadLetterReason[]) metrics.deadLettered.inc({ reason }, 0)
+  for (const reason of Object.values(IngestDeadLetterReasons)) metrics.deadLettered.inc({ reason }, 0)
   return metrics
 }

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { METRIC_PREFIX } from '../common/metrics.ts'
-import { InvalidReasons } from './reading-decoder.ts'
+import { ProcessorDeadLetterReasons } from '../common/dead-letters.ts'
 
 const P = `${METRIC_PREFIX}processor_`
 
@@ -31,7 +31,7 @@ export interface ProcessorMetrics {
 export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
   const registers = [registry]
   const invalid = new Counter({ name: `${P}invalid_records_total`, help: 'records on the readings topic that were not valid reading CloudEvents, sent to the DLQ', labelNames: ['reason'] as const, registers })
-  for (const reason of Object.values(InvalidReasons)) invalid.inc({ reason }, 0)
+  for (const reason of Object.values(ProcessorDeadLetterReasons)) invalid.inc({ reason }, 0)
   return {
     readings: new Counter({ name: `${P}readings_total`, help: 'valid readings processed (accepted, duplicate or late; re-reads after a restart excluded)', registers }),
     duplicates: new Counter({ name: `${P}duplicate_readings_total`, help: 'readings dropped because their CloudEvent id was already counted in the open window', registers }),

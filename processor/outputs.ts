@@ -4,6 +4,7 @@
  * broker's size limit. partition-sink.ts writes them.
  */
 import { type IHeaders, type KafkaMessage, type Message } from 'kafkajs'
+import { DeadLetterHeaders } from '../common/dead-letters.ts'
 import { CloudEventHeaders, type WindowData } from '../common/events.ts'
 import { EventTypes } from '../common/topics.ts'
 import { boundedDetail, boundedPayload, estimatedRecordBytes } from '../common/kafka.ts'
@@ -12,20 +13,10 @@ import { type WindowResult } from './windows.ts'
 
 export const WINDOW_SOURCE = '/processor'
 
-/** Headers the processor adds to what it forwards. */
+/** Headers the processor adds to the readings it forwards to the late topic (dead letters: common/dead-letters.ts). */
 export const ProcessorHeaders = Object.freeze({
   /** On the late topic: `{area}/{windowStart}` of the window the reading missed (= that window's event id). */
   missedWindow: 'missed_window',
-  /** On the DLQ: the InvalidReason code. */
-  error: 'error',
-  errorDetail: 'error_detail',
-  sourceTopic: 'source_topic',
-  sourcePartition: 'source_partition',
-  sourceOffset: 'source_offset',
-  /** When the processor rejected the record, RFC 3339 UTC. */
-  rejectedAt: 'rejected_at',
-  /** On the DLQ, only when the record's own headers were too large to keep. */
-  originalHeadersDropped: 'original_headers_dropped',
 })
 
 export function windowData(result: WindowResult): WindowData {
@@ -100,14 +91,14 @@ export function deadLetterMessage(message: KafkaMessage, invalid: InvalidRecord,
     key: message.key !== null && message.key.length > MAX_DEAD_LETTER_HEADER_BYTES ? message.key.subarray(0, MAX_DEAD_LETTER_HEADER_BYTES) : message.key,
     value,
     headers: {
-      ...(keepOriginal ? original : { [ProcessorHeaders.originalHeadersDropped]: 'true' }),
+      ...(keepOriginal ? original : { [DeadLetterHeaders.originalHeadersDropped]: 'true' }),
       ...cut,
-      [ProcessorHeaders.error]: invalid.reason,
-      [ProcessorHeaders.errorDetail]: boundedDetail(invalid.detail),
-      [ProcessorHeaders.sourceTopic]: from.topic,
-      [ProcessorHeaders.sourcePartition]: String(from.partition),
-      [ProcessorHeaders.sourceOffset]: message.offset,
-      [ProcessorHeaders.rejectedAt]: new Date(nowMs).toISOString(),
+      [DeadLetterHeaders.error]: invalid.reason,
+      [DeadLetterHeaders.errorDetail]: boundedDetail(invalid.detail),
+      [DeadLetterHeaders.sourceTopic]: from.topic,
+      [DeadLetterHeaders.sourcePartition]: String(from.partition),
+      [DeadLetterHeaders.sourceOffset]: message.offset,
+      [DeadLetterHeaders.rejectedAt]: new Date(nowMs).toISOString(),
     } as IHeaders,
   }
 }

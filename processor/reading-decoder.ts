@@ -11,29 +11,18 @@
  */
 import { type KafkaMessage } from 'kafkajs'
 import { CloudEventHeaders } from '../common/events.ts'
+import { DeadLetterReasons, type ProcessorDeadLetterReason } from '../common/dead-letters.ts'
 import { EventTypes } from '../common/topics.ts'
 import { parseRfc3339 } from '../common/time.ts'
 import { type Reading } from './windows.ts'
 
-/** Why a record went to the DLQ: the `error` header and the metric label. */
-export const InvalidReasons = {
-  missingAttribute: 'missing_attribute',
-  badSpecversion: 'bad_specversion',
-  wrongType: 'wrong_type',
-  badTime: 'bad_time',
-  badSource: 'bad_source',
-  badContentType: 'bad_content_type',
-  notJson: 'not_json',
-  badData: 'bad_data',
-} as const
-export type InvalidReason = (typeof InvalidReasons)[keyof typeof InvalidReasons]
 
 export class InvalidRecord {
-  readonly reason: InvalidReason
+  readonly reason: ProcessorDeadLetterReason
   /** One sentence for the `error_detail` header and the logs. */
   readonly detail: string
 
-  constructor(reason: InvalidReason, detail: string) {
+  constructor(reason: ProcessorDeadLetterReason, detail: string) {
     this.reason = reason
     this.detail = detail
   }
@@ -76,55 +65,55 @@ function text(value: HeaderValue): string | undefined {
 /** Decodes one record into a Reading, or says why it is not one. Never throws. */
 export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): Reading | InvalidRecord {
   const headers = message.headers
-  if (headers === undefined) return new InvalidRecord(InvalidReasons.missingAttribute, 'record has no headers: not a binary-mode CloudEvent')
+  if (headers === undefined) return new InvalidRecord(DeadLetterReasons.missingAttribute, 'record has no headers: not a binary-mode CloudEvent')
   // A reading's headers take about 250 bytes. Huge ones would also make a late record too large for Kafka.
   const headerBytes = headersSize(headers)
-  if (headerBytes > MAX_READING_HEADER_BYTES) return new InvalidRecord(InvalidReasons.badData, `headers of ${headerBytes} bytes: a reading's are at most ${MAX_READING_HEADER_BYTES}`)
+  if (headerBytes > MAX_READING_HEADER_BYTES) return new InvalidRecord(DeadLetterReasons.badData, `headers of ${headerBytes} bytes: a reading's are at most ${MAX_READING_HEADER_BYTES}`)
   const specversion = headers[CloudEventHeaders.specversion]
   if (!isBytes(specversion, SPECVERSION)) {
     return specversion === undefined
-      ? new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_specversion header: not a binary-mode CloudEvent')
-      : new InvalidRecord(InvalidReasons.badSpecversion, `ce_specversion is ${JSON.stringify(text(specversion))}, expected "1.0"`)
+      ? new InvalidRecord(DeadLetterReasons.missingAttribute, 'no ce_specversion header: not a binary-mode CloudEvent')
+      : new InvalidRecord(DeadLetterReasons.badSpecversion, `ce_specversion is ${JSON.stringify(text(specversion))}, expected "1.0"`)
   }
   if (!isBytes(headers[CloudEventHeaders.type], READING_TYPE)) {
-    return new InvalidRecord(InvalidReasons.wrongType, `ce_type is ${JSON.stringify(text(headers[CloudEventHeaders.type]))}, expected "${EventTypes.reading}"`)
+    return new InvalidRecord(DeadLetterReasons.wrongType, `ce_type is ${JSON.stringify(text(headers[CloudEventHeaders.type]))}, expected "${EventTypes.reading}"`)
   }
   const id = text(headers[CloudEventHeaders.id])
-  if (id === undefined || id === '') return new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_id header (or an empty one)')
+  if (id === undefined || id === '') return new InvalidRecord(DeadLetterReasons.missingAttribute, 'no ce_id header (or an empty one)')
   const source = text(headers[CloudEventHeaders.source])
-  if (source === undefined || source === '') return new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_source header (or an empty one)')
+  if (source === undefined || source === '') return new InvalidRecord(DeadLetterReasons.missingAttribute, 'no ce_source header (or an empty one)')
   const time = text(headers[CloudEventHeaders.time])
-  if (time === undefined) return new InvalidRecord(InvalidReasons.missingAttribute, 'no ce_time header: a reading needs its event time')
+  if (time === undefined) return new InvalidRecord(DeadLetterReasons.missingAttribute, 'no ce_time header: a reading needs its event time')
   const timeMs = parseRfc3339(time)
-  if (timeMs === undefined) return new InvalidRecord(InvalidReasons.badTime, `ce_time ${JSON.stringify(time)} is not an RFC 3339 date-time`)
+  if (timeMs === undefined) return new InvalidRecord(DeadLetterReasons.badTime, `ce_time ${JSON.stringify(time)} is not an RFC 3339 date-time`)
   const contentType = headers[CloudEventHeaders.contentType]
   if (contentType !== undefined) {
     const type = text(contentType)
     if (type === undefined || !type.startsWith('application/json')) {
-      return new InvalidRecord(InvalidReasons.badContentType, `content-type is ${JSON.stringify(type)}, expected application/json`)
+      return new InvalidRecord(DeadLetterReasons.badContentType, `content-type is ${JSON.stringify(type)}, expected application/json`)
     }
   }
-  if (message.value === null) return new InvalidRecord(InvalidReasons.badData, 'record has no value (no data)')
+  if (message.value === null) return new InvalidRecord(DeadLetterReasons.badData, 'record has no value (no data)')
   // A reading's data is about 100 bytes. A huge one would also make a late record too large for Kafka.
-  if (message.value.length > MAX_READING_VALUE_BYTES) return new InvalidRecord(InvalidReasons.badData, `value of ${message.value.length} bytes: a reading's data is at most ${MAX_READING_VALUE_BYTES}`)
+  if (message.value.length > MAX_READING_VALUE_BYTES) return new InvalidRecord(DeadLetterReasons.badData, `value of ${message.value.length} bytes: a reading's data is at most ${MAX_READING_VALUE_BYTES}`)
 
   let data: unknown
   try {
     data = JSON.parse(message.value.toString())
   } catch (error) {
-    return new InvalidRecord(InvalidReasons.notJson, `value is not JSON: ${(error as Error).message}`)
+    return new InvalidRecord(DeadLetterReasons.notJson, `value is not JSON: ${(error as Error).message}`)
   }
-  if (typeof data !== 'object' || data === null) return new InvalidRecord(InvalidReasons.badData, 'data is not a JSON object')
+  if (typeof data !== 'object' || data === null) return new InvalidRecord(DeadLetterReasons.badData, 'data is not a JSON object')
   const { area, device, celsius } = data as Record<string, unknown>
-  if (typeof area !== 'string' || area === '') return new InvalidRecord(InvalidReasons.badData, 'data.area is not a non-empty string')
-  if (typeof device !== 'string' || device === '') return new InvalidRecord(InvalidReasons.badData, 'data.device is not a non-empty string')
-  if (typeof celsius !== 'number' || !Number.isFinite(celsius)) return new InvalidRecord(InvalidReasons.badData, 'data.celsius is not a finite number')
+  if (typeof area !== 'string' || area === '') return new InvalidRecord(DeadLetterReasons.badData, 'data.area is not a non-empty string')
+  if (typeof device !== 'string' || device === '') return new InvalidRecord(DeadLetterReasons.badData, 'data.device is not a non-empty string')
+  if (typeof celsius !== 'number' || !Number.isFinite(celsius)) return new InvalidRecord(DeadLetterReasons.badData, 'data.celsius is not a finite number')
   // The key routes the area to its partition (and so to its stream time): it must agree with data.
   if (message.key !== null && message.key !== undefined && message.key.toString() !== area) {
-    return new InvalidRecord(InvalidReasons.badData, `record key ${JSON.stringify(message.key.toString())} differs from data.area ${JSON.stringify(area)}`)
+    return new InvalidRecord(DeadLetterReasons.badData, `record key ${JSON.stringify(message.key.toString())} differs from data.area ${JSON.stringify(area)}`)
   }
   if (source.length !== SOURCE_PREFIX.length + area.length + 1 + device.length || source !== `${SOURCE_PREFIX}${area}/${device}`) {
-    return new InvalidRecord(InvalidReasons.badSource, `ce_source ${JSON.stringify(source)} is not /thermostats/${area}/${device}`)
+    return new InvalidRecord(DeadLetterReasons.badSource, `ce_source ${JSON.stringify(source)} is not /thermostats/${area}/${device}`)
   }
   return { id, area, device, celsius, timeMs }
 }

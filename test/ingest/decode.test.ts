@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { decode, DeadLetterReasons, MAX_PAYLOAD_BYTES, parseTime, readingId, topicLayout, type DeadLetterReason, type DecodeResult } from '../../ingest/decode.ts'
+import { DeadLetterReasons, type IngestDeadLetterReason as DeadLetterReason } from '../../common/dead-letters.ts'
+import { decode, MAX_PAYLOAD_BYTES, parseTime, readingId, topicLayout, type DecodeResult } from '../../ingest/decode.ts'
 
 const layout = topicLayout('thermostats/+/+/temperature')
 const TOPIC = 'thermostats/kitchen/kitchen-t01/temperature'

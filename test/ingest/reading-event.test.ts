@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { headersToStrings, toKafkaMessage } from '../../common/events.ts'
 import { MAX_DEAD_LETTER_PAYLOAD_BYTES } from '../../common/kafka.ts'
 import { deadLetterMessage } from '../../ingest/dead-letter.ts'
-import { DeadLetterReasons, type Reading } from '../../ingest/decode.ts'
+import { DeadLetterReasons } from '../../common/dead-letters.ts'
+import { type Reading } from '../../ingest/decode.ts'
 import { readingEvent, readingMessage } from '../../ingest/reading-event.ts'
 
 const reading: Reading = { id: 'porch-f-t00-8', area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111, time: '2026-01-01T00:00:00.540Z' }

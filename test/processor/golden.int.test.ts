@@ -10,7 +10,7 @@
  * 5.1 s of event time, about 68 readings, of its window's close; late ones over 50 s late).
  */
 import { describe, expect, it } from 'vitest'
-import { ProcessorHeaders } from '../../processor/outputs.ts'
+import { DeadLetterHeaders } from '../../common/dead-letters.ts'
 import { consumeUntil, createTopics, testKafka, testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
 import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from './helpers.ts'
@@ -55,6 +55,6 @@ describe('the pipeline on the golden data set', () => {
     // Ingest's dead letters only: every reading it wrote was a valid reading CloudEvent to the processor.
     const deadLetters = await readAll(kafka, dlq!)
     expect(deadLetters).toHaveLength(golden.dlqLines.length)
-    expect(deadLetters.every((r) => r.headers[ProcessorHeaders.sourceTopic] === undefined)).toBe(true)
+    expect(deadLetters.every((r) => r.headers[DeadLetterHeaders.sourceTopic] === undefined)).toBe(true)
   })
 })

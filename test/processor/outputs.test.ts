@@ -4,6 +4,7 @@ import { type KafkaMessage } from 'kafkajs'
 import { type WindowData } from '../../common/events.ts'
 import { MAX_DEAD_LETTER_PAYLOAD_BYTES, estimatedRecordBytes } from '../../common/kafka.ts'
 import { describe, expect, it } from 'vitest'
+import { DeadLetterHeaders } from '../../common/dead-letters.ts'
 import { InvalidRecord } from '../../processor/reading-decoder.ts'
 import { ProcessorHeaders, chunksOf, deadLetterMessage, lateMessage, windowMessage } from '../../processor/outputs.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
@@ -88,7 +89,7 @@ describe('late and dead-letter records', () => {
     const message = deadLetterMessage(original, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
     expect(message.value).toBe(original.value)
     expect(message.headers).toMatchObject({ error: 'not_json', error_detail: 'value is not JSON', source_topic: 'readings', source_partition: '2', source_offset: '42', rejected_at: '2026-01-01T00:00:15.000Z' })
-    expect(message.headers).not.toHaveProperty(ProcessorHeaders.originalHeadersDropped)
+    expect(message.headers).not.toHaveProperty(DeadLetterHeaders.originalHeadersDropped)
     expect(message.headers).not.toHaveProperty('payload_bytes')
   })
 
@@ -97,12 +98,12 @@ describe('late and dead-letter records', () => {
     const huge = { ...original, value, headers: { ce_id: Buffer.alloc(200 * 1024, 'h') } } as unknown as KafkaMessage
     const message = deadLetterMessage(huge, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
     expect((message.value as Buffer).equals(value.subarray(0, MAX_DEAD_LETTER_PAYLOAD_BYTES))).toBe(true)
-    expect(message.headers).toMatchObject({ payload_bytes: String(value.length), payload_sha256: createHash('sha256').update(value).digest('hex'), [ProcessorHeaders.originalHeadersDropped]: 'true', error: 'not_json' })
+    expect(message.headers).toMatchObject({ payload_bytes: String(value.length), payload_sha256: createHash('sha256').update(value).digest('hex'), [DeadLetterHeaders.originalHeadersDropped]: 'true', error: 'not_json' })
     expect(message.headers).not.toHaveProperty('ce_id')
     expect(estimatedRecordBytes(message)).toBeLessThan(512 * 1024)
     // The detail quotes at most 1,024 characters of whatever it names.
     const quoting = deadLetterMessage(original, new InvalidRecord('bad_specversion', `ce_specversion is "${'9'.repeat(100_000)}"`), { topic: 'readings', partition: 2 }, T0)
-    expect(String(quoting.headers![ProcessorHeaders.errorDetail]).length).toBe(1_024)
+    expect(String(quoting.headers![DeadLetterHeaders.errorDetail]).length).toBe(1_024)
   })
 })
 

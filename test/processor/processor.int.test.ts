@@ -6,7 +6,7 @@
  * per-partition stream time must reproduce expected-late.json too.
  */
 import { describe, expect, it } from 'vitest'
-import { ProcessorHeaders } from '../../processor/outputs.ts'
+import { DeadLetterHeaders } from '../../common/dead-letters.ts'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
 import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, processorTopics as topics, readAll, startProcessor, streamEnd } from './helpers.ts'
 
@@ -38,9 +38,9 @@ describe('thermocline process', () => {
     expectGoldenWindows(await readAll(kafka, t.controlPanel), golden.windows)
     expectGoldenLate(await readAll(kafka, t.late), golden.lateIds)
     const dlq = await readAll(kafka, t.dlq)
-    expect(dlq.map((r) => r.headers[ProcessorHeaders.error]).sort()).toEqual(['bad_time', 'missing_attribute', 'not_json'])
+    expect(dlq.map((r) => r.headers[DeadLetterHeaders.error]).sort()).toEqual(['bad_time', 'missing_attribute', 'not_json'])
     expect(dlq.map((r) => r.value?.toString())).toEqual(invalidRecords().map((m) => m.value))
-    expect(dlq.every((r) => r.headers[ProcessorHeaders.sourceTopic] === t.readings)).toBe(true)
+    expect(dlq.every((r) => r.headers[DeadLetterHeaders.sourceTopic] === t.readings)).toBe(true)
   })
 
   it('emits every window exactly once although it is SIGKILLed three times while the readings flow', { timeout: 240_000 }, async () => {

@@ -1,7 +1,8 @@
 import { CloudEvent } from 'cloudevents'
 import { describe, expect, it } from 'vitest'
 import { toKafkaMessage } from '../../common/events.ts'
-import { InvalidRecord, InvalidReasons, decodeReading } from '../../processor/reading-decoder.ts'
+import { DeadLetterReasons } from '../../common/dead-letters.ts'
+import { InvalidRecord, decodeReading } from '../../processor/reading-decoder.ts'
 
 /** A reading record as ingest writes it (through the SDK binding), with header values as kafkajs hands them over: Buffers. */
 function record(overrides: { headers?: Record<string, string | undefined>; value?: string | null; key?: string | null } = {}) {
@@ -39,26 +40,26 @@ describe('decodeReading', () => {
   })
 
   it.each([
-    ['no ce_specversion', { headers: { ce_specversion: undefined } }, InvalidReasons.missingAttribute],
-    ['specversion 0.3', { headers: { ce_specversion: '0.3' } }, InvalidReasons.badSpecversion],
-    ['another event type', { headers: { ce_type: 'dev.thermocline.window.v1' } }, InvalidReasons.wrongType],
-    ['an empty id', { headers: { ce_id: '' } }, InvalidReasons.missingAttribute],
-    ['no source', { headers: { ce_source: undefined } }, InvalidReasons.missingAttribute],
-    ['no time (the SDK would invent one)', { headers: { ce_time: undefined } }, InvalidReasons.missingAttribute],
-    ['a time that is not RFC 3339', { headers: { ce_time: 'yesterday' } }, InvalidReasons.badTime],
-    ['a date without time', { headers: { ce_time: '2026-01-01' } }, InvalidReasons.badTime],
-    ['a space for the T (the one time parser is strict, as ingest always was)', { headers: { ce_time: '2026-01-01 00:00:07Z' } }, InvalidReasons.badTime],
-    ['a day the month does not have', { headers: { ce_time: '2026-02-30T00:00:07Z' } }, InvalidReasons.badTime],
-    ['XML content', { headers: { 'content-type': 'application/xml' } }, InvalidReasons.badContentType],
-    ['a value that is not JSON', { value: '{not json' }, InvalidReasons.notJson],
-    ['no value', { value: null }, InvalidReasons.badData],
-    ['a JSON array', { value: '[1,2]' }, InvalidReasons.badData],
-    ['celsius as a string', { value: '{"area":"kitchen","device":"kitchen-t01","celsius":"21.5"}' }, InvalidReasons.badData],
-    ['no device', { value: '{"area":"kitchen","celsius":21.5}' }, InvalidReasons.badData],
-    ['a key that is not the area', { key: 'porch' }, InvalidReasons.badData],
-    ['a source that does not match area and device', { headers: { ce_source: '/thermostats/kitchen/other' } }, InvalidReasons.badSource],
-    ['a valid reading with a header padded past 16 KiB', { headers: { ce_extra: 'x'.repeat(16 * 1024) } }, InvalidReasons.badData],
-    ['a valid reading padded past 64 KiB', { value: JSON.stringify({ area: 'kitchen', device: 'kitchen-t01', celsius: 21.5, pad: 'x'.repeat(64 * 1024) }) }, InvalidReasons.badData],
+    ['no ce_specversion', { headers: { ce_specversion: undefined } }, DeadLetterReasons.missingAttribute],
+    ['specversion 0.3', { headers: { ce_specversion: '0.3' } }, DeadLetterReasons.badSpecversion],
+    ['another event type', { headers: { ce_type: 'dev.thermocline.window.v1' } }, DeadLetterReasons.wrongType],
+    ['an empty id', { headers: { ce_id: '' } }, DeadLetterReasons.missingAttribute],
+    ['no source', { headers: { ce_source: undefined } }, DeadLetterReasons.missingAttribute],
+    ['no time (the SDK would invent one)', { headers: { ce_time: undefined } }, DeadLetterReasons.missingAttribute],
+    ['a time that is not RFC 3339', { headers: { ce_time: 'yesterday' } }, DeadLetterReasons.badTime],
+    ['a date without time', { headers: { ce_time: '2026-01-01' } }, DeadLetterReasons.badTime],
+    ['a space for the T (the one time parser is strict, as ingest always was)', { headers: { ce_time: '2026-01-01 00:00:07Z' } }, DeadLetterReasons.badTime],
+    ['a day the month does not have', { headers: { ce_time: '2026-02-30T00:00:07Z' } }, DeadLetterReasons.badTime],
+    ['XML content', { headers: { 'content-type': 'application/xml' } }, DeadLetterReasons.badContentType],
+    ['a value that is not JSON', { value: '{not json' }, DeadLetterReasons.notJson],
+    ['no value', { value: null }, DeadLetterReasons.badData],
+    ['a JSON array', { value: '[1,2]' }, DeadLetterReasons.badData],
+    ['celsius as a string', { value: '{"area":"kitchen","device":"kitchen-t01","celsius":"21.5"}' }, DeadLetterReasons.badData],
+    ['no device', { value: '{"area":"kitchen","celsius":21.5}' }, DeadLetterReasons.badData],
+    ['a key that is not the area', { key: 'porch' }, DeadLetterReasons.badData],
+    ['a source that does not match area and device', { headers: { ce_source: '/thermostats/kitchen/other' } }, DeadLetterReasons.badSource],
+    ['a valid reading with a header padded past 16 KiB', { headers: { ce_extra: 'x'.repeat(16 * 1024) } }, DeadLetterReasons.badData],
+    ['a valid reading padded past 64 KiB', { value: JSON.stringify({ area: 'kitchen', device: 'kitchen-t01', celsius: 21.5, pad: 'x'.repeat(64 * 1024) }) }, DeadLetterReasons.badData],
   ] as const)('rejects a record with %s', (_what, overrides, reason) => {
     expect(reasonOf(decodeReading(record(overrides as Parameters<typeof record>[0])))).toBe(reason)
   })
