@@ -2,7 +2,10 @@
  * What every `thermocline` subcommand is, and how an error it raises becomes an exit code: by the
  * error's code, not its class, so that the same kind of mistake always exits the same way.
  */
+import { type Registry } from 'prom-client'
 import { ErrorCodes, type ThermoclineError } from './errors.ts'
+import { createLogger, type LogLevel, type Logger } from './logger.ts'
+import { createRegistry, startMetricsServer } from './metrics.ts'
 
 export interface Command {
   /** Runs the command; resolves to its exit code. */
@@ -24,3 +27,38 @@ export function exitCodeOf(error: ThermoclineError): number {
 
 /** The exit codes, as `thermocline --help` prints them. */
 export const EXIT_CODES_HELP = 'Exit codes: 0 done; 1 a failure while running (a broker, the local stack); 2 a bad setting or bad input.'
+
+/** What runService gives a service's body. */
+export interface ServiceContext {
+  logger: Logger
+  registry: Registry
+  /** Where the metrics are served: `http://host:port/metrics`. */
+  metricsUrl: string
+  metricsPort: number
+  /** Resolves with the first SIGTERM or SIGINT. */
+  stopRequested: Promise<NodeJS.Signals>
+}
+
+/**
+ * The start-up and shut-down every long-running service shares: its logger, its metrics registry
+ * and server (closed however the body ends), and the stop signal. `body` resolves to the exit code.
+ */
+export async function runService(
+  settings: { name: string; registryName: string; logLevel: LogLevel; metricsPort: number; metricsHost: string },
+  body: (context: ServiceContext) => Promise<number>,
+): Promise<number> {
+  const logger = createLogger(settings.name, settings.logLevel)
+  const registry = createRegistry(settings.registryName)
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined
+  const stopRequested = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve))
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+  const server = await startMetricsServer(registry, settings.metricsPort, settings.metricsHost)
+  try {
+    return await body({ logger, registry, metricsUrl: `http://${settings.metricsHost}:${server.port}/metrics`, metricsPort: server.port, stopRequested })
+  } finally {
+    await server.close()
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+  }
+}

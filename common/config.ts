@@ -29,7 +29,7 @@ export interface ParsedArgs<S extends OptionSpec> {
   help: boolean
 }
 
-export function flagName(option: Pick<Option<unknown>, 'env'>): string {
+function flagName(option: Pick<Option<unknown>, 'env'>): string {
   return '--' + option.env.toLowerCase().replaceAll('_', '-')
 }
 

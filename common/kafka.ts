@@ -119,7 +119,7 @@ export function estimatedRecordBytes(message: Message): number {
 export const MAX_DEAD_LETTER_PAYLOAD_BYTES = 256 * 1024
 
 /** A dead letter's `error_detail` quotes the offending value: at most this many characters of it. */
-export const MAX_ERROR_DETAIL_CHARS = 1_024
+const MAX_ERROR_DETAIL_CHARS = 1_024
 
 /** `detail` cut to MAX_ERROR_DETAIL_CHARS (a header value quoting a huge field must not make the record huge). */
 export function boundedDetail(detail: string): string {

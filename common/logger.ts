@@ -13,10 +13,6 @@ export interface Logger {
 export const LogLevels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const
 export type LogLevel = keyof typeof LogLevels
 
-export function isLogLevel(value: string): value is LogLevel {
-  return Object.hasOwn(LogLevels, value)
-}
-
 export function createLogger(
   name: string,
   level: LogLevel = 'info',

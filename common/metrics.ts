@@ -24,7 +24,7 @@ export function createRegistry(service: string): Registry {
  */
 const NON_CONFORMING = /^nodejs_active_(handles|requests|resources)_total\b/
 
-export async function exposition(registry: Registry): Promise<string> {
+async function exposition(registry: Registry): Promise<string> {
   const body = await registry.metrics()
   let skip = false
   const kept: string[] = []

@@ -23,7 +23,7 @@ export interface RecordRouting {
 }
 
 /** One MQTT message -> the Kafka record it becomes, and the metric to count once Kafka has it. */
-export function toSinkRecord(routing: RecordRouting, message: IncomingMessage): { record: SinkRecord; count: (metrics: IngestMetrics) => void } {
+function toSinkRecord(routing: RecordRouting, message: IncomingMessage): { record: SinkRecord; count: (metrics: IngestMetrics) => void } {
   const result = decode(routing.layout, message.topic, message.payload, message.receivedAtMs)
   if (result.ok) {
     return { record: { topic: routing.readingsTopic, message: readingMessage(result.reading) }, count: (metrics) => metrics.written.inc() }

@@ -1,10 +1,8 @@
 /** `thermocline ingest`: the MQTT -> Kafka bridge as a long-running service. */
-import { type Command } from '../common/command.ts'
+import { runService, type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'
-import { createLogger } from '../common/logger.ts'
-import { createRegistry, startMetricsServer } from '../common/metrics.ts'
 import { retireBridgeSessions, startBridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
 import { ingestOptions } from './options.ts'
@@ -19,19 +17,9 @@ export const ingestCommand: Command = {
   async run(argv) {
     const config = readCommandSettings('ingest', ingestOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0
-
-    const logger = createLogger('ingest', config.logLevel)
-    const registry = createRegistry('ingest')
-    const metrics = createIngestMetrics(registry)
-    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger, requestTimeoutMs: 10_000 })
-
-    const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'))
-      process.once('SIGINT', () => resolve('SIGINT'))
-    })
-
-    const server = await startMetricsServer(registry, config.metricsPort, config.metricsHost)
-    try {
+    return runService({ name: 'ingest', registryName: 'ingest', ...config }, async ({ logger, registry, metricsPort, stopRequested }) => {
+      const metrics = createIngestMetrics(registry)
+      const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger, requestTimeoutMs: 10_000 })
       if (config.retireSessions) {
         logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
         const { ended, failed, interrupted } = await retireBridgeSessions(config, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
@@ -44,15 +32,13 @@ export const ingestCommand: Command = {
         return 0
       }
       const bridge = await startBridge(config, kafka, metrics, logger)
-      logger.info('metrics on /metrics', { port: server.port })
+      logger.info('metrics on /metrics', { port: metricsPort })
       const signal = await stopRequested
       logger.info('stopping: taking no new message, finishing what is in flight', { signal })
       const { unacknowledged } = await bridge.stop(config.shutdownTimeoutMs)
       if (unacknowledged > 0) logger.warn('stopped with messages Kafka had not acknowledged; the MQTT broker will redeliver them', { unacknowledged })
       logger.info('stopped')
       return 0
-    } finally {
-      await server.close()
-    }
+    })
   },
 }

@@ -31,8 +31,8 @@ export type DecodeResult = { ok: true; reading: Reading } | { ok: false; deadLet
 
 /** Payloads larger than this are not parsed at all (design: payload ≤ 64 KiB). */
 export const MAX_PAYLOAD_BYTES = 64 * 1024
-export const MIN_CELSIUS = -100
-export const MAX_CELSIUS = 150
+const MIN_CELSIUS = -100
+const MAX_CELSIUS = 150
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
 // ECMAScript's time value range (ECMA-262 21.4.1.22): a Date beyond it is invalid.
 const MAX_EPOCH_MS = 8.64e15

@@ -63,7 +63,7 @@ export interface KafkaSinkOptions {
 }
 
 /** Thrown to writers still waiting when the sink is closed; their records were not acknowledged. */
-export class SinkClosedError extends ThermoclineError {
+class SinkClosedError extends ThermoclineError {
   constructor() {
     super(ErrorCodes.broker, 'Kafka sink closed before the record was acknowledged')
     this.name = 'SinkClosedError'

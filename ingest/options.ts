@@ -5,7 +5,7 @@ import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, re
 import { topicLayout } from './decode.ts'
 
 /** The default MQTT topic filter (design.md, "MQTT input"). */
-export const DEFAULT_TOPIC_FILTER = 'thermostats/+/+/temperature'
+const DEFAULT_TOPIC_FILTER = 'thermostats/+/+/temperature'
 
 const topicFilter: Option<string> = {
   env: 'MQTT_TOPIC_FILTER',

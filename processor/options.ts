@@ -5,7 +5,7 @@ import { controlPanelTopic, dlqTopic, graceMs, kafkaBrokers, lateTopic, logLevel
 /** Where Prometheus finds the processor (ingest has 9601). */
 export const PROCESSOR_METRICS_PORT = 9602
 
-export const idleMs: Option<number> = {
+const idleMs: Option<number> = {
   env: 'IDLE_MS',
   description:
     'after this long without records on a partition (and with nothing left to read), its stream time follows the wall clock from then on, so the last windows close when thermostats fall silent',
@@ -13,21 +13,21 @@ export const idleMs: Option<number> = {
   parse: integer({ min: 1, max: 86_400_000 }),
 }
 
-export const commitIntervalMs: Option<number> = {
+const commitIntervalMs: Option<number> = {
   env: 'COMMIT_INTERVAL_MS',
   description: 'how often each partition commits its transaction (windows, late and DLQ records, offsets)',
   default: 100,
   parse: integer({ min: 1, max: 60_000 }),
 }
 
-export const groupId: Option<string> = {
+const groupId: Option<string> = {
   env: 'GROUP_ID',
   description: 'Kafka consumer group; also the prefix of the transactional ids (one per input partition)',
   default: 'thermocline-processor',
   parse: text(/^[A-Za-z0-9._-]{1,200}$/, 'a group id ([A-Za-z0-9._-], at most 200 characters)'),
 }
 
-export const sessionTimeoutMs: Option<number> = {
+const sessionTimeoutMs: Option<number> = {
   env: 'SESSION_TIMEOUT_MS',
   description: 'consumer group session timeout: how soon a crashed instance\'s partitions move to another (broker bounds apply)',
   default: 30_000,

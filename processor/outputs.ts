@@ -11,7 +11,7 @@ import { boundedDetail, boundedPayload, estimatedRecordBytes } from '../common/k
 import { type InvalidRecord } from './reading-decoder.ts'
 import { type WindowResult } from './windows.ts'
 
-export const WINDOW_SOURCE = '/processor'
+const WINDOW_SOURCE = '/processor'
 
 /** Headers the processor adds to the readings it forwards to the late topic (dead letters: common/dead-letters.ts). */
 export const ProcessorHeaders = Object.freeze({
@@ -37,7 +37,7 @@ export function windowData(result: WindowResult): WindowData {
 }
 
 /** `{area}/{windowStart}`, windowStart written as in `data`: a re-emitted window keeps its id. */
-export function windowId(area: string, windowStartMs: number): string {
+function windowId(area: string, windowStartMs: number): string {
   return `${area}/${new Date(windowStartMs).toISOString()}`
 }
 

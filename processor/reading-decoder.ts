@@ -29,10 +29,10 @@ export class InvalidRecord {
 }
 
 /** The most a reading's value may take (ingest writes about 100 bytes): as ingest's payload bound. */
-export const MAX_READING_VALUE_BYTES = 64 * 1024
+const MAX_READING_VALUE_BYTES = 64 * 1024
 
 /** The most a reading's headers may take, names and values together (ingest writes about 250 bytes). */
-export const MAX_READING_HEADER_BYTES = 16 * 1024
+const MAX_READING_HEADER_BYTES = 16 * 1024
 
 function headersSize(headers: NonNullable<KafkaMessage['headers']>): number {
   let bytes = 0

@@ -16,7 +16,7 @@ export interface Random {
   normal(mean?: number, stddev?: number): number
 }
 
-export function createRandom(seed: number): Random {
+function createRandom(seed: number): Random {
   let state = seed >>> 0
   let spareNormal: number | undefined
   const next = (): number => {

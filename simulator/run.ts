@@ -26,7 +26,7 @@ export interface RunEnvironment {
   sleep(ms: number, signal: AbortSignal): Promise<void>
 }
 
-export const realEnvironment: RunEnvironment = {
+const realEnvironment: RunEnvironment = {
   nowMs: () => performance.now(),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
@@ -42,7 +42,7 @@ export const realEnvironment: RunEnvironment = {
 }
 
 /** Simulated time for a wall-clock moment; Infinity when not pacing (speed 0). */
-export function simulatedNowMs(pace: Pace, wallStartMs: number, wallNowMs: number): number {
+function simulatedNowMs(pace: Pace, wallStartMs: number, wallNowMs: number): number {
   return pace.speed === 0 ? Infinity : pace.startMs + (wallNowMs - wallStartMs) * pace.speed
 }
 

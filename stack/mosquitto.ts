@@ -24,7 +24,7 @@ export function runningMosquittoPid(home: string): number | undefined {
   return managedPid(paths.pidFile, paths.config)
 }
 
-export function mosquittoBinary(): string {
+function mosquittoBinary(): string {
   for (const candidate of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto']) {
     try {
       execFileSync(candidate, ['-h'], { stdio: 'ignore' })
