@@ -38,7 +38,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const logger = createLogger('bench', 'info')
 const run = promisify(execFile)
 
-
 const runId = (): string => Math.random().toString(36).slice(2, 8)
 
 /** Payloads as a thermostat fleet sends them: 20 areas x 50 devices, native JSON, with id and time. */
@@ -139,7 +138,10 @@ export async function bridgeRun(admin: Admin, url: string): Promise<number> {
   const id = runId()
   const prefix = `bench-${id}`
   const readings = `bench-readings-${id}`
-  await ensureTopics(admin, [readings, `bench-dlq-${id}`].map((topic) => ({ topic, numPartitions: PARTITIONS })))
+  await ensureTopics(
+    admin,
+    [readings, `bench-dlq-${id}`].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+  )
   const metricsPort = await freePort()
   // BENCH_PROFILE=<dir>: a V8 CPU profile of each bridge run, for finding where the time goes.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
@@ -251,7 +253,13 @@ async function main(): Promise<void> {
       when: new Date().toISOString(),
       command: 'npx tsx bench/ingest.ts',
       settings: { messages: MESSAGES, runs: RUNS, bridgeSettings: BRIDGE_ENV, publisherConnections: PUBLISHERS, publishWindow: PUBLISH_WINDOW, partitions: PARTITIONS, qos: 1 },
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: load.map((value) => Number(value.toFixed(2))) },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        loadAverageAtStart: load.map((value) => Number(value.toFixed(2))),
+      },
       readingsPerSecond: {
         bridge: { median: Math.round(median(results.bridge)), runs: results.bridge.map(Math.round) },
         rawPipe: { median: Math.round(median(results.raw)), runs: results.raw.map(Math.round) },

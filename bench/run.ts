@@ -108,7 +108,11 @@ function parseFlags(argv: string[]): { profile: Profile; out: string | undefined
       for (const section of names) if (!(Sections as readonly string[]).includes(section)) throw new Error(`--only: unknown section ${section} (${Sections.join(', ')})`)
       only = new Set(names as Section[])
     } else if (name === '--help') {
-      process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*?|^ \* ?/gm, '') + '\n')
+      process.stdout.write(
+        readFileSync(fileURLToPath(import.meta.url), 'utf8')
+          .split('*/')[0]!
+          .replace(/^\/\*\*?|^ \* ?/gm, '') + '\n',
+      )
       process.exit(0)
     } else throw new Error(`unknown flag ${arg} (see --help)`)
   }
@@ -185,7 +189,10 @@ async function metricValue(port: number, name: string): Promise<number> {
 
 /** kafkajs' own waitForLeaders sometimes fails with UNKNOWN_TOPIC_OR_PARTITION right after creating (seen in CI): ensureTopics polls instead. */
 async function createTopics(admin: Admin, topics: string[], partitions = PARTITIONS): Promise<void> {
-  await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: partitions })))
+  await ensureTopics(
+    admin,
+    topics.map((topic) => ({ topic, numPartitions: partitions })),
+  )
 }
 
 async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {
@@ -296,7 +303,8 @@ function relativeDifference(a: number | null, b: number | null): number {
 
 /** Largest relative difference over every field of two windows (Infinity when a count or time differs). */
 function windowDifference(a: WindowData, b: WindowData): number {
-  if (a.area !== b.area || Date.parse(a.windowStart) !== Date.parse(b.windowStart) || Date.parse(a.windowEnd) !== Date.parse(b.windowEnd) || a.count !== b.count || a.devices !== b.devices) return Infinity
+  if (a.area !== b.area || Date.parse(a.windowStart) !== Date.parse(b.windowStart) || Date.parse(a.windowEnd) !== Date.parse(b.windowEnd) || a.count !== b.count || a.devices !== b.devices)
+    return Infinity
   return Math.max(...(['mean', 'variance', 'sampleVariance', 'stddev', 'min', 'max'] as const).map((field) => relativeDifference(a[field], b[field])))
 }
 
@@ -331,7 +339,11 @@ async function fairness(kafka: Kafka, admin: Admin, dumpDir?: string): Promise<F
   const applicationId = `bench-fair-ks-${id}`
   const stateDir = mkdtempSync(join(tmpdir(), 'thermocline-ks-'))
   await createTopics(admin, [input, controlPanel, peerOut, ...extra])
-  await produceAll(kafka, input, records.map(({ reading, partition }) => readingRecord(reading, partition)))
+  await produceAll(
+    kafka,
+    input,
+    records.map(({ reading, partition }) => readingRecord(reading, partition)),
+  )
 
   // Which of our windows the peer can close: its stream time per partition is the largest event time there.
   const closedByPeer = new Set<string>()
@@ -351,10 +363,7 @@ async function fairness(kafka: Kafka, admin: Admin, dumpDir?: string): Promise<F
   })
   const peer = startStreamsPeer({ bootstrapServers: BROKERS.join(','), inputTopic: input, outputTopic: peerOut, applicationId, stateDir, expectedRecords: records.length, emitIntervalMs: 0 })
   try {
-    const [ours, theirs] = await Promise.all([
-      readTopic(kafka, controlPanel, core.windows.size, 90_000),
-      peer.processed(120_000).then(() => readTopic(kafka, peerOut, closedByPeer.size, 60_000)),
-    ])
+    const [ours, theirs] = await Promise.all([readTopic(kafka, controlPanel, core.windows.size, 90_000), peer.processed(120_000).then(() => readTopic(kafka, peerOut, closedByPeer.size, 60_000))])
     const problems: string[] = []
     const byKey = (rows: Array<{ value: string }>): Map<string, WindowData> => {
       const map = new Map<string, WindowData>()
@@ -641,7 +650,14 @@ async function processorMemory(kafka: Kafka, admin: Admin, profile: Profile, dev
   const id = suffix()
   const outputs = [`bench-mem-cp-${id}`, `bench-mem-late-${id}`, `bench-mem-dlq-${id}`]
   const metricsPort = await freePort()
-  const processor = new Service('process', { READINGS_TOPIC: topic, CONTROL_PANEL_TOPIC: outputs[0]!, LATE_TOPIC: outputs[1]!, DLQ_TOPIC: outputs[2]!, GROUP_ID: `bench-mem-${id}`, METRICS_PORT: String(metricsPort) })
+  const processor = new Service('process', {
+    READINGS_TOPIC: topic,
+    CONTROL_PANEL_TOPIC: outputs[0]!,
+    LATE_TOPIC: outputs[1]!,
+    DLQ_TOPIC: outputs[2]!,
+    GROUP_ID: `bench-mem-${id}`,
+    METRICS_PORT: String(metricsPort),
+  })
   try {
     await processor.waitForLog(/processing/)
     const idle = residentBytes(processor.pid)
@@ -783,7 +799,12 @@ async function main(): Promise<void> {
       const fair = await fairness(kafka, admin, fairnessDump)
       result.fairness = fair
       checkpoint()
-      logger.info(`fairness ${fair.passed ? 'passed' : 'FAILED'}`, { compared: fair.windowsCompared, notClosedByPeer: fair.notClosedByPeer, maxRelativeDifference: fair.maxRelativeDifference, problems: fair.problems.slice(0, 3) })
+      logger.info(`fairness ${fair.passed ? 'passed' : 'FAILED'}`, {
+        compared: fair.windowsCompared,
+        notClosedByPeer: fair.notClosedByPeer,
+        maxRelativeDifference: fair.maxRelativeDifference,
+        problems: fair.problems.slice(0, 3),
+      })
     }
 
     if (only.has('bridge')) {

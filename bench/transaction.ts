@@ -88,7 +88,10 @@ const admin = kafka.admin()
 await admin.connect()
 const suffix = Date.now().toString(36)
 const topics = { output: `bench-txn-out-${suffix}`, input: `bench-txn-in-${suffix}` }
-await ensureTopics(admin, [{ topic: topics.output, numPartitions: partitions }, { topic: topics.input, numPartitions: partitions }])
+await ensureTopics(admin, [
+  { topic: topics.output, numPartitions: partitions },
+  { topic: topics.input, numPartitions: partitions },
+])
 try {
   const alone = await measure(kafka, topics, 1, windows, rounds)
   const burst = partitions === 1 ? alone : await measure(kafka, topics, partitions, windows, rounds)

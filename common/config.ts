@@ -37,11 +37,7 @@ export function settingName(option: Pick<Option<unknown>, 'env'>): string {
   return `${option.env} (${flagName(option)})`
 }
 
-export function parseArgs<S extends OptionSpec>(
-  spec: S,
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): ParsedArgs<S> {
+export function parseArgs<S extends OptionSpec>(spec: S, argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): ParsedArgs<S> {
   const byFlag = new Map<string, [string, Option<unknown>]>()
   for (const [key, option] of Object.entries(spec)) byFlag.set(flagName(option), [key, option])
 
@@ -128,8 +124,7 @@ export function decimal(bounds: { min?: number; max?: number } = {}): (raw: stri
   }
 }
 
-export const port = (options: { allowZero?: boolean } = {}): ((raw: string) => number) =>
-  integer({ min: options.allowZero ? 0 : 1, max: 65535 })
+export const port = (options: { allowZero?: boolean } = {}): ((raw: string) => number) => integer({ min: options.allowZero ? 0 : 1, max: 65535 })
 
 export function boolean(raw: string): boolean {
   const value = raw.trim().toLowerCase()
@@ -157,7 +152,10 @@ export const topicName = text(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name ([A
 
 /** `host:port[,host:port...]`. */
 export function brokerList(raw: string): string[] {
-  const brokers = raw.split(',').map((part) => part.trim()).filter((part) => part !== '')
+  const brokers = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
   if (brokers.length === 0) throw new Error('must list at least one host:port')
   for (const broker of brokers) {
     const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(broker)

@@ -74,7 +74,11 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[], timeout
     // answers false (already exists), which is what we want.
     await admin.createTopics({ topics: missing, waitForLeaders: false })
   }
-  await waitForLeaders(admin, topics.map((topic) => topic.topic), timeoutMs)
+  await waitForLeaders(
+    admin,
+    topics.map((topic) => topic.topic),
+    timeoutMs,
+  )
 }
 
 async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {

@@ -39,8 +39,7 @@ export interface DashboardSpec {
 const ingest = 'thermocline_ingest_'
 const processor = 'thermocline_processor_'
 
-const quantile = (q: number, histogram: string, by = ''): string =>
-  `histogram_quantile(${q}, sum by (le${by}) (rate(${histogram}_bucket[$__rate_interval])))`
+const quantile = (q: number, histogram: string, by = ''): string => `histogram_quantile(${q}, sum by (le${by}) (rate(${histogram}_bucket[$__rate_interval])))`
 
 export const pipelineHealth: DashboardSpec = {
   uid: 'thermocline-pipeline-health',
@@ -169,7 +168,7 @@ export const temperatureVariance: DashboardSpec = {
   panels: [
     {
       title: 'Latest variance of every area',
-      description: 'Population variance of each area\'s latest closed window, highest first. Above 4 °C² (a standard deviation of 2 °C) the ThermoclineAreaVarianceHigh alert fires.',
+      description: "Population variance of each area's latest closed window, highest first. Above 4 °C² (a standard deviation of 2 °C) the ThermoclineAreaVarianceHigh alert fires.",
       type: 'bargauge',
       unit: 'none',
       targets: [{ expr: `sort_desc(${variance})`, legendFormat: '{{area}}' }],
@@ -217,7 +216,16 @@ export const temperatureVariance: DashboardSpec = {
       unit: 'none',
       targets: [],
       width: 24,
-      options: { alertInstanceLabelFilter: '', alertName: 'Thermocline', dashboardAlerts: false, datasource: 'Prometheus', groupMode: 'default', maxItems: 20, sortOrder: 1, stateFilter: { firing: true, pending: true, normal: false } },
+      options: {
+        alertInstanceLabelFilter: '',
+        alertName: 'Thermocline',
+        dashboardAlerts: false,
+        datasource: 'Prometheus',
+        groupMode: 'default',
+        maxItems: 20,
+        sortOrder: 1,
+        stateFilter: { firing: true, pending: true, normal: false },
+      },
     },
   ],
 }

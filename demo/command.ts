@@ -110,12 +110,24 @@ export const demoCommand: Command = {
       const logFile = (name: string): string => join(logDir, `${name}.log`)
       // A processor of an earlier demo that did not leave the group cleanly holds its partitions until
       // its session expires, and the next one waits that long to join: 10 s rather than 30 s.
-      const processor = launch({ name: 'processor', args: ['process'], env: { ...common, SESSION_TIMEOUT_MS: '10000', METRICS_PORT: String(ports.processor) }, logFile: logFile('processor'), ready: /\[processor\] processing/ })
+      const processor = launch({
+        name: 'processor',
+        args: ['process'],
+        env: { ...common, SESSION_TIMEOUT_MS: '10000', METRICS_PORT: String(ports.processor) },
+        logFile: logFile('processor'),
+        ready: /\[processor\] processing/,
+      })
       // The demo's bridge gets an MQTT share group and sessions of its own, which expire soon after it
       // stops: offline sessions of other bridges in the default group would otherwise take their
       // round-robin share of the readings (and a demo would leave a 7-day queue behind).
       const ingestEnv = { MQTT_SHARE_GROUP: 'thermocline-demo', MQTT_CLIENT_ID: 'thermocline-demo-ingest', MQTT_SESSION_EXPIRY_SECONDS: '600', ...userIngestSettings(process.env) }
-      const ingest = launch({ name: 'ingest', args: ['ingest'], env: { ...ingestEnv, ...common, METRICS_PORT: String(ports.ingest) }, logFile: logFile('ingest'), ready: /\[ingest\] metrics on \/metrics/ })
+      const ingest = launch({
+        name: 'ingest',
+        args: ['ingest'],
+        env: { ...ingestEnv, ...common, METRICS_PORT: String(ports.ingest) },
+        logFile: logFile('ingest'),
+        ready: /\[ingest\] metrics on \/metrics/,
+      })
       await Promise.race([Promise.all([processor.whenReady(config.readyTimeoutMs), ingest.whenReady(config.readyTimeoutMs)]), stopRequested])
       if (stopSignal !== undefined) return 0
 
@@ -152,7 +164,9 @@ export const demoCommand: Command = {
       const pipeline = createPipelineCounters({ simulator: metricsUrl(ports.simulator), ingest: metricsUrl(ports.ingest), processor: metricsUrl(ports.processor) })
       // The first full window starts at the first boundary after the simulator's start.
       const firstClose = (): string =>
-        Number.isFinite(simulatorStartMs) ? `closes at about ${new Date(Math.ceil(simulatorStartMs / config.windowMs) * config.windowMs + config.windowMs + config.graceMs).toISOString().slice(11, 19)} UTC` : 'the simulator is starting'
+        Number.isFinite(simulatorStartMs)
+          ? `closes at about ${new Date(Math.ceil(simulatorStartMs / config.windowMs) * config.windowMs + config.windowMs + config.graceMs).toISOString().slice(11, 19)} UTC`
+          : 'the simulator is starting'
       const stackLine = `Kafka 127.0.0.1:${config.kafkaPort} (${started.kafka ? 'started by the demo' : 'already running'}), MQTT 127.0.0.1:${config.mqttPort} (${started.mqtt ? 'started by the demo' : 'already running'})`
       const frame = (): string =>
         renderPanel(state, {
@@ -263,7 +277,8 @@ function createPipelineCounters(urls: { simulator: string; ingest: string; proce
         simulator = { sent: sumMetric(simulatorText, 'thermocline_simulator_messages_published_total'), failures: sumMetric(simulatorText, 'thermocline_simulator_publish_failures_total') }
       }
       if (ingestText !== undefined) ingest = `wrote ${sumMetric(ingestText, 'thermocline_ingest_written_total')}, dead-lettered ${sumMetric(ingestText, 'thermocline_ingest_dead_lettered_total')}`
-      if (processorText !== undefined) processor = `read ${sumMetric(processorText, 'thermocline_processor_readings_total')}, late ${sumMetric(processorText, 'thermocline_processor_late_readings_total')}`
+      if (processorText !== undefined)
+        processor = `read ${sumMetric(processorText, 'thermocline_processor_readings_total')}, late ${sumMetric(processorText, 'thermocline_processor_late_readings_total')}`
     },
     simulator: (rate) => (simulator === undefined ? 'starting' : `acknowledged ${simulator.sent} (${rate}), failures ${simulator.failures}`),
     ingest: () => ingest,

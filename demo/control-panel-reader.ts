@@ -12,13 +12,7 @@ export interface ControlPanelReader {
   close(): Promise<void>
 }
 
-export async function startControlPanelReader(options: {
-  kafka: Kafka
-  topic: string
-  groupId: string
-  logger: Logger
-  onWindow: (window: WindowData) => void
-}): Promise<ControlPanelReader> {
+export async function startControlPanelReader(options: { kafka: Kafka; topic: string; groupId: string; logger: Logger; onWindow: (window: WindowData) => void }): Promise<ControlPanelReader> {
   const { kafka, topic, groupId, logger, onWindow } = options
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false })
   const admin = kafka.admin()

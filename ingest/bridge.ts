@@ -37,7 +37,19 @@ function toSinkRecord(routing: RecordRouting, message: IncomingMessage): { recor
 
 export type BridgeSettings = Pick<
   IngestConfig,
-  'kafkaBrokers' | 'mqttUrl' | 'topicFilter' | 'shareGroup' | 'clientId' | 'connections' | 'receiveMaximum' | 'sessionExpirySeconds' | 'readingsTopic' | 'dlqTopic' | 'topicPartitions' | 'maxBatchRecords' | 'kafkaProducers'
+  | 'kafkaBrokers'
+  | 'mqttUrl'
+  | 'topicFilter'
+  | 'shareGroup'
+  | 'clientId'
+  | 'connections'
+  | 'receiveMaximum'
+  | 'sessionExpirySeconds'
+  | 'readingsTopic'
+  | 'dlqTopic'
+  | 'topicPartitions'
+  | 'maxBatchRecords'
+  | 'kafkaProducers'
 >
 
 export interface Bridge {

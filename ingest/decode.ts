@@ -20,7 +20,6 @@ export interface Reading {
   time: string
 }
 
-
 export interface DeadLetter {
   reason: IngestDeadLetterReason
   /** One human-readable sentence for the `error_detail` header and the logs. */

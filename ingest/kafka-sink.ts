@@ -82,7 +82,12 @@ interface Lane {
  */
 export function partitionFinder(partitionCounts: ReadonlyMap<string, number>): (record: SinkRecord) => number | undefined {
   const partitioner = Partitioners.DefaultPartitioner()
-  const metadata = new Map([...partitionCounts].map(([topic, count]) => [topic, Array.from({ length: count }, (_, partitionId): PartitionMetadata => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }))]))
+  const metadata = new Map(
+    [...partitionCounts].map(([topic, count]) => [
+      topic,
+      Array.from({ length: count }, (_, partitionId): PartitionMetadata => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] })),
+    ]),
+  )
   return (record) => {
     const partitionMetadata = metadata.get(record.topic)
     if (partitionMetadata === undefined || record.message.key === null || record.message.key === undefined) return undefined

@@ -53,7 +53,11 @@ export class GroupOffsets {
   /** The group's committed offset and its metadata, per partition of the topic. */
   async committed(): Promise<CommittedOffset[]> {
     const [topic] = await retrying(() => this.#admin.fetchOffsets({ groupId: this.#groupId, topics: [this.#topic] }))
-    return ((topic?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>).map((entry) => ({ partition: entry.partition, committed: Number(entry.offset), metadata: entry.metadata ?? null }))
+    return ((topic?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>).map((entry) => ({
+      partition: entry.partition,
+      committed: Number(entry.offset),
+      metadata: entry.metadata ?? null,
+    }))
   }
 
   async committedOf(partition: number): Promise<CommittedOffset | undefined> {

@@ -30,7 +30,12 @@ export interface ProcessorMetrics {
 
 export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
   const registers = [registry]
-  const invalid = new Counter({ name: `${P}invalid_records_total`, help: 'records on the readings topic that were not valid reading CloudEvents, sent to the DLQ', labelNames: ['reason'] as const, registers })
+  const invalid = new Counter({
+    name: `${P}invalid_records_total`,
+    help: 'records on the readings topic that were not valid reading CloudEvents, sent to the DLQ',
+    labelNames: ['reason'] as const,
+    registers,
+  })
   for (const reason of Object.values(ProcessorDeadLetterReasons)) invalid.inc({ reason }, 0)
   return {
     readings: new Counter({ name: `${P}readings_total`, help: 'valid readings processed (accepted, duplicate or late; re-reads after a restart excluded)', registers }),
@@ -44,10 +49,15 @@ export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
     windowStddev: new Gauge({ name: `${P}window_stddev_celsius`, help: 'population standard deviation of the latest committed window of the area', labelNames: ['area'] as const, registers }),
     windowMean: new Gauge({ name: `${P}window_mean_celsius`, help: 'mean temperature of the latest committed window of the area', labelNames: ['area'] as const, registers }),
     windowCount: new Gauge({ name: `${P}window_readings`, help: 'readings counted in the latest committed window of the area', labelNames: ['area'] as const, registers }),
-    eventTimeLag: new Gauge({ name: `${P}event_time_lag_seconds`, help: 'wall clock minus stream time, per input partition (large when replaying old data)', labelNames: ['partition'] as const, registers }),
+    eventTimeLag: new Gauge({
+      name: `${P}event_time_lag_seconds`,
+      help: 'wall clock minus stream time, per input partition (large when replaying old data)',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
     emitLatency: new Histogram({
       name: `${P}emit_latency_seconds`,
-      help: 'from the moment stream time reached a window\'s end + grace to the commit of its result',
+      help: "from the moment stream time reached a window's end + grace to the commit of its result",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),

@@ -29,7 +29,7 @@ const groupId: Option<string> = {
 
 const sessionTimeoutMs: Option<number> = {
   env: 'SESSION_TIMEOUT_MS',
-  description: 'consumer group session timeout: how soon a crashed instance\'s partitions move to another (broker bounds apply)',
+  description: "consumer group session timeout: how soon a crashed instance's partitions move to another (broker bounds apply)",
   default: 30_000,
   parse: integer({ min: 1_000, max: 1_800_000 }),
 }

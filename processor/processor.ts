@@ -35,10 +35,7 @@ import { PartitionWindows } from './windows.ts'
 const PAUSE_THRESHOLD_MS = 1_000
 
 export interface ProcessorOptions {
-  config: Pick<
-    ProcessorConfig,
-    'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'
-  >
+  config: Pick<ProcessorConfig, 'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'>
   kafka: Kafka
   logger: Logger
   metrics: ProcessorMetrics
@@ -81,7 +78,10 @@ export class Processor {
     const admin = this.#kafka.admin()
     this.#admin = admin
     await admin.connect()
-    await ensureTopics(admin, [config.readingsTopic, config.controlPanelTopic, config.lateTopic, config.dlqTopic].map((topic) => ({ topic })))
+    await ensureTopics(
+      admin,
+      [config.readingsTopic, config.controlPanelTopic, config.lateTopic, config.dlqTopic].map((topic) => ({ topic })),
+    )
     this.#offsets = new GroupOffsets(admin, config.groupId, config.readingsTopic)
     await moveOffsetsPastDeletedRecords({ kafka: this.#kafka, offsets: this.#offsets, groupId: config.groupId, topic: config.readingsTopic, logger: this.#logger, metrics: this.#metrics })
 

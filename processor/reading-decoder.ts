@@ -16,7 +16,6 @@ import { EventTypes } from '../common/topics.ts'
 import { parseRfc3339 } from '../common/time.ts'
 import { type Reading } from './windows.ts'
 
-
 export class InvalidRecord {
   readonly reason: ProcessorDeadLetterReason
   /** One sentence for the `error_detail` header and the logs. */
@@ -95,7 +94,8 @@ export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
   }
   if (message.value === null) return new InvalidRecord(DeadLetterReasons.badData, 'record has no value (no data)')
   // A reading's data is about 100 bytes. A huge one would also make a late record too large for Kafka.
-  if (message.value.length > MAX_READING_VALUE_BYTES) return new InvalidRecord(DeadLetterReasons.badData, `value of ${message.value.length} bytes: a reading's data is at most ${MAX_READING_VALUE_BYTES}`)
+  if (message.value.length > MAX_READING_VALUE_BYTES)
+    return new InvalidRecord(DeadLetterReasons.badData, `value of ${message.value.length} bytes: a reading's data is at most ${MAX_READING_VALUE_BYTES}`)
 
   let data: unknown
   try {

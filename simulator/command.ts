@@ -54,8 +54,13 @@ export const simulateCommand: Command = {
       throw error
     })
 
-    const what = fleet === undefined ? `replaying ${config.replayFile}` : `${fleet.devices.length} thermostats in ${fleet.areas.length} areas, seed ${config.seed}, ${live ? 'live' : `from ${new Date(fleetOptions!.startMs).toISOString()} at ${config.speed === 0 ? 'full speed' : `${config.speed}x`}`}`
-    logger.info(`publishing to ${config.mqttUrl} (QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, { metrics: `http://${config.metricsHost}:${metricsServer.port}/metrics` })
+    const what =
+      fleet === undefined
+        ? `replaying ${config.replayFile}`
+        : `${fleet.devices.length} thermostats in ${fleet.areas.length} areas, seed ${config.seed}, ${live ? 'live' : `from ${new Date(fleetOptions!.startMs).toISOString()} at ${config.speed === 0 ? 'full speed' : `${config.speed}x`}`}`
+    logger.info(`publishing to ${config.mqttUrl} (QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, {
+      metrics: `http://${config.metricsHost}:${metricsServer.port}/metrics`,
+    })
 
     const stop = new AbortController()
     // A second signal means "now": stop waiting for acknowledgements.
@@ -84,7 +89,11 @@ export const simulateCommand: Command = {
     devicesGauge()
     const startedMs = performance.now()
     let lastSimulatedMs: number | undefined
-    const progress = createProgress(config.progressMs, () => sink.stats(), () => lastSimulatedMs)
+    const progress = createProgress(
+      config.progressMs,
+      () => sink.stats(),
+      () => lastSimulatedMs,
+    )
     const tick = setInterval(() => {
       if (fleet !== undefined) metrics.syncFaults(fleet.counts)
       devicesGauge()

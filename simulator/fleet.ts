@@ -167,7 +167,11 @@ export function createFleet(options: FleetOptions): Fleet {
     if (random.malformed.chance(options.malformed)) {
       const kind = MalformedKinds[random.malformed.below(MalformedKinds.length)]!
       const payload = malformedPayload(kind, id, timeMs, value)
-      push({ topic, payload, area: device.area.name, device: device.name, id, timeMs, unit: device.unit, dueMs: timeMs, celsius: undefined, malformedKind: kind, faults: [Faults.malformed] }, device.index, false)
+      push(
+        { topic, payload, area: device.area.name, device: device.name, id, timeMs, unit: device.unit, dueMs: timeMs, celsius: undefined, malformedKind: kind, faults: [Faults.malformed] },
+        device.index,
+        false,
+      )
       return
     }
     const traits: Fault[] = []
@@ -176,7 +180,19 @@ export function createFleet(options: FleetOptions): Fleet {
     if (device.format === PayloadFormats.cloudevent) traits.push(Faults.cloudevent)
     if (spikeCelsius !== 0) traits.push(Faults.spike)
     const payload = device.format === PayloadFormats.cloudevent ? cloudEventPayload(device, id, timeMs, value) : nativePayload(device.unit, id, timeMs, value)
-    const reading: Pending['publication'] = { topic, payload, area: device.area.name, device: device.name, id, timeMs, unit: device.unit, dueMs: timeMs, celsius: roundReading(celsius), malformedKind: undefined, faults: traits }
+    const reading: Pending['publication'] = {
+      topic,
+      payload,
+      area: device.area.name,
+      device: device.name,
+      id,
+      timeMs,
+      unit: device.unit,
+      dueMs: timeMs,
+      celsius: roundReading(celsius),
+      malformedKind: undefined,
+      faults: traits,
+    }
 
     let heldBack = false
     const duplicate = random.duplicate.chance(options.duplicates)

@@ -20,11 +20,26 @@ export function parseStartTime(raw: string): number | undefined {
 
 export const simulatorOptions = {
   mqttUrl,
-  topicRoot: { env: 'TOPIC_ROOT', description: 'first level(s) of the MQTT topics: {root}/{area}/{device}/temperature (with REPLAY_FILE, if not the default: replaces the first level of every line)', default: defaultFleetOptions.topicRoot, parse: text() } as Option<string>,
+  topicRoot: {
+    env: 'TOPIC_ROOT',
+    description: 'first level(s) of the MQTT topics: {root}/{area}/{device}/temperature (with REPLAY_FILE, if not the default: replaces the first level of every line)',
+    default: defaultFleetOptions.topicRoot,
+    parse: text(),
+  } as Option<string>,
   devices: { env: 'DEVICES', description: 'number of thermostats', default: defaultFleetOptions.devices, parse: integer({ min: 1, max: 1_000_000 }) } as Option<number>,
   areas: { env: 'AREAS', description: 'number of areas the thermostats are spread over', default: defaultFleetOptions.areas, parse: integer({ min: 1, max: 10_000 }) } as Option<number>,
-  intervalMs: { env: 'INTERVAL_MS', description: 'each thermostat reports once per interval (simulated time)', default: defaultFleetOptions.intervalMs, parse: integer({ min: 1, max: 86_400_000 }) } as Option<number>,
-  seed: { env: 'SEED', description: 'seed of the random model: the same seed and settings give the same readings', default: defaultFleetOptions.seed, parse: integer({ min: 0, max: 4_294_967_295 }) } as Option<number>,
+  intervalMs: {
+    env: 'INTERVAL_MS',
+    description: 'each thermostat reports once per interval (simulated time)',
+    default: defaultFleetOptions.intervalMs,
+    parse: integer({ min: 1, max: 86_400_000 }),
+  } as Option<number>,
+  seed: {
+    env: 'SEED',
+    description: 'seed of the random model: the same seed and settings give the same readings',
+    default: defaultFleetOptions.seed,
+    parse: integer({ min: 0, max: 4_294_967_295 }),
+  } as Option<number>,
   startTime: {
     env: 'START_TIME',
     description: 'simulated time of the first readings (RFC 3339 or epoch ms); "now" runs live',
@@ -54,7 +69,12 @@ export const simulatorOptions = {
   kelvinDevices: share('KELVIN_DEVICES', 'share of thermostats reporting in K'),
   cloudeventDevices: share('CLOUDEVENT_DEVICES', 'share of thermostats sending structured CloudEvents'),
   silentDevices: share('SILENT_DEVICES', 'share of thermostats that fall silent'),
-  silentWithinMs: { env: 'SILENT_WITHIN_MS', description: 'silent thermostats stop at a random moment this long after the start', default: defaultFleetOptions.silentWithinMs, parse: integer({ min: 0 }) } as Option<number>,
+  silentWithinMs: {
+    env: 'SILENT_WITHIN_MS',
+    description: 'silent thermostats stop at a random moment this long after the start',
+    default: defaultFleetOptions.silentWithinMs,
+    parse: integer({ min: 0 }),
+  } as Option<number>,
   // The processor's settings, read here only to make LATE_BY_MS's default always too late.
   windowMs: { ...windowMs, description: "the processor's window length (here only for LATE_BY_MS's default)" } as Option<number>,
   graceMs: { ...graceMs, description: "the processor's grace period (here only for LATE_BY_MS's default)" } as Option<number>,

@@ -48,7 +48,6 @@ export const stackCommand: Command = {
 }
 
 function formatStatus(status: Awaited<ReturnType<typeof stackStatus>>): string {
-  const line = (name: string, part: (typeof status)['kafka']): string =>
-    `${name.padEnd(6)} ${(part.state === 'down' ? 'DOWN' : 'up').padEnd(5)} ${part.address.padEnd(16)} ${part.detail}\n`
+  const line = (name: string, part: (typeof status)['kafka']): string => `${name.padEnd(6)} ${(part.state === 'down' ? 'DOWN' : 'up').padEnd(5)} ${part.address.padEnd(16)} ${part.detail}\n`
   return line('kafka', status.kafka) + line('mqtt', status.mqtt)
 }

@@ -182,9 +182,7 @@ export async function startKafka(settings: KafkaBrokerSettings, logger: Logger):
     await sleep(250)
   }
   await stopProcess(pid, paths.pidFile, 5_000)
-  throw new StackError(
-    `Kafka did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}`,
-  )
+  throw new StackError(`Kafka did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}`)
 }
 
 export async function stopKafka(home: string): Promise<boolean> {

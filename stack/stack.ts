@@ -103,7 +103,15 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
       }
       kafkaFetchSeconds = await fetchKafkaJars(settings.home, logger)
       await startKafka(
-        { home: settings.home, host: HOST, port: settings.kafkaPort, controllerPort: settings.kafkaControllerPort, heap: settings.kafkaHeap, partitions: settings.kafkaPartitions, startTimeoutMs: settings.startTimeoutMs },
+        {
+          home: settings.home,
+          host: HOST,
+          port: settings.kafkaPort,
+          controllerPort: settings.kafkaControllerPort,
+          heap: settings.kafkaHeap,
+          partitions: settings.kafkaPartitions,
+          startTimeoutMs: settings.startTimeoutMs,
+        },
         logger,
       )
       started.kafka = true

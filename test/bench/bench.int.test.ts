@@ -16,7 +16,11 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const LATEST = join(ROOT, 'bench', 'results', 'latest.json')
 
 function runHarness(out: string, dumpDir: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--smoke', `--out=${out}`, `--fairness-dump=${dumpDir}`], { cwd: ROOT, env: process.env, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'run.ts'), '--smoke', `--out=${out}`, `--fairness-dump=${dumpDir}`], {
+    cwd: ROOT,
+    env: process.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)))
   onTestFinished(() => {
@@ -120,7 +124,11 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
 })
 
 test('the transaction benchmark times every step of a burst of window-close transactions', { timeout: 120_000 }, async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'transaction.ts'), '--partitions=2', '--windows=5', '--rounds=1'], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'transaction.ts'), '--partitions=2', '--windows=5', '--rounds=1'], {
+    cwd: ROOT,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

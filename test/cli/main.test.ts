@@ -8,7 +8,10 @@ describe('thermocline (no broker needed)', () => {
   it('lists every command with what it does, the demo first', async () => {
     const { code, stdout } = await runCli(['--help'])
     expect(code).toBe(0)
-    const commands = stdout.split('\n').filter((line) => /^ {2}\w/.test(line)).map((line) => line.trim().split(/\s{2,}/))
+    const commands = stdout
+      .split('\n')
+      .filter((line) => /^ {2}\w/.test(line))
+      .map((line) => line.trim().split(/\s{2,}/))
     expect(commands.map(([name]) => name)).toEqual(['demo', 'stack', 'ingest', 'process', 'simulate'])
     for (const [name, summary] of commands) expect(summary?.length ?? 0, `${name} has a summary`).toBeGreaterThan(20)
   })

@@ -22,8 +22,8 @@ function grafanaQuery(expr: string): string {
   return expr.replaceAll('$__rate_interval', RATE_INTERVAL).replaceAll('$area', '.*')
 }
 
-const alertExpressions = [...readFileSync(fileURLToPath(new URL('../../dashboards/prometheus/alerts.yml', import.meta.url)), 'utf8').matchAll(/expr: (\|\n((?:\s{10}.+\n)+)|.+)/g)].map(
-  (match) => (match[2] ?? match[1]!).trim(),
+const alertExpressions = [...readFileSync(fileURLToPath(new URL('../../dashboards/prometheus/alerts.yml', import.meta.url)), 'utf8').matchAll(/expr: (\|\n((?:\s{10}.+\n)+)|.+)/g)].map((match) =>
+  (match[2] ?? match[1]!).trim(),
 )
 
 const panelQueries = Object.entries(dashboards).flatMap(([file, dashboard]) =>
@@ -35,13 +35,42 @@ describe('dashboards on a live pipeline', () => {
     const [readings, dlq, late, controlPanel] = await createTopics(['dash-readings', 'dash-dlq', 'dash-late', 'dash-control-panel'], 2)
     const ports = { ingest: await freePort(), processor: await freePort(), simulator: await freePort() }
     const root = uniqueName('dash')
-    const common = { KAFKA_BROKERS: kafkaBrokers.join(','), MQTT_URL: mqttUrl, READINGS_TOPIC: readings!, DLQ_TOPIC: dlq!, LATE_TOPIC: late!, CONTROL_PANEL_TOPIC: controlPanel!, WINDOW_MS: '2000', GRACE_MS: '500', LOG_LEVEL: 'warn' }
+    const common = {
+      KAFKA_BROKERS: kafkaBrokers.join(','),
+      MQTT_URL: mqttUrl,
+      READINGS_TOPIC: readings!,
+      DLQ_TOPIC: dlq!,
+      LATE_TOPIC: late!,
+      CONTROL_PANEL_TOPIC: controlPanel!,
+      WINDOW_MS: '2000',
+      GRACE_MS: '500',
+      LOG_LEVEL: 'warn',
+    }
     const clientId = uniqueName('dash-ingest')
     const services = [
       startCli(['process'], { ...common, GROUP_ID: uniqueName('dash-processor'), IDLE_MS: '1000', METRICS_PORT: String(ports.processor) }),
-      startCli(['ingest'], { ...common, MQTT_TOPIC_FILTER: `${root}/+/+/temperature`, MQTT_SHARE_GROUP: clientId, MQTT_CLIENT_ID: clientId, MQTT_CONNECTIONS: '2', MQTT_SESSION_EXPIRY_SECONDS: '30', METRICS_PORT: String(ports.ingest) }),
+      startCli(['ingest'], {
+        ...common,
+        MQTT_TOPIC_FILTER: `${root}/+/+/temperature`,
+        MQTT_SHARE_GROUP: clientId,
+        MQTT_CLIENT_ID: clientId,
+        MQTT_CONNECTIONS: '2',
+        MQTT_SESSION_EXPIRY_SECONDS: '30',
+        METRICS_PORT: String(ports.ingest),
+      }),
       // Some malformed payloads, duplicates and late readings, so that those panels have something to show.
-      startCli(['simulate'], { ...common, TOPIC_ROOT: root, DEVICES: '20', AREAS: '4', INTERVAL_MS: '200', MALFORMED: '0.05', DUPLICATES: '0.05', LATE: '0.02', PROGRESS_MS: '0', METRICS_PORT: String(ports.simulator) }),
+      startCli(['simulate'], {
+        ...common,
+        TOPIC_ROOT: root,
+        DEVICES: '20',
+        AREAS: '4',
+        INTERVAL_MS: '200',
+        MALFORMED: '0.05',
+        DUPLICATES: '0.05',
+        LATE: '0.02',
+        PROGRESS_MS: '0',
+        METRICS_PORT: String(ports.simulator),
+      }),
     ]
     const prometheus = await startPrometheus([
       { job: 'thermocline-ingest', address: `127.0.0.1:${ports.ingest}` },

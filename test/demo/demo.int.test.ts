@@ -88,7 +88,6 @@ function scratchHome(): string {
   return home
 }
 
-
 describe('thermocline demo', () => {
   it('shows a full window for every area through `npm run demo`, then stops everything on Ctrl-C with exit 0', { timeout: 240_000 }, async () => {
     // 3 s windows: each of the 20 thermostats of an area reports once a second, so a full window holds 60 readings.

@@ -18,11 +18,7 @@ describe('the demo table', () => {
     expect(recordWindow(state, window('kitchen', '2026-01-01T10:00:15.000Z', { count: 287, devices: 19, mean: 18.004 }))).toBe(true)
     expect(state.windowsReceived).toBe(3)
     const lines = renderPanel(state, context).split('\n')
-    expect(lines.slice(0, 3)).toEqual([
-      'demo',
-      'times in UTC, temperatures in °C, variance in °C²',
-      'area        window (UTC)      count devices   mean variance stddev    min    max',
-    ])
+    expect(lines.slice(0, 3)).toEqual(['demo', 'times in UTC, temperatures in °C, variance in °C²', 'area        window (UTC)      count devices   mean variance stddev    min    max'])
     expect(lines[3]).toBe('kitchen     10:00:15–10:00:30   287      19  18.00   0.1235 0.3514  20.50  22.25')
     expect(lines[4]).toBe('lobby       10:00:15–10:00:30   300      20  21.46   0.1235 0.3514  20.50  22.25')
     expect(lines[5]).toBe('porch       waiting')

@@ -34,7 +34,10 @@ export async function createTopics(prefixes: string[], partitions = 1): Promise<
   const admin = await testAdmin()
   const topics = prefixes.map(uniqueName)
   onTestFinished(() => admin.deleteTopics({ topics }).catch(() => undefined))
-  await ensureTopics(admin, topics.map((topic) => ({ topic, numPartitions: partitions })))
+  await ensureTopics(
+    admin,
+    topics.map((topic) => ({ topic, numPartitions: partitions })),
+  )
   return topics
 }
 

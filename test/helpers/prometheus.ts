@@ -26,13 +26,10 @@ export interface RunningPrometheus {
   stop(): Promise<void>
 }
 
-
 export async function startPrometheus(targets: ScrapeTarget[], ruleFiles: string[] = [], timeoutMs = 30_000): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'thermocline-prometheus-'))
   const port = await freePort()
-  const jobs = targets
-    .map((target) => `  - job_name: ${target.job}\n    static_configs:\n      - targets: ['${target.address}']`)
-    .join('\n')
+  const jobs = targets.map((target) => `  - job_name: ${target.job}\n    static_configs:\n      - targets: ['${target.address}']`).join('\n')
   const rules = ruleFiles.length === 0 ? '' : `rule_files:\n${ruleFiles.map((file) => `  - ${file}`).join('\n')}\n`
   writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${rules}scrape_configs:\n${jobs}\n`)
   const child: ChildProcess = spawn(
@@ -57,7 +54,10 @@ export async function startPrometheus(targets: ScrapeTarget[], ruleFiles: string
       await stop()
       throw new Error(`prometheus exited with ${child.exitCode}:\n${stderr}`)
     }
-    const ready = await fetch(`${url}/-/ready`).then((response) => response.ok, () => false)
+    const ready = await fetch(`${url}/-/ready`).then(
+      (response) => response.ok,
+      () => false,
+    )
     if (ready) break
     if (Date.now() > deadline) {
       await stop()

@@ -106,7 +106,12 @@ export async function waitForMetrics(bridge: BridgeUnderTest, until: (samples: M
     if (until(samples)) return samples
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  throw new Error(`metrics condition not met within ${timeoutMs} ms; last:\n${[...samples].filter(([name]) => name.startsWith('thermocline_ingest')).map(([n, v]) => `${n} ${v}`).join('\n')}\nstderr:\n${bridge.stderr()}`)
+  throw new Error(
+    `metrics condition not met within ${timeoutMs} ms; last:\n${[...samples]
+      .filter(([name]) => name.startsWith('thermocline_ingest'))
+      .map(([n, v]) => `${n} ${v}`)
+      .join('\n')}\nstderr:\n${bridge.stderr()}`,
+  )
 }
 
 export function handled(samples: Map<string, number>): number {

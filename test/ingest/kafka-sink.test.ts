@@ -59,7 +59,15 @@ describe('the ingest Kafka sink', () => {
 
   it('sends a record larger than the bound on its own rather than never', async () => {
     const { requests, createProducer } = recordingProducers()
-    const sink = new KafkaSink({ createProducer, maxBatchRecords: 5_000, maxBatchBytes: 10_000, lanes: 1, partitionCounts: new Map(), metrics: createIngestMetrics(new Registry()), logger: silentLogger })
+    const sink = new KafkaSink({
+      createProducer,
+      maxBatchRecords: 5_000,
+      maxBatchBytes: 10_000,
+      lanes: 1,
+      partitionCounts: new Map(),
+      metrics: createIngestMetrics(new Registry()),
+      logger: silentLogger,
+    })
     await sink.start()
     await Promise.all(readings(3, 1, 20_000).map((record) => sink.write(record)))
     await sink.close()

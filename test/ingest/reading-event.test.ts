@@ -44,7 +44,13 @@ describe('reading CloudEvent', () => {
     })
     // As a consumer sees it: header values arrive as Buffers.
     const asReceived = Object.fromEntries(Object.entries(message.headers!).map(([name, value]) => [name, Buffer.from(String(value))]))
-    const back = KafkaBinding.toEvent({ key: 'porch-f', value: Buffer.from(String(message.value)), headers: headersToStrings(asReceived), body: undefined, timestamp: undefined } as never) as CloudEvent
+    const back = KafkaBinding.toEvent({
+      key: 'porch-f',
+      value: Buffer.from(String(message.value)),
+      headers: headersToStrings(asReceived),
+      body: undefined,
+      timestamp: undefined,
+    } as never) as CloudEvent
     expect(back.id).toBe(reading.id)
     expect(back.time).toBe(reading.time)
     expect(back.data).toEqual({ area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111 })

@@ -22,7 +22,6 @@ export interface ScratchKafka {
   restart(): Promise<void>
 }
 
-
 export async function startScratchKafka(): Promise<ScratchKafka> {
   const { config: shared } = parseArgs(stackOptions, [], process.env)
   const home = mkdtempSync(join(tmpdir(), 'thermocline-ingest-kafka-'))

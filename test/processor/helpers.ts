@@ -121,14 +121,25 @@ export function streamEnd(golden: Golden, partitions: number): Message[] {
 /** Records that are not reading CloudEvents: the processor must send each to its DLQ and go on. */
 export function invalidRecords(): Message[] {
   return [
-    { key: 'kitchen', value: 'not json at all', headers: { ce_specversion: '1.0', ce_id: 'bad-1', ce_source: '/thermostats/kitchen/x', ce_type: EventTypes.reading, ce_time: '2026-01-01T00:00:10Z', 'content-type': 'application/json' } },
+    {
+      key: 'kitchen',
+      value: 'not json at all',
+      headers: { ce_specversion: '1.0', ce_id: 'bad-1', ce_source: '/thermostats/kitchen/x', ce_type: EventTypes.reading, ce_time: '2026-01-01T00:00:10Z', 'content-type': 'application/json' },
+    },
     { key: 'kitchen', value: '{"area":"kitchen","device":"x","celsius":20}' },
-    { key: 'kitchen', value: '{"area":"kitchen","device":"x","celsius":20}', headers: { ce_specversion: '1.0', ce_id: 'bad-3', ce_source: '/thermostats/kitchen/x', ce_type: EventTypes.reading, ce_time: 'yesterday' } },
+    {
+      key: 'kitchen',
+      value: '{"area":"kitchen","device":"x","celsius":20}',
+      headers: { ce_specversion: '1.0', ce_id: 'bad-3', ce_source: '/thermostats/kitchen/x', ce_type: EventTypes.reading, ce_time: 'yesterday' },
+    },
   ]
 }
 
 /** Fresh topics for one processor test, and the environment that points a processor at them. */
-export async function processorTopics(partitions: number, settings: Record<string, string> = {}): Promise<{ readings: string; controlPanel: string; late: string; dlq: string; env: Record<string, string> }> {
+export async function processorTopics(
+  partitions: number,
+  settings: Record<string, string> = {},
+): Promise<{ readings: string; controlPanel: string; late: string; dlq: string; env: Record<string, string> }> {
   const [readings, controlPanel, late, dlq] = await createTopics(['proc-readings', 'proc-control-panel', 'proc-late', 'proc-dlq'], partitions)
   return {
     readings: readings!,
@@ -220,7 +231,19 @@ export function expectGoldenWindows(records: ConsumedRecord[], expected: Golden[
       ce_time: window.windowEnd,
       'content-type': 'application/json',
     })
-    expect(Object.keys(JSON.parse(record.value!.toString()) as object).sort()).toEqual(['area', 'count', 'devices', 'max', 'mean', 'min', 'sampleVariance', 'stddev', 'variance', 'windowEnd', 'windowStart'])
+    expect(Object.keys(JSON.parse(record.value!.toString()) as object).sort()).toEqual([
+      'area',
+      'count',
+      'devices',
+      'max',
+      'mean',
+      'min',
+      'sampleVariance',
+      'stddev',
+      'variance',
+      'windowEnd',
+      'windowStart',
+    ])
     const data = decodeWindow(record.value)
     expect({ area: data.area, windowStart: data.windowStart, windowEnd: data.windowEnd, count: data.count, devices: data.devices }).toEqual({
       area: window.area,

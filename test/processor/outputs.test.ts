@@ -88,17 +88,29 @@ describe('late and dead-letter records', () => {
   it('sends an invalid record to the DLQ unchanged, with the reason and where it came from', () => {
     const message = deadLetterMessage(original, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
     expect(message.value).toBe(original.value)
-    expect(message.headers).toMatchObject({ error: 'not_json', error_detail: 'value is not JSON', source_topic: 'readings', source_partition: '2', source_offset: '42', rejected_at: '2026-01-01T00:00:15.000Z' })
+    expect(message.headers).toMatchObject({
+      error: 'not_json',
+      error_detail: 'value is not JSON',
+      source_topic: 'readings',
+      source_partition: '2',
+      source_offset: '42',
+      rejected_at: '2026-01-01T00:00:15.000Z',
+    })
     expect(message.headers).not.toHaveProperty(DeadLetterHeaders.originalHeadersDropped)
     expect(message.headers).not.toHaveProperty('payload_bytes')
   })
 
-  it('keeps a dead letter under Kafka\'s size limit: a huge value cut, with its length and digest; huge original headers left out', () => {
+  it("keeps a dead letter under Kafka's size limit: a huge value cut, with its length and digest; huge original headers left out", () => {
     const value = Buffer.alloc(MAX_DEAD_LETTER_PAYLOAD_BYTES + 1, 'v')
     const huge = { ...original, value, headers: { ce_id: Buffer.alloc(200 * 1024, 'h') } } as unknown as KafkaMessage
     const message = deadLetterMessage(huge, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
     expect((message.value as Buffer).equals(value.subarray(0, MAX_DEAD_LETTER_PAYLOAD_BYTES))).toBe(true)
-    expect(message.headers).toMatchObject({ payload_bytes: String(value.length), payload_sha256: createHash('sha256').update(value).digest('hex'), [DeadLetterHeaders.originalHeadersDropped]: 'true', error: 'not_json' })
+    expect(message.headers).toMatchObject({
+      payload_bytes: String(value.length),
+      payload_sha256: createHash('sha256').update(value).digest('hex'),
+      [DeadLetterHeaders.originalHeadersDropped]: 'true',
+      error: 'not_json',
+    })
     expect(message.headers).not.toHaveProperty('ce_id')
     expect(estimatedRecordBytes(message)).toBeLessThan(512 * 1024)
     // The detail quotes at most 1,024 characters of whatever it names.

@@ -66,7 +66,7 @@ describe('thermocline process', () => {
     const logs: string[] = []
     const seed = Date.now() % 100_000
     let state = seed
-    const random = (): number => ((state = (state * 48271) % 2147483647) / 2147483647)
+    const random = (): number => (state = (state * 48271) % 2147483647) / 2147483647
     const kills: number[] = []
     for (let kill = 0; kill < 3; kill++) {
       await processor.waitForLog(/partition assigned/)

@@ -69,7 +69,9 @@ describe('thermocline process after retention deleted what its open windows need
     first.kill('SIGTERM')
     expect(await first.exited).toBe(0)
     const ends = new Map((await admin.fetchTopicOffsets(t.readings)).map((p) => [p.partition, Number(p.high)]))
-    const cuts = [...committed].filter(([partition, offset]) => offset < ends.get(partition)!).map(([partition, offset]) => ({ partition, offset: String(offset + Math.floor((ends.get(partition)! - offset) / 2)) }))
+    const cuts = [...committed]
+      .filter(([partition, offset]) => offset < ends.get(partition)!)
+      .map(([partition, offset]) => ({ partition, offset: String(offset + Math.floor((ends.get(partition)! - offset) / 2)) }))
     expect(cuts.length, 'open windows hold some committed offset back').toBeGreaterThan(0)
     await admin.deleteTopicRecords({ topic: t.readings, partitions: cuts })
     await feed(kafka, t.readings, streamEnd(golden, 2))

@@ -79,7 +79,7 @@ describe('grace and lateness', () => {
     expect(windows.openWindows).toBe(1)
   })
 
-  it('judges lateness by stream time, not by the wall clock: last year\'s data is not late', () => {
+  it("judges lateness by stream time, not by the wall clock: last year's data is not late", () => {
     const { windows, add, clock } = setup()
     clock.now = Date.parse('2027-06-01T00:00:00Z')
     expect(add(T0, 20)).toBe(Outcome.accepted)
@@ -109,7 +109,7 @@ describe('dedupe', () => {
     expect(add(T0 + 1_000, 20, { id: 'same' })).toBe(Outcome.late)
   })
 
-  it('keeps areas apart: the same stream time closes each area\'s window', () => {
+  it("keeps areas apart: the same stream time closes each area's window", () => {
     const { windows, add } = setup()
     add(T0 + 1_000, 20, { area: 'kitchen' })
     add(T0 + 2_000, 30, { area: 'lab-1' })

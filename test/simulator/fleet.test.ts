@@ -199,7 +199,13 @@ describe('the simulated fleet', () => {
     expect(events).toHaveLength(20 * 60)
     for (const event of events) {
       const parsed = JSON.parse(event.payload)
-      expect(parsed).toMatchObject({ specversion: '1.0', id: event.id, source: `/thermostats/${event.area}/${event.device}`, time: new Date(event.timeMs).toISOString(), datacontenttype: 'application/json' })
+      expect(parsed).toMatchObject({
+        specversion: '1.0',
+        id: event.id,
+        source: `/thermostats/${event.area}/${event.device}`,
+        time: new Date(event.timeMs).toISOString(),
+        datacontenttype: 'application/json',
+      })
       expect(Object.keys(parsed.data).sort()).toEqual(event.unit === 'C' ? ['temperature'] : ['temperature', 'unit'])
     }
   })

@@ -139,6 +139,11 @@ describe('a seeded run with every fault, through ingest and the processor', () =
     expect(lateRecords.map((record) => record.headers[CloudEventHeaders.id]).sort()).toEqual([...expected.lateIds].sort())
     const deadLetters = await readAll(kafka, dlq!)
     expect(deadLetters).toHaveLength(fleet.counts.malformed)
-    expect(deadLetters.map((record) => record.value!.toString()).sort()).toEqual(publications.filter((p) => p.malformedKind !== undefined).map((p) => p.payload).sort())
+    expect(deadLetters.map((record) => record.value!.toString()).sort()).toEqual(
+      publications
+        .filter((p) => p.malformedKind !== undefined)
+        .map((p) => p.payload)
+        .sort(),
+    )
   })
 })

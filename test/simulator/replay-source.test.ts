@@ -26,7 +26,10 @@ describe('replaying a JSONL file', () => {
 
   it('hands out every line of the golden data set, in file order', () => {
     const text = readFileSync(GOLDEN, 'utf8')
-    const lines = text.trim().split('\n').map((line) => JSON.parse(line) as { topic: string; payload: string })
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { topic: string; payload: string })
     const source = createReplaySource(parseReplayLines(text))
     const out: { topic: string; payload: string }[] = []
     while (source.peekDueMs() !== undefined) {

@@ -107,7 +107,10 @@ describe('thermocline simulate against a real MQTT broker', () => {
     // The first 400 lines: a subscriber that falls more than Mosquitto's max_queued_messages (1,000
     // by default) behind a flat-out replay would lose messages, which is not what this test is about.
     const text = readFileSync(goldenFile('mqtt.jsonl'), 'utf8').trim().split('\n').slice(0, 400).join('\n') + '\n'
-    const lines = text.trim().split('\n').map((line) => JSON.parse(line) as { topic: string; payload: string })
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { topic: string; payload: string })
     const dir = mkdtempSync(join(tmpdir(), 'thermocline-replay-'))
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
     const file = join(dir, 'golden-head.jsonl')

@@ -21,11 +21,23 @@ describe('the local Kafka broker', () => {
     const producer = await testProducer(kafka, { transactionalId: uniqueName('stack-txn'), idempotent: true, maxInFlightRequests: 1 })
 
     const aborted = await producer.transaction()
-    await aborted.send({ topic: topic!, messages: [{ key: 'a', value: 'aborted-1' }, { key: 'a', value: 'aborted-2' }] })
+    await aborted.send({
+      topic: topic!,
+      messages: [
+        { key: 'a', value: 'aborted-1' },
+        { key: 'a', value: 'aborted-2' },
+      ],
+    })
     await aborted.abort()
 
     const committed = await producer.transaction()
-    await committed.send({ topic: topic!, messages: [{ key: 'a', value: 'committed-1' }, { key: 'a', value: 'committed-2' }] })
+    await committed.send({
+      topic: topic!,
+      messages: [
+        { key: 'a', value: 'committed-1' },
+        { key: 'a', value: 'committed-2' },
+      ],
+    })
     await committed.commit()
 
     // A marker sent after both transactions: once a reader sees it, it has read past them.

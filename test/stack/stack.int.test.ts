@@ -34,7 +34,6 @@ async function occupiedPort(): Promise<number> {
   return (server.address() as { port: number }).port
 }
 
-
 describe('thermocline stack', () => {
   it('starts its own Mosquitto where no MQTT broker answers, reuses the running Kafka, and stops only what it started', async () => {
     const env = { THERMOCLINE_HOME: scratchHome(), MQTT_PORT: String(await freePort()), KAFKA_PORT: String(shared.kafkaPort) }
@@ -63,7 +62,10 @@ describe('thermocline stack', () => {
     const port = await occupiedPort()
     const result = await runCli(['stack', 'up'], { THERMOCLINE_HOME: scratchHome(), KAFKA_PORT: String(port) })
     expect(result.code).toBe(2)
-    const errorLines = result.stderr.trim().split('\n').filter((line) => line.startsWith('thermocline'))
+    const errorLines = result.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('thermocline'))
     expect(errorLines).toEqual([`thermocline stack: invalid setting KAFKA_PORT (--kafka-port): port ${port} on 127.0.0.1 is already in use by something that is not a Kafka broker`])
   })
 
