@@ -1,5 +1,5 @@
 /**
- * Processor throughput (issue 4, "Measure"): `npx tsx bench/processor.ts`.
+ * Processor throughput: `npx tsx bench/processor.ts`.
  *
  * - Pre-fills `bench-readings-1m` (6 partitions) once with 1,000,000 reading CloudEvents over 1,000
  *   areas, one reading per area per second of event time (so 1,000 s of event time and about 67,000
@@ -34,7 +34,7 @@ import { PartitionWindows, type Reading } from '../processor/windows.ts'
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 const PARTITIONS = 6
 const AREAS = 1_000
-/** BENCH_READINGS: fewer readings for a quick or smoke run of bench/run.ts (issue 7). */
+/** BENCH_READINGS: fewer readings for a quick or smoke run of bench/run.ts. */
 export const READINGS = Number(process.env.BENCH_READINGS ?? 1_000_000)
 export const TOPIC = READINGS === 1_000_000 ? 'bench-readings-1m' : `bench-readings-${READINGS}`
 const DEVICES_PER_AREA = 5

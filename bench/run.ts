@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the whole benchmark of issue 7 in one run, on the local stack (Kafka on
+ * `npm run bench`: the whole benchmark in one run, on the local stack (Kafka on
  * KAFKA_BROKERS, default 127.0.0.1:9092; a scratch Mosquitto started here, as bench/ingest.ts does).
  *
  *   0. Fairness: a small data set with duplicates, out-of-order and late readings goes through

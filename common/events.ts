@@ -1,5 +1,5 @@
 /**
- * The two CloudEvents of the contract (design.md, "Kafka topics") and the glue between the
+ * The two CloudEvents of the contract (docs/contract.md, "Kafka topics") and the glue between the
  * cloudevents SDK's Kafka binding and kafkajs. Binary content mode throughout: attributes travel as
  * `ce_*` headers and `data` is the record value (CloudEvents Kafka binding, section 3.2).
  */

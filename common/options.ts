@@ -1,5 +1,5 @@
 /**
- * The settings several services share, named as in the contract (design.md, "Configuration and
+ * The settings several services share, named as in the contract (docs/contract.md, "Configuration and
  * commands"). A service builds its spec from these plus its own, so the same setting is spelled and
  * validated the same way everywhere.
  */

@@ -1,4 +1,4 @@
-/** Kafka topic defaults and CloudEvent types from the contract (design.md, "Kafka topics"). */
+/** Kafka topic defaults and CloudEvent types from the contract (docs/contract.md, "Kafka topics"). */
 export const DefaultTopics = {
   readings: 'thermostat-readings',
   deadLetter: 'thermostat-readings-dlq',

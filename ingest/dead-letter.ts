@@ -1,5 +1,5 @@
 /**
- * What could not be read goes to the dead-letter topic as it came (design.md, "Kafka topics"): key =
+ * What could not be read goes to the dead-letter topic as it came (docs/contract.md, "Kafka topics"): key =
  * the MQTT topic, value = the original payload bytes, headers saying why, where from and when.
  *
  * One exception, so that nothing can stall the bridge: a payload above MAX_DEAD_LETTER_PAYLOAD_BYTES

@@ -2,7 +2,7 @@
  * The pure core of ingest: one MQTT message (topic, payload bytes, receive time) becomes either a
  * Reading or a DeadLetter that says exactly why not. No I/O, no clock: the receive time is passed in.
  *
- * Accepted payloads (design.md, "MQTT input"): the native JSON object
+ * Accepted payloads (docs/contract.md, "MQTT input"): the native JSON object
  * `{"temperature", "unit"?, "time"?, "id"?}`, or a CloudEvent in structured mode (specversion 0.3 or
  * 1.0) whose `data` carries `temperature` and `unit`, and whose `id` and `time` are kept.
  */
@@ -122,7 +122,7 @@ export function decode(layout: TopicLayout, topic: string, payload: Buffer, rece
 
 /**
  * The id of a reading that came without one: the same (device, time, value) always gives the same
- * id, so a message the broker redelivers is recognisably the same reading downstream (design.md).
+ * id, so a message the broker redelivers is recognisably the same reading downstream (docs/contract.md).
  */
 export function readingId(device: string, isoTime: string, celsius: number): string {
   const digest = createHash('sha256').update(`${device}\n${isoTime}\n${celsius}`).digest('hex')

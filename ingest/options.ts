@@ -4,7 +4,7 @@ import { boolean, integer, text, type ConfigOf, type Option } from '../common/co
 import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic } from '../common/options.ts'
 import { topicLayout } from './decode.ts'
 
-/** The default MQTT topic filter (design.md, "MQTT input"). */
+/** The default MQTT topic filter (docs/contract.md, "MQTT input"). */
 const DEFAULT_TOPIC_FILTER = 'thermostats/+/+/temperature'
 
 const topicFilter: Option<string> = {

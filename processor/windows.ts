@@ -1,15 +1,15 @@
 /**
  * The window state of one input partition: epoch-aligned tumbling windows per area, on event time,
  * half-open [start, end). Pure: no I/O, the wall clock is passed in. The rules are the contract's
- * (design.md, "Window semantics"):
+ * (docs/contract.md, "Window semantics"):
  *
  * - stream time is the largest event time seen on the partition;
  * - a window closes when stream time reaches `end + grace`; a reading whose window has closed is late;
  * - duplicates (same CloudEvent id) count once while their window is open;
  * - a partition that has been silent for `idleMs` (and whose consumer has read everything there is)
  *   lets its stream time run on with the wall clock from then on, so the last windows close when
- *   every thermostat stops, in live use and in replay alike (the complaint about Kafka Streams/Flink
- *   in notes.md). Silence is wall time the process observed: time it did not run at all (paused,
+ *   every thermostat stops, in live use and in replay alike (what users of Kafka Streams, ksqlDB
+ *   and Flink complain about: their windows stay open when all traffic stops). Silence is wall time the process observed: time it did not run at all (paused,
  *   starved of CPU, a frozen VM) is taken back through `notRunning`, or the readings that piled up
  *   meanwhile would find their windows closed by idleness when it runs again.
  *

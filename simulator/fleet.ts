@@ -61,7 +61,7 @@ export const defaultFleetOptions = {
   silentWithinMs: 60_000,
 } as const satisfies Omit<FleetOptions, 'startMs'>
 
-/** The ways a payload can be broken; each must land in the dead-letter topic (design.md, "MQTT input"). */
+/** The ways a payload can be broken; each must land in the dead-letter topic (docs/contract.md, "MQTT input"). */
 export const MalformedKinds = ['truncated-json', 'not-an-object', 'temperature-not-a-number', 'no-temperature', 'unknown-unit', 'out-of-range', 'bad-time'] as const
 export type MalformedKind = (typeof MalformedKinds)[number]
 
@@ -293,11 +293,11 @@ function shuffle(count: number, random: Random): number[] {
   return order
 }
 
-// ---- payloads (design.md, "MQTT input") ------------------------------------------------------
+// ---- payloads (docs/contract.md, "MQTT input") ------------------------------------------------------
 
 function nativePayload(unit: Unit, id: string, timeMs: number, value: number): string {
   // A template rather than JSON.stringify: the hot path at tens of thousands of readings a second.
-  // Safe because ids are device names plus a number ([A-Za-z0-9_.-], design.md) and value is finite.
+  // Safe because ids are device names plus a number ([A-Za-z0-9_.-], docs/contract.md) and value is finite.
   const time = new Date(timeMs).toISOString()
   return unit === Units.celsius ? `{"id":"${id}","time":"${time}","temperature":${value}}` : `{"id":"${id}","time":"${time}","temperature":${value},"unit":"${unit}"}`
 }

@@ -1,5 +1,5 @@
 /**
- * The benchmark harness (bench/run.ts, issue 7) on a tiny input, so that it cannot rot: every leg
+ * The benchmark harness (bench/run.ts) on a tiny input, so that it cannot rot: every leg
  * runs against the real brokers and the Kafka Streams peer, and the result has every figure. No
  * timing is asserted: this machine is shared, and the figures of a tiny run mean nothing.
  */

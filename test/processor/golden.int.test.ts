@@ -1,5 +1,5 @@
 /**
- * End to end, as in issue 4: ../shared/golden/basic/mqtt.jsonl published in order through Mosquitto,
+ * End to end: test/golden/basic/mqtt.jsonl published in order through Mosquitto,
  * bridged by `thermocline ingest` into Kafka, windowed by `thermocline process`.
  *
  * Partitioning and order: stream time is per partition, and the golden late set holds for any grouping

@@ -46,7 +46,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
 
 /**
  * IN-TEST CONVERTER, standing in for ingest: the native MQTT payloads of the golden set become reading
- * records as design.md describes them (key = area, binary-mode CloudEvent headers, data
+ * records as docs/contract.md describes them (key = area, binary-mode CloudEvent headers, data
  * `{area, device, celsius}`). Returns undefined for what ingest sends to its DLQ. Only what the golden
  * set uses is supported (native payloads with an id and an RFC 3339 time).
  */

@@ -3,7 +3,7 @@
  * in memory and rebuilds the partition from its last commit; it must not wait for a next batch to do
  * so, because a partition read to the end gets none (kafkajs calls eachBatch only for fetches that
  * returned records): its open windows would never close, and its results would never come out.
- * This is what left 38 of 40 windows in the retention test (issue 10): one instance's offset repair
+ * This is what left 38 of 40 windows in the retention test once: one instance's offset repair
  * fenced a partition the other instance already owned.
  */
 import { describe, expect, it } from 'vitest'

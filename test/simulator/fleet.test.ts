@@ -18,7 +18,7 @@ function drain(fleetOptions: FleetOptions): { publications: SimulatedPublication
 
 const countWith = (publications: SimulatedPublication[], fault: string): number => publications.filter((p) => p.faults.includes(fault as never)).length
 
-/** The contract's validity rule (design.md, "MQTT input"), written out independently of the fleet. */
+/** The contract's validity rule (docs/contract.md, "MQTT input"), written out independently of the fleet. */
 function readCelsius(payload: string): { celsius: number; id: string | undefined; timeMs: number | undefined; cloudevent: boolean } | undefined {
   let parsed: unknown
   try {

@@ -23,7 +23,7 @@ interface ExpectedWindow {
   celsius: number[]
 }
 
-/** The contract's window rules (design.md, "Window semantics") applied to the fleet's publications, in send order, on one partition. */
+/** The contract's window rules (docs/contract.md, "Window semantics") applied to the fleet's publications, in send order, on one partition. */
 function predict(publications: readonly SimulatedPublication[]): { windows: Map<string, ExpectedWindow>; lateIds: string[]; malformed: number } {
   const windows = new Map<string, ExpectedWindow>()
   const lateIds: string[] = []
