@@ -6,6 +6,8 @@
  */
 import { ConfigError } from '../common/errors.ts'
 import { createArea, drawSpikeCelsius, fromCelsius, measureCelsius, PayloadFormats, roundReading, Units, type AreaProfile, type DeviceProfile, type Unit } from './model.ts'
+import { cloudEventPayload, malformedPayload, MalformedKinds, nativePayload, type MalformedKind } from './payloads.ts'
+import { PendingQueue } from './pending-queue.ts'
 import { deriveRandom, type Random } from './prng.ts'
 import { emptyFaultCounts, Faults, type Fault, type FaultCounts, type Publication, type PublicationSource } from './types.ts'
 
@@ -60,10 +62,6 @@ export const defaultFleetOptions = {
   silentDevices: 0,
   silentWithinMs: 60_000,
 } as const satisfies Omit<FleetOptions, 'startMs'>
-
-/** The ways a payload can be broken; each must land in the dead-letter topic (docs/contract.md, "MQTT input"). */
-export const MalformedKinds = ['truncated-json', 'not-an-object', 'temperature-not-a-number', 'no-temperature', 'unknown-unit', 'out-of-range', 'bad-time'] as const
-export type MalformedKind = (typeof MalformedKinds)[number]
 
 export interface SimulatedPublication extends Publication {
   readonly area: string
@@ -137,7 +135,7 @@ export function createFleet(options: FleetOptions): Fleet {
   let order = 0
   let published = 0
   const counts = emptyFaultCounts()
-  const queue = new PendingQueue()
+  const queue = new PendingQueue<Pending>(before)
 
   const rawExhausted = (): boolean => silentCount === devices.length || nextRawMs() >= endMs
   const nextRawMs = (): number => startMs + tick * intervalMs + byPhase[slot]!.phaseMs
@@ -293,103 +291,7 @@ function shuffle(count: number, random: Random): number[] {
   return order
 }
 
-// ---- payloads (docs/contract.md, "MQTT input") ------------------------------------------------------
-
-function nativePayload(unit: Unit, id: string, timeMs: number, value: number): string {
-  // A template rather than JSON.stringify: the hot path at tens of thousands of readings a second.
-  // Safe because ids are device names plus a number ([A-Za-z0-9_.-], docs/contract.md) and value is finite.
-  const time = new Date(timeMs).toISOString()
-  return unit === Units.celsius ? `{"id":"${id}","time":"${time}","temperature":${value}}` : `{"id":"${id}","time":"${time}","temperature":${value},"unit":"${unit}"}`
-}
-
-/** What a thermostat that speaks CloudEvents calls its events; the bridge keeps their id and time, not their type. */
-const DEVICE_EVENT_TYPE = 'dev.thermocline.thermostat.reading.v1'
-
-/** A structured-mode CloudEvent (CloudEvents JSON format 1.0, section 3) carrying the native fields in `data`. */
-function cloudEventPayload(device: DeviceProfile, id: string, timeMs: number, value: number): string {
-  return JSON.stringify({
-    specversion: '1.0',
-    id,
-    source: `/thermostats/${device.area.name}/${device.name}`,
-    type: DEVICE_EVENT_TYPE,
-    time: new Date(timeMs).toISOString(),
-    datacontenttype: 'application/json',
-    data: device.unit === Units.celsius ? { temperature: value } : { temperature: value, unit: device.unit },
-  })
-}
-
-function malformedPayload(kind: MalformedKind, id: string, timeMs: number, value: number): string {
-  const time = new Date(timeMs).toISOString()
-  switch (kind) {
-    case 'truncated-json':
-      return JSON.stringify({ id, time, temperature: value }).slice(0, -7)
-    case 'not-an-object':
-      return JSON.stringify([value])
-    case 'temperature-not-a-number':
-      return JSON.stringify({ id, time, temperature: 'warm' })
-    case 'no-temperature':
-      return JSON.stringify({ id, time })
-    case 'unknown-unit':
-      return JSON.stringify({ id, time, temperature: value, unit: 'X' })
-    case 'out-of-range':
-      // A sensor's error code read as a temperature: far outside -100..150 °C.
-      return JSON.stringify({ id, time, temperature: 999.9 })
-    case 'bad-time':
-      return JSON.stringify({ id, time: 'yesterday', temperature: value })
-  }
-}
-
-// ---- a binary heap ordered by (dueMs, order) ----------------------------------------------------
-
-class PendingQueue {
-  private readonly items: Pending[] = []
-
-  get size(): number {
-    return this.items.length
-  }
-
-  peek(): Pending | undefined {
-    return this.items[0]
-  }
-
-  count(predicate: (item: Pending) => boolean): number {
-    return this.items.filter(predicate).length
-  }
-
-  push(item: Pending): void {
-    const items = this.items
-    items.push(item)
-    let i = items.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!before(items[i]!, items[parent]!)) break
-      ;[items[i], items[parent]] = [items[parent]!, items[i]!]
-      i = parent
-    }
-  }
-
-  pop(): Pending | undefined {
-    const items = this.items
-    const top = items[0]
-    const last = items.pop()
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last
-      let i = 0
-      for (;;) {
-        const left = 2 * i + 1
-        const right = left + 1
-        let smallest = i
-        if (left < items.length && before(items[left]!, items[smallest]!)) smallest = left
-        if (right < items.length && before(items[right]!, items[smallest]!)) smallest = right
-        if (smallest === i) break
-        ;[items[i], items[smallest]] = [items[smallest]!, items[i]!]
-        i = smallest
-      }
-    }
-    return top
-  }
-}
-
+/** Due first; among those due at the same moment, in the order they were queued. */
 function before(a: Pending, b: Pending): boolean {
   return a.publication.dueMs < b.publication.dueMs || (a.publication.dueMs === b.publication.dueMs && a.order < b.order)
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createFleet, defaultFleetOptions, MalformedKinds, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
+import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
+import { MalformedKinds } from '../../simulator/payloads.ts'
 import { areaCelsius, toCelsius, type Unit } from '../../simulator/model.ts'
 import { Faults } from '../../simulator/types.ts'
 
