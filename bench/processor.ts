@@ -24,12 +24,13 @@ import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
 import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
-import { readingMessage } from '../ingest/reading-event.ts'
-import { decodeReading } from '../processor/reading-decoder.ts'
+import { readingMessage } from '../common/readings.ts'
+import { decodeReading } from '../common/readings.ts'
 import { createProcessorMetrics } from '../processor/metrics.ts'
 import { defaultProcessorConfig } from '../processor/options.ts'
 import { Processor } from '../processor/processor.ts'
-import { PartitionWindows, type Reading } from '../processor/windows.ts'
+import { PartitionWindows } from '../processor/windows.ts'
+import { type Reading } from '../common/readings.ts'
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 const PARTITIONS = 6
@@ -56,10 +57,9 @@ function reading(i: number): { area: string; device: string; celsius: number; ti
   return { area, device, celsius, timeMs: T0 + step * 1000 + (i % AREAS), id: `${device}-${step}` }
 }
 
-/** Reading i as ingest writes it (ingest/reading-event.ts). */
+/** Reading i as ingest writes it (common/readings.ts). */
 function readingRecord(i: number): Message {
-  const r = reading(i)
-  return readingMessage({ id: r.id, area: r.area, device: r.device, celsius: r.celsius, time: new Date(r.timeMs).toISOString() })
+  return readingMessage(reading(i))
 }
 
 async function topicSize(admin: ReturnType<Kafka['admin']>): Promise<number> {

@@ -28,16 +28,17 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
-import { decodeWindow, type WindowData } from '../common/events.ts'
 import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
-import { windowData } from '../processor/outputs.ts'
-import { readingMessage } from '../ingest/reading-event.ts'
-import { PartitionWindows, Outcome, type Reading } from '../processor/windows.ts'
+import { readingMessage } from '../common/readings.ts'
+import { PartitionWindows, Outcome } from '../processor/windows.ts'
+import { type Reading } from '../common/readings.ts'
 import { KAFKA_VERSION } from '../stack/kafka-broker.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { buildStreamsPeer, startStreamsPeer } from './peers/kafka-streams.ts'
 import { freePort } from '../stack/probe.ts'
+import { decodeWindow, type WindowData } from '../common/control-panel.ts'
+import { windowData } from '../processor/outputs.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'thermocline.js')
@@ -220,9 +221,9 @@ async function readTopic(kafka: Kafka, topic: string, expected: number, timeoutM
   return records
 }
 
-/** A reading record exactly as ingest writes it (ingest/reading-event.ts), optionally on a given partition. */
+/** A reading record exactly as ingest writes it (common/readings.ts), optionally on a given partition. */
 export function readingRecord(reading: Reading, partition?: number): Message {
-  const message = readingMessage({ id: reading.id, area: reading.area, device: reading.device, celsius: reading.celsius, time: new Date(reading.timeMs).toISOString() })
+  const message = readingMessage(reading)
   return partition === undefined ? message : { ...message, partition }
 }
 

@@ -15,7 +15,8 @@ import { type Kafka, type Message, type Producer } from 'kafkajs'
 import { createKafka, ensureTopics } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { addValue, emptyMoments, statistics } from '../processor/accumulator.ts'
-import { windowMessage } from '../processor/outputs.ts'
+import { windowMessage } from '../common/control-panel.ts'
+import { windowData } from '../processor/outputs.ts'
 
 const WARM_UP_ROUNDS = 5
 
@@ -31,7 +32,9 @@ function windowEvents(count: number, startMs: number): Message[] {
   return Array.from({ length: count }, (_, i) => {
     const moments = emptyMoments()
     for (let k = 0; k < 40; k++) addValue(moments, 20 + ((i + k) % 17) / 10)
-    return windowMessage({ area: `area-${String(i).padStart(4, '0')}`, windowStartMs: startMs, windowEndMs: startMs + 15_000, devices: 5, statistics: statistics(moments), mayCloseAtWallMs: 0 })
+    return windowMessage(
+      windowData({ area: `area-${String(i).padStart(4, '0')}`, windowStartMs: startMs, windowEndMs: startMs + 15_000, devices: 5, statistics: statistics(moments), mayCloseAtWallMs: 0 }),
+    )
   })
 }
 

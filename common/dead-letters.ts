@@ -4,6 +4,8 @@
  * the same way. Each service fills the headers of where the record came from: ingest the MQTT topic
  * and when it received it, the processor the Kafka topic, partition and offset and when it rejected it.
  */
+import { type IHeaders, type KafkaMessage, type Message } from 'kafkajs'
+import { boundedDetail, boundedPayload, estimatedRecordBytes } from './kafka.ts'
 
 export const DeadLetterHeaders = Object.freeze({
   /** The reason code (DeadLetterReasons): also the `reason` label of the services' metrics. */
@@ -63,3 +65,66 @@ export const DeadLetterReasons = Object.freeze({ ...IngestDeadLetterReasons, ...
 export type IngestDeadLetterReason = (typeof IngestDeadLetterReasons)[keyof typeof IngestDeadLetterReasons]
 export type ProcessorDeadLetterReason = (typeof ProcessorDeadLetterReasons)[keyof typeof ProcessorDeadLetterReasons]
 export type DeadLetterReason = IngestDeadLetterReason | ProcessorDeadLetterReason
+
+/** Why something is a dead letter. */
+export interface DeadLetterCause {
+  reason: DeadLetterReason
+  /** One human-readable sentence for the `error_detail` header and the logs. */
+  detail: string
+}
+
+// ---- from ingest --------------------------------------------------------------------------------
+
+/**
+ * From ingest: what could not be read, as it came: key = the MQTT topic, value = the original payload
+ * bytes. A payload above MAX_DEAD_LETTER_PAYLOAD_BYTES (256 KiB) is cut to its beginning, with
+ * `payload_bytes` and `payload_sha256` describing the whole (common/kafka.ts, boundedPayload): MQTT
+ * carries payloads up to 256 MiB and Kafka refuses a record above max.message.bytes for ever; since
+ * PUBACKs leave in arrival order, one refused dead letter would hold back every later message of
+ * its connection.
+ */
+export function mqttDeadLetter(deadLetter: DeadLetterCause, mqttTopic: string, payload: Buffer, receivedAtMs: number): Message {
+  const { value, headers } = boundedPayload(payload)
+  return {
+    key: mqttTopic,
+    value,
+    headers: {
+      [DeadLetterHeaders.error]: deadLetter.reason,
+      [DeadLetterHeaders.errorDetail]: boundedDetail(deadLetter.detail),
+      [DeadLetterHeaders.mqttTopic]: mqttTopic,
+      [DeadLetterHeaders.receivedAt]: new Date(receivedAtMs).toISOString(),
+      ...headers,
+    },
+  }
+}
+
+// ---- from the processor -------------------------------------------------------------------------
+
+/** Original headers above this (estimated) size are left out of a dead letter, which says so. */
+const MAX_DEAD_LETTER_HEADER_BYTES = 64 * 1024
+
+/**
+ * From the processor: the record as it arrived, plus why it was rejected and where it came from. A value above 256 KiB
+ * is cut to its beginning and very large original headers are left out (common/kafka.ts,
+ * boundedPayload): a dead letter over Kafka's size limit would fail the partition's transaction on
+ * every retry, and the partition would stall.
+ */
+export function recordDeadLetter(message: KafkaMessage, invalid: DeadLetterCause, from: { topic: string; partition: number }, nowMs: number): Message {
+  const { value, headers: cut } = message.value === null ? { value: null, headers: {} } : boundedPayload(message.value)
+  const original = message.headers ?? {}
+  const keepOriginal = estimatedRecordBytes({ value: null, headers: original }) <= MAX_DEAD_LETTER_HEADER_BYTES
+  return {
+    key: message.key !== null && message.key.length > MAX_DEAD_LETTER_HEADER_BYTES ? message.key.subarray(0, MAX_DEAD_LETTER_HEADER_BYTES) : message.key,
+    value,
+    headers: {
+      ...(keepOriginal ? original : { [DeadLetterHeaders.originalHeadersDropped]: 'true' }),
+      ...cut,
+      [DeadLetterHeaders.error]: invalid.reason,
+      [DeadLetterHeaders.errorDetail]: boundedDetail(invalid.detail),
+      [DeadLetterHeaders.sourceTopic]: from.topic,
+      [DeadLetterHeaders.sourcePartition]: String(from.partition),
+      [DeadLetterHeaders.sourceOffset]: message.offset,
+      [DeadLetterHeaders.rejectedAt]: new Date(nowMs).toISOString(),
+    } as IHeaders,
+  }
+}

@@ -4,9 +4,10 @@
  * topic: a user sees the windows of this run, not what earlier runs left behind.
  */
 import { type Kafka } from 'kafkajs'
-import { CloudEventHeaders, decodeWindow, headersToStrings, type WindowData } from '../common/events.ts'
 import { type Logger } from '../common/logger.ts'
 import { EventTypes } from '../common/topics.ts'
+import { CloudEventHeaders, headersToStrings } from '../common/events.ts'
+import { decodeWindow, type WindowData } from '../common/control-panel.ts'
 
 export interface ControlPanelReader {
   close(): Promise<void>

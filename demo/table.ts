@@ -2,7 +2,7 @@
  * The demo's live table: the latest closed window of each area, as read from the control-panel
  * topic. Pure: windows in, text out; the command decides when and where to draw it.
  */
-import { type WindowData } from '../common/events.ts'
+import { type WindowData } from '../common/control-panel.ts'
 
 export interface PanelState {
   /** Areas in the order the table lists them (the simulator's), then any others seen. */

@@ -7,14 +7,14 @@ import { Partitioners, type Kafka } from 'kafkajs'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { ensureTopics } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
-import { deadLetterMessage } from './dead-letter.ts'
 import { decode, topicLayout, type TopicLayout } from './decode.ts'
 import { KafkaSink, type SinkRecord } from './kafka-sink.ts'
 import { type IngestMetrics } from './metrics.ts'
 import { MqttSource, type IncomingMessage } from './mqtt-source.ts'
 import { type Retirement } from './session-retirement.ts'
 import { type IngestConfig } from './options.ts'
-import { readingMessage } from './reading-event.ts'
+import { readingMessage } from '../common/readings.ts'
+import { mqttDeadLetter } from '../common/dead-letters.ts'
 
 export interface RecordRouting {
   layout: TopicLayout
@@ -30,7 +30,7 @@ function toSinkRecord(routing: RecordRouting, message: IncomingMessage): { recor
   }
   const { reason } = result.deadLetter
   return {
-    record: { topic: routing.dlqTopic, message: deadLetterMessage(result.deadLetter, message.topic, message.payload, message.receivedAtMs) },
+    record: { topic: routing.dlqTopic, message: mqttDeadLetter(result.deadLetter, message.topic, message.payload, message.receivedAtMs) },
     count: (metrics) => metrics.deadLettered.inc({ reason }),
   }
 }

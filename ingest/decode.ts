@@ -8,17 +8,8 @@
  */
 import { createHash } from 'node:crypto'
 import { DeadLetterReasons, type IngestDeadLetterReason } from '../common/dead-letters.ts'
+import { type Reading } from '../common/readings.ts'
 import { parseRfc3339 } from '../common/time.ts'
-
-/** A valid reading, in °C, with the time normalised to RFC 3339 UTC with milliseconds. */
-export interface Reading {
-  id: string
-  area: string
-  device: string
-  celsius: number
-  /** RFC 3339, UTC (`toISOString()` form). */
-  time: string
-}
 
 export interface DeadLetter {
   reason: IngestDeadLetterReason
@@ -117,7 +108,7 @@ export function decode(layout: TopicLayout, topic: string, payload: Buffer, rece
   }
   const isoTime = new Date(timeMs).toISOString()
 
-  return { ok: true, reading: { id: (id as string | undefined) ?? readingId(device, isoTime, celsius), area, device, celsius, time: isoTime } }
+  return { ok: true, reading: { id: (id as string | undefined) ?? readingId(device, isoTime, celsius), area, device, celsius, timeMs } }
 }
 
 /**

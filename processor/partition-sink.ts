@@ -4,7 +4,7 @@
  * transaction and commit, so a read_committed reader sees them together or not at all (KIP-98).
  */
 import { Partitioners, type Kafka, type Producer, type TopicMessages } from 'kafkajs'
-import { MAX_CHUNK_BYTES, chunksOf } from './outputs.ts'
+import { chunksOf, MAX_CHUNK_BYTES } from './outputs.ts'
 
 /** What one input partition commits: its outputs and where a restart must begin. */
 export interface PartitionCommit {

@@ -10,10 +10,13 @@ import { type Batch, type KafkaMessage, type Message, type TopicMessages } from 
 import { type Logger } from '../common/logger.ts'
 import { formatCheckpoint } from './checkpoint.ts'
 import { type ProcessorMetrics } from './metrics.ts'
-import { deadLetterMessage, lateMessage, windowMessage } from './outputs.ts'
+import { windowData } from './outputs.ts'
 import { type PartitionCommit } from './partition-sink.ts'
-import { InvalidRecord, decodeReading } from './reading-decoder.ts'
+import { InvalidRecord, decodeReading } from '../common/readings.ts'
 import { Outcome, windowStartOf, type PartitionWindows, type WindowResult } from './windows.ts'
+import { recordDeadLetter } from '../common/dead-letters.ts'
+import { lateMessage } from '../common/late-readings.ts'
+import { windowMessage } from '../common/control-panel.ts'
 
 /** Outputs held before a commit is forced regardless of the interval: bounds memory and transaction size. */
 const MAX_PENDING_OUTPUTS = 10_000
@@ -136,7 +139,7 @@ export class PartitionTask {
           replayed++
           continue
         }
-        this.#pendingDeadLetters.push(deadLetterMessage(message, decoded, from, now))
+        this.#pendingDeadLetters.push(recordDeadLetter(message, decoded, from, now))
         metrics.invalid.inc({ reason: decoded.reason })
         continue
       }
@@ -216,7 +219,7 @@ export class PartitionTask {
     if (!hasOutputs && offset === this.#committedOffset && position === this.#committedPosition) return Promise.resolve()
     const windows = this.#pendingWindows
     const outputs: TopicMessages[] = []
-    if (windows.length > 0) outputs.push({ topic: config.controlPanelTopic, messages: windows.map(windowMessage) })
+    if (windows.length > 0) outputs.push({ topic: config.controlPanelTopic, messages: windows.map((result) => windowMessage(windowData(result))) })
     if (this.#pendingLate.length > 0) outputs.push({ topic: config.lateTopic, messages: this.#pendingLate })
     if (this.#pendingDeadLetters.length > 0) outputs.push({ topic: config.dlqTopic, messages: this.#pendingDeadLetters })
     this.#pendingWindows = []

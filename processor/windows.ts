@@ -19,17 +19,8 @@
  * replaying, a record whose window had closed by `streamTime` was already accounted for (emitted in a
  * window, sent to the late topic or the DLQ) and is skipped, so nothing is emitted twice.
  */
+import { type Reading } from '../common/readings.ts'
 import { addValue, emptyMoments, statistics, type Moments, type Statistics } from './accumulator.ts'
-
-export interface Reading {
-  /** CloudEvent id. */
-  id: string
-  area: string
-  device: string
-  celsius: number
-  /** Event time, epoch milliseconds. */
-  timeMs: number
-}
 
 export interface WindowResult {
   area: string

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mean, variance } from 'simple-statistics'
 import { expect, onTestFinished, test } from 'vitest'
-import { windowDataOf } from '../../common/events.ts'
+import { windowDataOf } from '../../common/control-panel.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const LATEST = join(ROOT, 'bench', 'results', 'latest.json')

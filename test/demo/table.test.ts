@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { sumMetric } from '../../demo/command.ts'
 import { createPanelState, recordWindow, renderPanel } from '../../demo/table.ts'
-import { type WindowData } from '../../common/events.ts'
+import { type WindowData } from '../../common/control-panel.ts'
 
 function window(area: string, windowStart: string, overrides: Partial<WindowData> = {}): WindowData {
   const end = new Date(Date.parse(windowStart) + 15_000).toISOString()

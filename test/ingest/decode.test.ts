@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { DeadLetterReasons, type IngestDeadLetterReason as DeadLetterReason } from '../../common/dead-letters.ts'
+const iso = (ms: number): string => new Date(ms).toISOString()
 import { decode, MAX_PAYLOAD_BYTES, parseTime, readingId, topicLayout, type DecodeResult } from '../../ingest/decode.ts'
 
 const layout = topicLayout('thermostats/+/+/temperature')
@@ -27,7 +28,7 @@ describe('decode: native payload', () => {
       area: 'kitchen',
       device: 'kitchen-t01',
       celsius: 18.91,
-      time: '2026-01-01T00:00:00.499Z',
+      timeMs: Date.parse('2026-01-01T00:00:00.499Z'),
     })
   })
 
@@ -48,13 +49,13 @@ describe('decode: native payload', () => {
   })
 
   it('defaults time to the receive time', () => {
-    expect(reading('{"temperature":20}').time).toBe('2026-03-04T05:06:07.089Z')
+    expect(iso(reading('{"temperature":20}').timeMs)).toBe('2026-03-04T05:06:07.089Z')
   })
 
   it('reads time as epoch milliseconds or RFC 3339 with an offset, normalised to UTC', () => {
-    expect(reading('{"temperature":20,"time":1767225600390}').time).toBe('2026-01-01T00:00:00.390Z')
-    expect(reading('{"temperature":20,"time":"2026-01-01T02:00:00.5+02:00"}').time).toBe('2026-01-01T00:00:00.500Z')
-    expect(reading('{"temperature":20,"time":"2026-01-01t00:00:00z"}').time).toBe('2026-01-01T00:00:00.000Z')
+    expect(iso(reading('{"temperature":20,"time":1767225600390}').timeMs)).toBe('2026-01-01T00:00:00.390Z')
+    expect(iso(reading('{"temperature":20,"time":"2026-01-01T02:00:00.5+02:00"}').timeMs)).toBe('2026-01-01T00:00:00.500Z')
+    expect(iso(reading('{"temperature":20,"time":"2026-01-01t00:00:00z"}').timeMs)).toBe('2026-01-01T00:00:00.000Z')
   })
 
   it('derives the same id from the same device, time and value, and a different one when any changes', () => {
@@ -87,7 +88,7 @@ describe('decode: native payload', () => {
 describe('decode: structured CloudEvents', () => {
   it('keeps the id and time of a CloudEvent 1.0 and reads temperature and unit from data', () => {
     const event = { specversion: '1.0', id: 'ce-1', source: '/somewhere', type: 'x', time: '2026-01-01T00:00:05.000Z', data: { temperature: 68, unit: 'F' } }
-    expect(reading(JSON.stringify(event))).toEqual({ id: 'ce-1', area: 'kitchen', device: 'kitchen-t01', celsius: 20, time: '2026-01-01T00:00:05.000Z' })
+    expect(reading(JSON.stringify(event))).toEqual({ id: 'ce-1', area: 'kitchen', device: 'kitchen-t01', celsius: 20, timeMs: Date.parse('2026-01-01T00:00:05.000Z') })
   })
 
   it('accepts specversion 0.3 and data_base64', () => {
@@ -96,7 +97,7 @@ describe('decode: structured CloudEvents', () => {
     const result = reading(JSON.stringify(event))
     expect(result.id).toBe('ce-2')
     expect(result.celsius).toBeCloseTo(26.85, 10)
-    expect(result.time).toBe('2026-03-04T05:06:07.089Z')
+    expect(iso(result.timeMs)).toBe('2026-03-04T05:06:07.089Z')
   })
 
   it('takes area and device from the topic, never from the event', () => {

@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { expect, onTestFinished } from 'vitest'
 import { GOLDEN_DIR } from '../helpers/golden.ts'
-import { CloudEventHeaders, decodeWindow, type WindowData } from '../../common/events.ts'
 import { EventTypes } from '../../common/topics.ts'
-import { ProcessorHeaders } from '../../processor/outputs.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
 import { consumeUntil, createTopics, kafkaBrokers, testAdmin, testProducer, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
+import { CloudEventHeaders } from '../../common/events.ts'
+import { decodeWindow, type WindowData } from '../../common/control-panel.ts'
+import { LateHeaders } from '../../common/late-readings.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
 
@@ -270,7 +271,7 @@ export function expectGoldenLate(records: ConsumedRecord[], lateIds: string[]): 
     expect(record.key).toBe(data.area)
     expect(record.headers).toMatchObject({ ce_specversion: '1.0', ce_type: 'dev.thermocline.reading.v1', 'content-type': 'application/json' })
     const time = Date.parse(record.headers[CloudEventHeaders.time]!)
-    expect(record.headers[ProcessorHeaders.missedWindow]).toBe(`${data.area}/${new Date(time - (time % 15_000)).toISOString()}`)
+    expect(record.headers[LateHeaders.missedWindow]).toBe(`${data.area}/${new Date(time - (time % 15_000)).toISOString()}`)
   }
 }
 

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto'
 import { Kafka as KafkaBinding, type CloudEvent } from 'cloudevents'
 import { type KafkaMessage } from 'kafkajs'
-import { type WindowData } from '../../common/events.ts'
 import { MAX_DEAD_LETTER_PAYLOAD_BYTES, estimatedRecordBytes } from '../../common/kafka.ts'
 import { describe, expect, it } from 'vitest'
 import { DeadLetterHeaders } from '../../common/dead-letters.ts'
-import { InvalidRecord } from '../../processor/reading-decoder.ts'
-import { ProcessorHeaders, chunksOf, deadLetterMessage, lateMessage, windowMessage } from '../../processor/outputs.ts'
+import { InvalidRecord } from '../../common/readings.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
 import { type WindowResult } from '../../processor/windows.ts'
+import { windowMessage, type WindowData } from '../../common/control-panel.ts'
+import { LateHeaders, lateMessage } from '../../common/late-readings.ts'
+import { chunksOf, windowData } from '../../processor/outputs.ts'
+import { recordDeadLetter } from '../../common/dead-letters.ts'
 
 const T0 = Date.parse('2026-01-01T00:00:15.000Z')
 
@@ -25,7 +27,7 @@ function result(overrides: Partial<WindowResult['statistics']> = {}): WindowResu
 
 describe('the window CloudEvent', () => {
   it('is binary mode, keyed by area, with the contract id, source, subject, time and data', () => {
-    const message = windowMessage(result())
+    const message = windowMessage(windowData(result()))
     expect(message.key).toBe('lab-1')
     expect(message.headers).toEqual({
       ce_id: 'lab-1/2026-01-01T00:00:15.000Z',
@@ -52,7 +54,7 @@ describe('the window CloudEvent', () => {
   })
 
   it('reads back through the cloudevents SDK (strict validation) as the same event', () => {
-    const message = windowMessage(result())
+    const message = windowMessage(windowData(result()))
     const headers = Object.fromEntries(Object.entries(message.headers!).map(([name, value]) => [name, String(value)]))
     const kafkaMessage = { headers, key: 'lab-1', value: String(message.value), body: String(message.value), timestamp: String(T0) }
     const event = KafkaBinding.toEvent(kafkaMessage as Parameters<typeof KafkaBinding.toEvent>[0]) as CloudEvent<WindowData>
@@ -69,7 +71,7 @@ describe('the window CloudEvent', () => {
   })
 
   it('writes sampleVariance null for a window of one reading', () => {
-    const data = JSON.parse(String(windowMessage(result({ count: 1, variance: 0, sampleVariance: null, stddev: 0 })).value)) as { sampleVariance: unknown }
+    const data = JSON.parse(String(windowMessage(windowData(result({ count: 1, variance: 0, sampleVariance: null, stddev: 0 }))).value)) as { sampleVariance: unknown }
     expect(data.sampleVariance).toBeNull()
   })
 })
@@ -82,11 +84,11 @@ describe('late and dead-letter records', () => {
     const message = lateMessage(original, 'lab-1', T0)
     expect(message.key).toBe(original.key)
     expect(message.value).toBe(original.value)
-    expect(message.headers).toEqual({ ce_id: headers.ce_id, [ProcessorHeaders.missedWindow]: 'lab-1/2026-01-01T00:00:15.000Z' })
+    expect(message.headers).toEqual({ ce_id: headers.ce_id, [LateHeaders.missedWindow]: 'lab-1/2026-01-01T00:00:15.000Z' })
   })
 
   it('sends an invalid record to the DLQ unchanged, with the reason and where it came from', () => {
-    const message = deadLetterMessage(original, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
+    const message = recordDeadLetter(original, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
     expect(message.value).toBe(original.value)
     expect(message.headers).toMatchObject({
       error: 'not_json',
@@ -103,7 +105,7 @@ describe('late and dead-letter records', () => {
   it("keeps a dead letter under Kafka's size limit: a huge value cut, with its length and digest; huge original headers left out", () => {
     const value = Buffer.alloc(MAX_DEAD_LETTER_PAYLOAD_BYTES + 1, 'v')
     const huge = { ...original, value, headers: { ce_id: Buffer.alloc(200 * 1024, 'h') } } as unknown as KafkaMessage
-    const message = deadLetterMessage(huge, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
+    const message = recordDeadLetter(huge, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
     expect((message.value as Buffer).equals(value.subarray(0, MAX_DEAD_LETTER_PAYLOAD_BYTES))).toBe(true)
     expect(message.headers).toMatchObject({
       payload_bytes: String(value.length),
@@ -114,7 +116,7 @@ describe('late and dead-letter records', () => {
     expect(message.headers).not.toHaveProperty('ce_id')
     expect(estimatedRecordBytes(message)).toBeLessThan(512 * 1024)
     // The detail quotes at most 1,024 characters of whatever it names.
-    const quoting = deadLetterMessage(original, new InvalidRecord('bad_specversion', `ce_specversion is "${'9'.repeat(100_000)}"`), { topic: 'readings', partition: 2 }, T0)
+    const quoting = recordDeadLetter(original, new InvalidRecord('bad_specversion', `ce_specversion is "${'9'.repeat(100_000)}"`), { topic: 'readings', partition: 2 }, T0)
     expect(String(quoting.headers![DeadLetterHeaders.errorDetail]).length).toBe(1_024)
   })
 })

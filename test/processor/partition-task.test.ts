@@ -6,15 +6,15 @@
 import { type Batch, type KafkaMessage } from 'kafkajs'
 import { Registry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
-import { CloudEventHeaders } from '../../common/events.ts'
 import { createLogger } from '../../common/logger.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
 import { createProcessorMetrics } from '../../processor/metrics.ts'
-import { ProcessorHeaders } from '../../processor/outputs.ts'
 import { type PartitionCommit } from '../../processor/partition-sink.ts'
 import { PartitionTask, type PartitionCommitter } from '../../processor/partition-task.ts'
 import { PartitionWindows } from '../../processor/windows.ts'
+import { CloudEventHeaders } from '../../common/events.ts'
+import { LateHeaders } from '../../common/late-readings.ts'
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z')
 const TOPICS = { controlPanelTopic: 'cp', lateTopic: 'late', dlqTopic: 'dlq' }
@@ -120,7 +120,7 @@ describe('PartitionTask', () => {
     await task.commitIfDue(true)
     const late = sink.commits[1]!.outputs.find((output) => output.topic === 'late')!
     expect(late.messages).toHaveLength(1)
-    expect(late.messages[0]!.headers).toMatchObject({ [ProcessorHeaders.missedWindow]: `kitchen/${new Date(T0).toISOString()}` })
+    expect(late.messages[0]!.headers).toMatchObject({ [LateHeaders.missedWindow]: `kitchen/${new Date(T0).toISOString()}` })
   })
 
   it('commits nothing when nothing changed since the last commit', async () => {

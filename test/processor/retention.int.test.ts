@@ -6,9 +6,9 @@
  * transactions, wipe the checkpoint, and emit again the windows of records already processed.
  */
 import { describe, expect, it } from 'vitest'
-import { CloudEventHeaders } from '../../common/events.ts'
 import { consumeUntil, testAdmin, testKafka, type ConsumedRecord } from '../helpers/brokers.ts'
 import { feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from './helpers.ts'
+import { CloudEventHeaders } from '../../common/events.ts'
 
 const golden = loadGolden()
 const distinctIds = (records: ConsumedRecord[]): number => new Set(records.map((record) => record.headers[CloudEventHeaders.id])).size

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { Outcome, PartitionWindows, windowStartOf, type Reading } from '../../processor/windows.ts'
+import { Outcome, PartitionWindows, windowStartOf } from '../../processor/windows.ts'
+import { type Reading } from '../../common/readings.ts'
 
 const WINDOW_MS = 15_000
 const GRACE_MS = 5_000

@@ -5,7 +5,6 @@
  * counted once, °F/K/CloudEvents read as °C readings.
  */
 import { describe, expect, it } from 'vitest'
-import { CloudEventHeaders, decodeWindow } from '../../common/events.ts'
 import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
 import { toCelsius, type Unit } from '../../simulator/model.ts'
 import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, testKafka, type ConsumedRecord } from '../helpers/brokers.ts'
@@ -13,6 +12,8 @@ import { runCli } from '../helpers/cli.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
 import { readAll } from '../processor/helpers.ts'
 import { startCli } from './simulator-process.ts'
+import { CloudEventHeaders } from '../../common/events.ts'
+import { decodeWindow } from '../../common/control-panel.ts'
 
 const WINDOW_MS = 15_000
 const GRACE_MS = 5_000

@@ -1,6 +1,6 @@
 /** decodeWindow: what every reader of control-panel (the demo, bench, tests) takes as a window. */
 import { describe, expect, it } from 'vitest'
-import { InvalidWindow, decodeWindow, windowDataOf } from '../../common/events.ts'
+import { decodeWindow, InvalidWindow, windowDataOf } from '../../common/control-panel.ts'
 
 const WINDOW = {
   area: 'kitchen',

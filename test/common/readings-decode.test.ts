@@ -1,8 +1,8 @@
 import { CloudEvent } from 'cloudevents'
 import { describe, expect, it } from 'vitest'
-import { toKafkaMessage } from '../../common/events.ts'
 import { DeadLetterReasons } from '../../common/dead-letters.ts'
-import { InvalidRecord, decodeReading } from '../../processor/reading-decoder.ts'
+import { InvalidRecord, decodeReading } from '../../common/readings.ts'
+import { toKafkaMessage } from '../../common/events.ts'
 
 /** A reading record as ingest writes it (through the SDK binding), with header values as kafkajs hands them over: Buffers. */
 function record(overrides: { headers?: Record<string, string | undefined>; value?: string | null; key?: string | null } = {}) {

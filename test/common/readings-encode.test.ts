@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto'
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents'
 import { describe, expect, it } from 'vitest'
-import { headersToStrings, toKafkaMessage } from '../../common/events.ts'
 import { MAX_DEAD_LETTER_PAYLOAD_BYTES } from '../../common/kafka.ts'
-import { deadLetterMessage } from '../../ingest/dead-letter.ts'
 import { DeadLetterReasons } from '../../common/dead-letters.ts'
-import { type Reading } from '../../ingest/decode.ts'
-import { readingEvent, readingMessage } from '../../ingest/reading-event.ts'
+import { readingEvent, readingMessage, type Reading } from '../../common/readings.ts'
+import { headersToStrings, toKafkaMessage } from '../../common/events.ts'
+import { mqttDeadLetter } from '../../common/dead-letters.ts'
 
-const reading: Reading = { id: 'porch-f-t00-8', area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111, time: '2026-01-01T00:00:00.540Z' }
+const reading: Reading = { id: 'porch-f-t00-8', area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111, timeMs: Date.parse('2026-01-01T00:00:00.540Z') }
 
 describe('reading CloudEvent', () => {
   it('carries the contract attributes and data', () => {
@@ -52,7 +51,7 @@ describe('reading CloudEvent', () => {
       timestamp: undefined,
     } as never) as CloudEvent
     expect(back.id).toBe(reading.id)
-    expect(back.time).toBe(reading.time)
+    expect(back.time).toBe('2026-01-01T00:00:00.540Z')
     expect(back.data).toEqual({ area: 'porch-f', device: 'porch-f-t00', celsius: 21.11111111111111 })
   })
 })
@@ -60,9 +59,9 @@ describe('reading CloudEvent', () => {
 describe('readingMessage', () => {
   const readings: Reading[] = [
     reading,
-    { id: 'a', area: 'a', device: 'b', celsius: -100, time: '1970-01-01T00:00:00.000Z' },
-    { id: 'x y/z?%"\\ü', area: 'A.b_c-9', device: 'd'.repeat(64), celsius: 150, time: '2099-12-31T23:59:59.999Z' },
-    { id: 'kitchen-t01-0123456789abcdef0123456789abcdef', area: 'kitchen', device: 'kitchen-t01', celsius: 0.1 + 0.2, time: '2026-01-01T00:00:00.001Z' },
+    { id: 'a', area: 'a', device: 'b', celsius: -100, timeMs: Date.parse('1970-01-01T00:00:00.000Z') },
+    { id: 'x y/z?%"\\ü', area: 'A.b_c-9', device: 'd'.repeat(64), celsius: 150, timeMs: Date.parse('2099-12-31T23:59:59.999Z') },
+    { id: 'kitchen-t01-0123456789abcdef0123456789abcdef', area: 'kitchen', device: 'kitchen-t01', celsius: 0.1 + 0.2, timeMs: Date.parse('2026-01-01T00:00:00.001Z') },
   ]
   it.each(readings)('is what the SDK binary binding makes of the strictly built event, less ce_datacontenttype ($id)', (sample) => {
     const strict = new CloudEvent({ ...readingEvent(sample) })
@@ -79,7 +78,7 @@ describe('readingMessage', () => {
 describe('dead-letter message', () => {
   it('keeps the payload bytes and says why, where from and when', () => {
     const payload = Buffer.from([0x7b, 0xff, 0x00, 0x7d])
-    const message = deadLetterMessage({ reason: DeadLetterReasons.notJson, detail: 'payload is not JSON' }, 'thermostats/a/b/temperature', payload, Date.parse('2026-01-01T00:00:01.250Z'))
+    const message = mqttDeadLetter({ reason: DeadLetterReasons.notJson, detail: 'payload is not JSON' }, 'thermostats/a/b/temperature', payload, Date.parse('2026-01-01T00:00:01.250Z'))
     expect(message.key).toBe('thermostats/a/b/temperature')
     expect(message.value).toBe(payload)
     expect(message.headers).toEqual({
@@ -93,12 +92,12 @@ describe('dead-letter message', () => {
   it('keeps a payload of exactly the bound whole, and cuts a longer one to its beginning with its length and digest', () => {
     const reason = { reason: DeadLetterReasons.payloadTooLarge, detail: 'too large' }
     const atBound = Buffer.alloc(MAX_DEAD_LETTER_PAYLOAD_BYTES, 'a')
-    const kept = deadLetterMessage(reason, 't', atBound, 0)
+    const kept = mqttDeadLetter(reason, 't', atBound, 0)
     expect(kept.value).toBe(atBound)
     expect(Object.keys(kept.headers!)).not.toContain('payload_bytes')
 
     const longer = Buffer.concat([atBound, Buffer.from('tail')])
-    const cut = deadLetterMessage(reason, 't', longer, 0)
+    const cut = mqttDeadLetter(reason, 't', longer, 0)
     expect((cut.value as Buffer).equals(atBound)).toBe(true)
     expect(cut.headers).toMatchObject({ error: 'payload_too_large', payload_bytes: String(longer.length), payload_sha256: createHash('sha256').update(longer).digest('hex') })
   })
