@@ -56,6 +56,10 @@ export class Processor {
   readonly #owners = new Map<number, PartitionTask>()
   /** The partitions of the readings topic the group gave this instance at its last join. */
   #assigned = new Set<number>()
+  /** Partitions being taken back (#recover): paused, and their batches dropped until then. */
+  readonly #recovering = new Set<number>()
+  /** Bumped at every open and drop of a partition: an open that finds it changed was superseded. */
+  readonly #generations = new Map<number, number>()
   #admin: Admin | undefined
   #offsets: GroupOffsets | undefined
   #consumer: Consumer | undefined
@@ -105,6 +109,7 @@ export class Processor {
       // nothing new to read still closes its restored windows through idleness.
       for (const partition of assigned) {
         this.#task(partition).catch((error: unknown) => {
+          if (error instanceof Superseded) return
           this.#logger.warn('could not take over a partition; trying again', { partition, error })
           void this.#recover(partition)
         })
@@ -154,7 +159,7 @@ export class Processor {
   #task(partition: number, rewind = false): Promise<PartitionTask> {
     let pending = this.#tasks.get(partition)
     if (pending === undefined) {
-      pending = this.#openTask(partition, rewind)
+      pending = this.#openTask(partition, rewind, this.#nextGeneration(partition))
       this.#tasks.set(partition, pending)
       pending.catch(() => {
         if (this.#tasks.get(partition) === pending) this.#tasks.delete(partition)
@@ -171,7 +176,7 @@ export class Processor {
    * no batch would come to trigger #align: it is sent back to the checkpoint here, before the task
    * is handed out, so every batch fetched before that is stale (#onBatch drops those).
    */
-  async #openTask(partition: number, rewind: boolean): Promise<PartitionTask> {
+  async #openTask(partition: number, rewind: boolean, generation: number): Promise<PartitionTask> {
     const config = this.#config
     const sink = new PartitionSink(this.#kafka, { groupId: config.groupId, topic: config.readingsTopic, partition })
     try {
@@ -185,8 +190,9 @@ export class Processor {
       const checkpoint = committed === undefined ? undefined : parseCheckpoint(entry?.metadata)
       if (checkpoint !== undefined) windows.restore(checkpoint.streamTime ?? -Infinity, checkpoint.position, now)
       else if (committed !== undefined) this.#logger.warn('committed offset without a processor checkpoint: starting there without replay', { partition, offset: committed })
-      // Never committed: the group starts a partition at its earliest record (fromBeginning).
-      const start = rewind ? (committed ?? (await this.#offsets!.logStarts()).get(partition) ?? 0) : committed
+      // Never committed: the group starts a partition at its earliest record (fromBeginning). Said
+      // explicitly, so that a consumer found elsewhere (after a failed first transaction) goes back.
+      const start = committed ?? (await this.#offsets!.logStarts()).get(partition) ?? 0
       const task = new PartitionTask({
         partition,
         sink,
@@ -201,6 +207,8 @@ export class Processor {
         onFailed: (failed) => this.#onTransactionFailed(failed),
       })
       if (this.#stopping) throw new Error('the processor is stopping')
+      // Revoked (or dropped and opened again) while this open awaited: another open owns it now.
+      if (this.#generations.get(partition) !== generation) throw new Superseded(partition)
       if (rewind) this.#consumer!.seek({ topic: config.readingsTopic, partition, offset: String(start) })
       this.#owners.set(partition, task)
       const fields = { partition, transactionalId: sink.transactionalId, offset: committed ?? 'earliest', position: checkpoint?.position, streamTime: checkpoint?.streamTime }
@@ -220,19 +228,44 @@ export class Processor {
    * was a fence by a new owner, the rebalance that moved the partition reaches this instance by then
    * and the partition is no longer ours to take (fencing its new owner back would only churn).
    */
-  async #recover(partition: number): Promise<void> {
-    let delayMs = this.#heartbeatIntervalMs()
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, delayMs))
-      if (this.#stopping || !this.#assigned.has(partition) || this.#tasks.has(partition)) return
-      try {
-        await this.#task(partition, true)
-        return
-      } catch (error) {
-        delayMs = Math.min(delayMs * 2, 10_000)
-        this.#logger.warn('could not take the partition back; trying again', { partition, inMs: delayMs, error: error as Error })
+  async #recover(partition: number, dropped: Promise<void> = Promise.resolve()): Promise<void> {
+    // At once, before any await: no batch may open the partition the ordinary way meanwhile.
+    this.#recovering.add(partition)
+    this.#pauseOrResume('pause', partition)
+    try {
+      await dropped
+      let delayMs = this.#heartbeatIntervalMs()
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, delayMs))
+        if (this.#stopping || !this.#assigned.has(partition) || this.#tasks.has(partition)) return
+        try {
+          await this.#task(partition, true)
+          return
+        } catch (error) {
+          if (error instanceof Superseded) continue
+          delayMs = Math.min(delayMs * 2, 10_000)
+          this.#logger.warn('could not take the partition back; trying again', { partition, inMs: delayMs, error: error as Error })
+        }
       }
+    } finally {
+      // After the rewind's seek: the next fetch starts at the checkpoint.
+      this.#recovering.delete(partition)
+      this.#pauseOrResume('resume', partition)
     }
+  }
+
+  #pauseOrResume(what: 'pause' | 'resume', partition: number): void {
+    try {
+      this.#consumer?.[what]([{ topic: this.#config.readingsTopic, partitions: [partition] }])
+    } catch (error) {
+      this.#logger.debug(`could not ${what} a partition`, { partition, error: error as Error })
+    }
+  }
+
+  #nextGeneration(partition: number): number {
+    const next = (this.#generations.get(partition) ?? 0) + 1
+    this.#generations.set(partition, next)
+    return next
   }
 
   #heartbeatIntervalMs(): number {
@@ -248,6 +281,7 @@ export class Processor {
     if (pending === undefined) return
     this.#tasks.delete(partition)
     this.#owners.delete(partition)
+    this.#nextGeneration(partition)
     const task = await pending.catch(() => undefined)
     if (task === undefined) return
     this.#logger.info('partition state dropped', { partition, why })
@@ -260,14 +294,21 @@ export class Processor {
     // Only if this task still owns the partition: after a revocation and reassignment, a new task
     // (whose fence is what failed this transaction) may own it already.
     const owned = this.#owners.get(task.partition) === task
-    void this.#drop(task.partition, 'transaction failed', task).then(() => {
-      if (owned) void this.#recover(task.partition)
-    })
+    const dropped = this.#drop(task.partition, 'transaction failed', task)
+    if (owned) void this.#recover(task.partition, dropped)
   }
 
   async #onBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
-    if (this.#stopping) return
-    const task = await this.#task(batch.partition)
+    // Being taken back: the partition is paused, and the rewind sends the consumer back anyway.
+    if (this.#stopping || this.#recovering.has(batch.partition)) return
+    let task: PartitionTask
+    try {
+      task = await this.#task(batch.partition)
+    } catch (error) {
+      // Revoked while it opened: whoever owns it now reads it.
+      if (error instanceof Superseded) return
+      throw error
+    }
     await task.run(async () => {
       // Fetched before a seek (#align, or a partition taken back): the next fetch starts at the seek.
       if (task.closed || this.#stopping || isStale()) return
@@ -303,14 +344,21 @@ export class Processor {
       if (pausedMs >= Math.min(this.#config.idleMs, this.#config.sessionTimeoutMs)) this.#logger.warn(message)
       else this.#logger.debug(message)
     }
-    for (const pending of this.#tasks.values()) {
-      void pending
-        .then((task) =>
-          task.run(async () => {
-            if (!this.#stopping) await task.tick()
-          }),
-        )
+    // Opened tasks only: one still opening gets its ticks once it is open.
+    for (const task of this.#owners.values()) {
+      task
+        .run(async () => {
+          if (!this.#stopping) await task.tick()
+        })
         .catch((error: unknown) => this.#logger.warn('idle tick failed', { error }))
     }
+  }
+}
+
+/** An open of a partition that was dropped (revoked, or its transaction failed) before it completed. */
+class Superseded extends Error {
+  constructor(partition: number) {
+    super(`the takeover of partition ${partition} was superseded`)
+    this.name = 'Superseded'
   }
 }
