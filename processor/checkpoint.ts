@@ -1,7 +1,22 @@
 /**
  * Where the consumer group stands on the readings topic: per partition, the committed offset and the
  * checkpoint the processor stores in that offset's metadata, written in the same transaction as the
- * partition's outputs (see processor.ts, "Exactly once").
+ * partition's outputs.
+ *
+ * Exactly once (docs/contract.md, "Window semantics"; docs/processor.md, "Exactly once"):
+ * - Each commit of partition p is one Kafka transaction holding the windows that closed, the late
+ *   readings and DLQ records produced since the last commit, and the consumer offset of p
+ *   (TxnOffsetCommit). The offset is the earliest one an open window still needs; its metadata holds
+ *   the PartitionCheckpoint: `position` (next offset not processed) and `streamTime`. Offset and
+ *   metadata are written atomically with the outputs, so they always describe exactly the outputs a
+ *   read_committed reader can see.
+ * - On assignment, the new owner first fences (InitProducerId with p's transactional id aborts the
+ *   previous owner's open transaction and bars it from committing), then reads p's committed offset
+ *   and checkpoint, seeks there and re-reads up to `position` to rebuild the open windows; records
+ *   whose window had closed by the checkpoint's stream time are skipped (their window, late or DLQ
+ *   record is already committed). Nothing is emitted twice and nothing is lost.
+ * - kafkajs has no KIP-447 (sendOffsets is TxnOffsetCommit v0, unaware of group generations), so the
+ *   consumer group alone cannot fence a zombie; one transactional id per input partition does.
  */
 import { type Admin } from 'kafkajs'
 import { retrying } from '../common/kafka.ts'

@@ -5,20 +5,8 @@
  * group membership, taking a partition over (fence, checkpoint.ts, seek) and back after a failed
  * transaction, the offset repair at start (offset-repair.ts) and the idle ticker.
  *
- * Exactly once (docs/contract.md, "Window semantics"; docs/processor.md, "Exactly once"):
- * - Each commit of partition p is one Kafka transaction holding the windows that closed, the late
- *   readings and DLQ records produced since the last commit, and the consumer offset of p
- *   (TxnOffsetCommit). The offset is the earliest one an open window still needs; its metadata holds
- *   the PartitionCheckpoint: `position` (next offset not processed) and `streamTime`. Offset and
- *   metadata are written atomically with the outputs, so they always describe exactly the outputs a
- *   read_committed reader can see.
- * - On assignment, the new owner first fences (InitProducerId with p's transactional id aborts the
- *   previous owner's open transaction and bars it from committing), then reads p's committed offset
- *   and checkpoint, seeks there and re-reads up to `position` to rebuild the open windows; records
- *   whose window had closed by the checkpoint's stream time are skipped (their window, late or DLQ
- *   record is already committed). Nothing is emitted twice and nothing is lost.
- * - kafkajs has no KIP-447 (sendOffsets is TxnOffsetCommit v0, unaware of group generations), so the
- *   consumer group alone cannot fence a zombie; one transactional id per input partition does.
+ *
+ * Exactly once: the protocol is described in checkpoint.ts (and docs/processor.md, "Exactly once").
  */
 import { type Admin, type Batch, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs'
 import { ensureTopics } from '../common/kafka.ts'
@@ -208,7 +196,7 @@ export class Processor {
       })
       if (this.#stopping) throw new Error('the processor is stopping')
       // Revoked (or dropped and opened again) while this open awaited: another open owns it now.
-      if (this.#generations.get(partition) !== generation) throw new Superseded(partition)
+      if (this.#generations.get(partition) !== generation) throw new Superseded(`the takeover of partition ${partition} was superseded`)
       if (rewind) this.#consumer!.seek({ topic: config.readingsTopic, partition, offset: String(start) })
       this.#owners.set(partition, task)
       const fields = { partition, transactionalId: sink.transactionalId, offset: committed ?? 'earliest', position: checkpoint?.position, streamTime: checkpoint?.streamTime }
@@ -356,9 +344,4 @@ export class Processor {
 }
 
 /** An open of a partition that was dropped (revoked, or its transaction failed) before it completed. */
-class Superseded extends Error {
-  constructor(partition: number) {
-    super(`the takeover of partition ${partition} was superseded`)
-    this.name = 'Superseded'
-  }
-}
+class Superseded extends Error {}

@@ -12,7 +12,7 @@ import org.apache.kafka.streams.state.WindowStore;
 
 /**
  * Parses the value JSON and drops a reading whose CloudEvent id (header ce_id) was already seen in
- * the same window (design.md: duplicates count once). Records that do not parse are dropped and counted.
+ * the same window (docs/contract.md: duplicates count once). Records that do not parse are dropped and counted.
  */
 final class ReadingDecoder implements FixedKeyProcessor<String, byte[], Reading> {
   static final LongAdder DECODED = new LongAdder();

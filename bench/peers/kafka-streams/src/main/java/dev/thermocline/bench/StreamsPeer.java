@@ -27,7 +27,7 @@ import org.apache.kafka.streams.state.WindowStore;
 import org.apache.kafka.common.utils.Bytes;
 
 /**
- * The Kafka Streams peer of `thermocline process` (issue 7): per area (the record key), 15 s
+ * The Kafka Streams peer of `thermocline process`: per area (the record key), 15 s
  * tumbling event-time windows aligned to the epoch, 5 s grace, readings deduplicated by CloudEvent
  * id, count / distinct devices / mean / M2 (Welford) / min / max, final results only
  * (EmitStrategy.onWindowClose, KIP-825), one JSON window per area and window on the output topic.
@@ -85,7 +85,7 @@ public final class StreamsPeer {
     return builder.build();
   }
 
-  /** The `data` of the processor's window event (design.md): the same fields, times RFC 3339 with millis. */
+  /** The `data` of the processor's window event (docs/contract.md): the same fields, times RFC 3339 with millis. */
   static String windowJson(ObjectMapper json, Windowed<String> window, WindowAggregate aggregate) {
     ObjectNode node = json.createObjectNode();
     double m2 = aggregate.m2 > 0 ? aggregate.m2 : 0;
