@@ -29,7 +29,21 @@ export interface KafkaBrokerSettings {
   heap: string
   partitions: number
   startTimeoutMs: number
+  /**
+   * How late the broker's heartbeat to its own controller may be before the controller fences it
+   * (default: LOCAL_BROKER_SESSION_MS). A restart after a crash waits out the old session.
+   */
+  brokerSessionMs?: number
 }
+
+/**
+ * Kafka's default is 9 s. On one node the broker and its controller share a JVM, and a JVM starved of
+ * CPU (both cores busy: a laptop building, a shared CI machine) missed 9 s often: 17 times in 12
+ * minutes here under the test suite beside two busy loops, each time fencing itself — every partition
+ * without a leader, coordinators reloading, transactions failing. 30 s rides that out; the price is
+ * that a broker restarted after a crash waits up to 30 s for its old registration to expire.
+ */
+const LOCAL_BROKER_SESSION_MS = 30_000
 
 export interface KafkaPaths {
   libs: string
@@ -104,6 +118,8 @@ min.insync.replicas=1
 default.replication.factor=1
 # Consumer groups form at once instead of waiting 3 s for more members.
 group.initial.rebalance.delay.ms=0
+# See LOCAL_BROKER_SESSION_MS in stack/kafka-broker.ts.
+broker.session.timeout.ms=${settings.brokerSessionMs ?? LOCAL_BROKER_SESSION_MS}
 auto.create.topics.enable=true
 delete.topic.enable=true
 log.retention.hours=168

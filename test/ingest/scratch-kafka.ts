@@ -30,7 +30,8 @@ export async function startScratchKafka(): Promise<ScratchKafka> {
     await stopKafka(home)
     rmSync(home, { recursive: true, force: true })
   })
-  const settings: KafkaBrokerSettings = { home, host: '127.0.0.1', port: await freePort(), controllerPort: await freePort(), heap: '384m', partitions: 1, startTimeoutMs: 90_000 }
+  // Kafka's default session: this broker is SIGKILLed and restarted, and waits out its old registration.
+  const settings: KafkaBrokerSettings = { home, host: '127.0.0.1', port: await freePort(), controllerPort: await freePort(), heap: '384m', partitions: 1, startTimeoutMs: 90_000, brokerSessionMs: 9_000 }
   const logger = createLogger('scratch-kafka', 'warn')
   await startKafka(settings, logger)
   return {
