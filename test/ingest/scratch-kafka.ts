@@ -31,7 +31,16 @@ export async function startScratchKafka(): Promise<ScratchKafka> {
     rmSync(home, { recursive: true, force: true })
   })
   // Kafka's default session: this broker is SIGKILLed and restarted, and waits out its old registration.
-  const settings: KafkaBrokerSettings = { home, host: '127.0.0.1', port: await freePort(), controllerPort: await freePort(), heap: '384m', partitions: 1, startTimeoutMs: 90_000, brokerSessionMs: 9_000 }
+  const settings: KafkaBrokerSettings = {
+    home,
+    host: '127.0.0.1',
+    port: await freePort(),
+    controllerPort: await freePort(),
+    heap: '384m',
+    partitions: 1,
+    startTimeoutMs: 90_000,
+    brokerSessionMs: 9_000,
+  }
   const logger = createLogger('scratch-kafka', 'warn')
   await startKafka(settings, logger)
   return {

@@ -281,7 +281,8 @@ export interface ProcessorProcess {
   readonly exited: Promise<number | null>
   log(): string
   /** Resolves when a stderr line matches, rejects after `timeoutMs` or when the process exits first. */
-  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<void>
+  /** `since`: only what was logged from that length of the log on (see `log().length`). */
+  waitForLog(pattern: RegExp, timeoutMs?: number, since?: number): Promise<void>
   kill(signal: NodeJS.Signals): void
 }
 
@@ -316,11 +317,11 @@ export function startProcessor(env: Record<string, string>): ProcessorProcess {
     child,
     exited,
     log: () => stderr,
-    waitForLog: (pattern, timeoutMs = 30_000) =>
+    waitForLog: (pattern, timeoutMs = 30_000, since = 0) =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; log:\n${stderr}`)), timeoutMs)
         const check = (): void => {
-          if (pattern.test(stderr)) {
+          if (pattern.test(stderr.slice(since))) {
             clearTimeout(timer)
             resolve()
           } else if (done) {

@@ -67,12 +67,17 @@ describe('a paused processor', () => {
     // Both hold partitions now.
     await zombie.waitForLog(/joined the consumer group[\s\S]*joined the consumer group/)
     await feed(kafka, t.readings, before, LIVE)
+    const survivorLogAtStop = survivor.log().length
     zombie.kill('SIGSTOP')
+    const stoppedAt = Date.now()
     // Written while the zombie is frozen: its partitions' share waits for whoever owns them next.
     await feed(kafka, t.readings, during, LIVE)
     // Its session expires, the group gives every partition to the survivor, which fences the
-    // zombie's transactional ids and carries on from the zombie's last commit.
-    await survivor.waitForLog(/joined the consumer group[^\n]*partitions=\[0,1,2,3\]/, 30_000)
+    // zombie's transactional ids and carries on from the zombie's last commit. Frozen for at least
+    // its session (6 s) in any case: a busy broker can evict both members and hand the survivor
+    // every partition sooner, and the zombie must be one that outlived its session.
+    await survivor.waitForLog(/joined the consumer group[^\n]*partitions=\[0,1,2,3\]/, 60_000, survivorLogAtStop)
+    await sleep(7_000 - (Date.now() - stoppedAt))
     zombie.kill('SIGCONT')
     await feed(kafka, t.readings, [...after, ...streamEnd(golden, 4)], LIVE)
     await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
