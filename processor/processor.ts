@@ -158,10 +158,10 @@ export class Processor {
 
   /**
    * Fences the partition, reads its checkpoint and rebuilds its windows from there. On a first
-   * assignment the consumer starts where kafkajs read the group's offset, and #align moves it to the
+   * assignment the consumer starts where kafkajs read the group's offset, and PartitionTask.align moves it to the
    * checkpoint if that differs. With `rewind` (taking a partition back after a failed transaction)
    * the consumer has already read past the checkpoint, possibly to the end of the partition, where
-   * no batch would come to trigger #align: it is sent back to the checkpoint here, before the task
+   * no batch would come to trigger align: it is sent back to the checkpoint here, before the task
    * is handed out, so every batch fetched before that is stale (#onBatch drops those).
    */
   async #openTask(partition: number, rewind: boolean, generation: number): Promise<PartitionTask> {
@@ -298,7 +298,7 @@ export class Processor {
       throw error
     }
     await task.run(async () => {
-      // Fetched before a seek (#align, or a partition taken back): the next fetch starts at the seek.
+      // Fetched before a seek (PartitionTask.align, or a partition taken back): the next fetch starts at the seek.
       if (task.closed || this.#stopping || isStale()) return
       const seekTo = task.align(Number((batch as Batch & { fetchedOffset: string }).fetchedOffset))
       if (seekTo !== undefined) {
