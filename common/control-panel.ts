@@ -43,7 +43,8 @@ export function windowMessage(data: WindowData): Message {
     key: data.area,
     value: JSON.stringify(data),
     headers: {
-      [CloudEventHeaders.id]: windowId(data.area, Date.parse(data.windowStart)),
+      // windowId's form: data.windowStart is already the ISO string it would format.
+      [CloudEventHeaders.id]: `${data.area}/${data.windowStart}`,
       [CloudEventHeaders.source]: WINDOW_SOURCE,
       [CloudEventHeaders.subject]: data.area,
       [CloudEventHeaders.time]: data.windowEnd,

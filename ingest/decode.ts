@@ -106,9 +106,8 @@ export function decode(layout: TopicLayout, topic: string, payload: Buffer, rece
     if (parsedTime === undefined) return fail(DeadLetterReasons.unparsableTime, `time ${JSON.stringify(time)} is neither RFC 3339 nor epoch milliseconds`)
     timeMs = parsedTime
   }
-  const isoTime = new Date(timeMs).toISOString()
-
-  return { ok: true, reading: { id: (id as string | undefined) ?? readingId(device, isoTime, celsius), area, device, celsius, timeMs } }
+  // The ISO form only for a derived id: the readings topic's encoder formats the time itself.
+  return { ok: true, reading: { id: (id as string | undefined) ?? readingId(device, new Date(timeMs).toISOString(), celsius), area, device, celsius, timeMs } }
 }
 
 /**

@@ -4,6 +4,7 @@
  * large mean and a small spread (it can even go negative); these keep the sum of squared deviations
  * from the running mean (`m2`) instead. simple-statistics (two-pass) is the tests' oracle.
  */
+import { type WindowData } from '../common/control-panel.ts'
 
 export interface Moments {
   count: number
@@ -14,18 +15,8 @@ export interface Moments {
   max: number
 }
 
-export interface Statistics {
-  count: number
-  mean: number
-  /** Population variance, m2 / n. */
-  variance: number
-  /** m2 / (n - 1); null when n = 1, where it is undefined. */
-  sampleVariance: number | null
-  /** Population standard deviation. */
-  stddev: number
-  min: number
-  max: number
-}
+/** The statistics of a window, as its control-panel event carries them (variance = m2 / n, sampleVariance = m2 / (n - 1), null when n = 1). */
+export type Statistics = Pick<WindowData, 'count' | 'mean' | 'variance' | 'sampleVariance' | 'stddev' | 'min' | 'max'>
 
 export function emptyMoments(): Moments {
   return { count: 0, mean: 0, m2: 0, min: Infinity, max: -Infinity }

@@ -11,6 +11,7 @@ import { expect, onTestFinished } from 'vitest'
 import { GOLDEN_DIR } from '../helpers/golden.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
+import { readingMessage } from '../../common/readings.ts'
 import { consumeUntil, createTopics, kafkaBrokers, testAdmin, testProducer, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
 import { CloudEventHeaders } from '../../common/events.ts'
 import { decodeWindow, type WindowData } from '../../common/control-panel.ts'
@@ -102,20 +103,10 @@ export const STREAM_END_AREA = 'zz-stream-end'
  * Its own window stays open as long as IDLE_MS is longer than the test.
  */
 export function streamEnd(golden: Golden, partitions: number): Message[] {
-  const lastEnd = Math.max(...golden.windows.map((window) => Date.parse(window.windowEnd)))
-  const time = new Date(lastEnd + 60_000).toISOString()
+  const timeMs = Math.max(...golden.windows.map((window) => Date.parse(window.windowEnd))) + 60_000
   return Array.from({ length: partitions }, (_, partition) => ({
+    ...readingMessage({ id: `stream-end-${partition}`, area: STREAM_END_AREA, device: `end-${partition}`, celsius: 20, timeMs }),
     partition,
-    key: STREAM_END_AREA,
-    value: JSON.stringify({ area: STREAM_END_AREA, device: `end-${partition}`, celsius: 20 }),
-    headers: {
-      [CloudEventHeaders.specversion]: '1.0',
-      [CloudEventHeaders.id]: `stream-end-${partition}`,
-      [CloudEventHeaders.source]: `/thermostats/${STREAM_END_AREA}/end-${partition}`,
-      [CloudEventHeaders.type]: EventTypes.reading,
-      [CloudEventHeaders.time]: time,
-      [CloudEventHeaders.contentType]: 'application/json',
-    },
   }))
 }
 
