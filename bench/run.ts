@@ -28,14 +28,16 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
+import { parseArgs } from '../common/config.ts'
 import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { readingMessage } from '../common/readings.ts'
 import { PartitionWindows, Outcome } from '../processor/windows.ts'
 import { type Reading } from '../common/readings.ts'
-import { KAFKA_VERSION } from '../stack/kafka-broker.ts'
+import { runningKafkaVersion } from '../stack/kafka-broker.ts'
+import { stackOptions } from '../stack/stack.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
-import { buildStreamsPeer, startStreamsPeer } from './peers/kafka-streams.ts'
+import { buildStreamsPeer, startStreamsPeer, streamsPeerKafkaVersion } from './peers/kafka-streams.ts'
 import { freePort } from '../stack/probe.ts'
 import { decodeWindow, type WindowData } from '../common/control-panel.ts'
 import { windowData } from '../processor/outputs.ts'
@@ -742,8 +744,9 @@ async function machine(): Promise<Record<string, unknown>> {
     memoryGiB: round(totalmem() / 2 ** 30, 1),
     node: process.version,
     java: await versionOf('java', ['-version'], /version "([^"]+)"/),
-    kafkaBroker: KAFKA_VERSION,
-    kafkaStreams: KAFKA_VERSION,
+    // The broker `thermocline stack up` started (with the same THERMOCLINE_HOME), if that is the one measured.
+    kafkaBroker: runningKafkaVersion(parseArgs(stackOptions, [], process.env).config.home) ?? 'not started by thermocline stack',
+    kafkaStreams: streamsPeerKafkaVersion(),
     kafkajs: (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'kafkajs', 'package.json'), 'utf8')) as { version: string }).version,
     kcat: await versionOf('kcat', ['-V'], /Version (\S+)/),
     mosquitto: await versionOf('mosquitto', ['-h'], /mosquitto version (\S+)/),

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -16,13 +16,30 @@ import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.t
 
 const run = promisify(execFile)
 
-/** Kept in step with stack/kafka/pom.xml. */
-export const KAFKA_VERSION = '3.9.1'
+/**
+ * The release `stack up` runs unless KAFKA_VERSION says otherwise: the newest 4.x Maven Central
+ * served here that passed the whole suite. 3.9.x (the last 3.x) is tested too: CI runs the
+ * exactly-once core on DEFAULT_KAFKA_3_VERSION.
+ */
+export const DEFAULT_KAFKA_VERSION = '4.4.0'
+export const DEFAULT_KAFKA_3_VERSION = '3.9.1'
+
+/** Releases the stack can run: 3.9.x and 4.x. Older ones lack the KRaft features it relies on. */
+export function kafkaVersion(raw: string): string {
+  if (!/^(3\.9|4\.\d+)\.\d+$/.test(raw)) throw new Error('must be an Apache Kafka release 3.9.x or 4.x, such as 4.4.0')
+  return raw
+}
+
+/** Kafka 4 logs through log4j2; 3.x through reload4j (log4j 1 API). */
+const usesLog4j2 = (version: string): boolean => !version.startsWith('3.')
+
 const POM = join(dirname(fileURLToPath(import.meta.url)), 'kafka', 'pom.xml')
 const MAIN_CLASS = 'kafka.Kafka'
 
 export interface KafkaBrokerSettings {
   home: string
+  /** Apache Kafka release (KAFKA_VERSION). */
+  version: string
   host: string
   port: number
   controllerPort: number
@@ -51,19 +68,31 @@ export interface KafkaPaths {
   data: string
   properties: string
   log4j: string
+  /** The release the running broker was started from. */
+  versionFile: string
   serverLog: string
   stdoutLog: string
   pidFile: string
 }
 
-export function kafkaPaths(home: string): KafkaPaths {
+/** Where the jars of one release are cached: shared by every stack of a THERMOCLINE_HOME. */
+export function kafkaJars(home: string, version: string): string {
+  return join(home, `kafka-${version}`)
+}
+
+/**
+ * The files of the broker of `home`. Storage is per release (data-<version>): a log formatted by one
+ * release is not handed to another.
+ */
+export function kafkaPaths(home: string, version = DEFAULT_KAFKA_VERSION): KafkaPaths {
   const dir = join(home, 'run', 'kafka')
   return {
-    libs: join(home, `kafka-${KAFKA_VERSION}`, 'libs'),
+    libs: join(kafkaJars(home, version), 'libs'),
     dir,
-    data: join(dir, 'data'),
+    data: join(dir, `data-${version}`),
     properties: join(dir, 'server.properties'),
-    log4j: join(dir, 'log4j.properties'),
+    log4j: join(dir, usesLog4j2(version) ? 'log4j2.properties' : 'log4j.properties'),
+    versionFile: join(dir, 'version'),
     serverLog: join(dir, 'server.log'),
     stdoutLog: join(dir, 'stdout.log'),
     pidFile: join(dir, 'kafka.pid'),
@@ -75,20 +104,31 @@ export function runningKafkaPid(home: string): number | undefined {
   return managedPid(kafkaPaths(home).pidFile, MAIN_CLASS)
 }
 
-/** Fetches the broker jars with Maven unless the cache already holds them. Returns the seconds spent. */
-export async function fetchKafkaJars(home: string, logger: Logger): Promise<number> {
-  const { libs } = kafkaPaths(home)
+/** The release of the broker `stack up` started in `home`, if one runs. */
+export function runningKafkaVersion(home: string): string | undefined {
+  if (runningKafkaPid(home) === undefined) return undefined
+  try {
+    return readFileSync(kafkaPaths(home).versionFile, 'utf8').trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Fetches the broker jars of `version` with Maven unless the cache already holds them. Returns the seconds spent. */
+export async function fetchKafkaJars(home: string, version: string, logger: Logger): Promise<number> {
+  const { libs } = kafkaPaths(home, version)
   const marker = join(libs, '.complete')
   if (existsSync(marker)) return 0
   const started = Date.now()
-  logger.info(`fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central (first run only)`, { into: libs })
+  logger.info(`fetching Apache Kafka ${version} jars from Maven Central (first run of this release only)`, { into: libs })
   mkdirSync(libs, { recursive: true })
+  const properties = [`-Dkafka.version=${version}`, `-Dkafka.logging=${usesLog4j2(version) ? 'log4j2' : 'reload4j'}`]
   try {
-    await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`], { maxBuffer: 16 * 1024 * 1024 })
+    await run('mvn', ['-q', '-B', '-f', POM, ...properties, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`], { maxBuffer: 16 * 1024 * 1024 })
   } catch (error) {
     const { code, stdout, stderr } = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string }
     if (code === 'ENOENT') throw new StackError('Maven (mvn) is needed once to fetch the Kafka jars: apt-get install -y maven')
-    throw new StackError(`mvn could not fetch the Kafka jars:\n${String(stdout ?? '') + String(stderr ?? '')}`.trimEnd(), { cause: error })
+    throw new StackError(`mvn could not fetch the jars of Kafka ${version} (KAFKA_VERSION):\n${String(stdout ?? '') + String(stderr ?? '')}`.trimEnd(), { cause: error })
   }
   if (!readdirSync(libs).some((name) => name.startsWith('kafka_2.13-'))) throw new StackError(`mvn finished but ${libs} holds no kafka_2.13 jar`)
   writeFileSync(marker, `${new Date().toISOString()}\n`)
@@ -126,7 +166,30 @@ log.retention.hours=168
 `
 }
 
-function log4jProperties(paths: KafkaPaths): string {
+function log4jProperties(version: string, paths: KafkaPaths): string {
+  if (usesLog4j2(version)) {
+    return `status = warn
+appender.file.type = RollingFile
+appender.file.name = file
+appender.file.fileName = ${paths.serverLog}
+appender.file.filePattern = ${paths.serverLog}.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.controller.name = org.apache.kafka.controller
+logger.controller.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+`
+  }
   return `log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
 log4j.appender.file.File=${paths.serverLog}
@@ -148,7 +211,7 @@ function javaArgs(settings: KafkaBrokerSettings, paths: KafkaPaths, mainClass: s
     '-XX:MaxGCPauseMillis=20',
     '-XX:+ExitOnOutOfMemoryError',
     '-Djava.awt.headless=true',
-    `-Dlog4j.configuration=file:${paths.log4j}`,
+    usesLog4j2(settings.version) ? `-Dlog4j2.configurationFile=${paths.log4j}` : `-Dlog4j.configuration=file:${paths.log4j}`,
     `-Dkafka.logs.dir=${paths.dir}`,
     '-cp',
     join(paths.libs, '*'),
@@ -172,7 +235,7 @@ export function randomClusterId(): string {
 async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promise<void> {
   mkdirSync(paths.data, { recursive: true })
   writeFileSync(paths.properties, serverProperties(settings, paths))
-  writeFileSync(paths.log4j, log4jProperties(paths))
+  writeFileSync(paths.log4j, log4jProperties(settings.version, paths))
   if (existsSync(join(paths.data, 'meta.properties'))) return
   const clusterId = randomClusterId()
   try {
@@ -185,10 +248,11 @@ async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promis
 
 /** Starts the broker and waits until it answers a metadata request. Returns its pid. */
 export async function startKafka(settings: KafkaBrokerSettings, logger: Logger): Promise<number> {
-  const paths = kafkaPaths(settings.home)
+  const paths = kafkaPaths(settings.home, settings.version)
   await prepare(settings, paths)
   const pid = spawnDetached('java', javaArgs(settings, paths, MAIN_CLASS, [paths.properties]), paths.stdoutLog, paths.pidFile, paths.dir)
-  logger.info('started Kafka broker', { pid, port: settings.port, log: paths.serverLog })
+  writeFileSync(paths.versionFile, `${settings.version}\n`)
+  logger.info(`started Kafka ${settings.version} broker`, { pid, port: settings.port, log: paths.serverLog })
   const deadline = Date.now() + settings.startTimeoutMs
   while (Date.now() < deadline) {
     if (managedPid(paths.pidFile, MAIN_CLASS) === undefined) {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { integer, port, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
-import { fetchKafkaJars, kafkaPaths, runningKafkaPid, startKafka, stopKafka, KAFKA_VERSION } from './kafka-broker.ts'
+import { DEFAULT_KAFKA_VERSION, fetchKafkaJars, kafkaPaths, kafkaVersion, runningKafkaPid, runningKafkaVersion, startKafka, stopKafka } from './kafka-broker.ts'
 import { mosquittoPaths, runningMosquittoPid, startMosquitto, stopMosquitto } from './mosquitto.ts'
 import { canBind, isListening, kafkaAnswers, mqttAnswers } from './probe.ts'
 
@@ -19,6 +19,12 @@ const mqttPort: Option<number> = { env: 'MQTT_PORT', description: 'port of the l
 
 export const stackOptions = {
   home: { env: 'THERMOCLINE_HOME', description: 'where the stack keeps the Kafka jars, data and logs', default: defaultHome(), parse: text() } as Option<string>,
+  kafkaVersion: {
+    env: 'KAFKA_VERSION',
+    description: 'Apache Kafka release the local broker runs (3.9.x or 4.x; its jars are fetched from Maven Central once)',
+    default: DEFAULT_KAFKA_VERSION,
+    parse: kafkaVersion,
+  } as Option<string>,
   kafkaPort,
   kafkaControllerPort: { env: 'KAFKA_CONTROLLER_PORT', description: 'port of the local KRaft controller listener', default: 9093, parse: port() } as Option<number>,
   kafkaHeap: {
@@ -66,7 +72,7 @@ export async function stackStatus(settings: StackSettings): Promise<StackStatus>
     return { state: 'down', address, detail: 'not running' }
   }
   return {
-    kafka: describe(kafkaUp, kafkaPid, `${HOST}:${settings.kafkaPort}`, `Kafka ${KAFKA_VERSION} (KRaft)`, kafkaPaths(settings.home).serverLog),
+    kafka: describe(kafkaUp, kafkaPid, `${HOST}:${settings.kafkaPort}`, ['Kafka', runningKafkaVersion(settings.home), '(KRaft)'].filter(Boolean).join(' '), kafkaPaths(settings.home).serverLog),
     mqtt: describe(mqttUp, mqttPid, `${HOST}:${settings.mqttPort}`, 'MQTT broker', mosquittoPaths(settings.home).log),
   }
 }
@@ -96,15 +102,21 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
 
   try {
     const kafkaRunning = await assertPortUsable(kafkaPort, settings.kafkaPort, () => kafkaAnswers(HOST, settings.kafkaPort, 3_000), 'a Kafka broker')
-    if (kafkaRunning) logger.info(`Kafka already answers on ${HOST}:${settings.kafkaPort}; using it`)
-    else {
+    if (kafkaRunning) {
+      logger.info(`Kafka already answers on ${HOST}:${settings.kafkaPort}; using it`)
+      const running = runningKafkaVersion(settings.home)
+      if (running !== undefined && running !== settings.kafkaVersion) {
+        logger.warn(`the running broker is Kafka ${running}, not KAFKA_VERSION ${settings.kafkaVersion}: run \`thermocline stack down\` first to switch`)
+      }
+    } else {
       if (!(await canBind(HOST, settings.kafkaControllerPort))) {
         throw new ConfigError(settingName(stackOptions.kafkaControllerPort), `port ${settings.kafkaControllerPort} on ${HOST} is already in use`)
       }
-      kafkaFetchSeconds = await fetchKafkaJars(settings.home, logger)
+      kafkaFetchSeconds = await fetchKafkaJars(settings.home, settings.kafkaVersion, logger)
       await startKafka(
         {
           home: settings.home,
+          version: settings.kafkaVersion,
           host: HOST,
           port: settings.kafkaPort,
           controllerPort: settings.kafkaControllerPort,

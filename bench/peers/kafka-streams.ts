@@ -4,7 +4,7 @@
  * run as a child process.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -22,6 +22,11 @@ function newestSource(dir: string): number {
 }
 
 /** Builds the jar unless an up-to-date one exists. Returns the seconds spent building (0 when cached). */
+/** The Kafka Streams release the peer is built with (its pom's kafka.version). */
+export function streamsPeerKafkaVersion(): string {
+  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(join(PROJECT, 'pom.xml'), 'utf8'))?.[1] ?? 'unknown'
+}
+
 export async function buildStreamsPeer(): Promise<number> {
   const sources = Math.max(statSync(join(PROJECT, 'pom.xml')).mtimeMs, newestSource(join(PROJECT, 'src')))
   if (existsSync(PEER_JAR) && statSync(PEER_JAR).mtimeMs >= sources) return 0

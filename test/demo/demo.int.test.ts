@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseArgs } from '../../common/config.ts'
-import { KAFKA_VERSION } from '../../stack/kafka-broker.ts'
+import { kafkaJars } from '../../stack/kafka-broker.ts'
 import { kafkaAnswers, mqttAnswers } from '../../stack/probe.ts'
 import { stackOptions } from '../../stack/stack.ts'
 import { startCli, type CliProcess } from '../simulator/simulator-process.ts'
@@ -83,7 +83,7 @@ function ownNames(): Record<string, string> {
 /** A throwaway THERMOCLINE_HOME that reuses the Kafka jars the global setup fetched. */
 function scratchHome(): string {
   const home = mkdtempSync(join(tmpdir(), 'thermocline-demo-'))
-  symlinkSync(join(shared.home, `kafka-${KAFKA_VERSION}`), join(home, `kafka-${KAFKA_VERSION}`))
+  symlinkSync(kafkaJars(shared.home, shared.kafkaVersion), kafkaJars(home, shared.kafkaVersion))
   onTestFinished(() => rmSync(home, { recursive: true, force: true }))
   return home
 }

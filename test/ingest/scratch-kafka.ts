@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { onTestFinished } from 'vitest'
 import { parseArgs } from '../../common/config.ts'
 import { createLogger } from '../../common/logger.ts'
-import { KAFKA_VERSION, runningKafkaPid, startKafka, stopKafka, type KafkaBrokerSettings } from '../../stack/kafka-broker.ts'
+import { kafkaJars, runningKafkaPid, startKafka, stopKafka, type KafkaBrokerSettings } from '../../stack/kafka-broker.ts'
 import { isAlive } from '../../stack/process.ts'
 import { stackOptions } from '../../stack/stack.ts'
 import { freePort } from '../../stack/probe.ts'
@@ -25,7 +25,7 @@ export interface ScratchKafka {
 export async function startScratchKafka(): Promise<ScratchKafka> {
   const { config: shared } = parseArgs(stackOptions, [], process.env)
   const home = mkdtempSync(join(tmpdir(), 'thermocline-ingest-kafka-'))
-  symlinkSync(join(shared.home, `kafka-${KAFKA_VERSION}`), join(home, `kafka-${KAFKA_VERSION}`))
+  symlinkSync(kafkaJars(shared.home, shared.kafkaVersion), kafkaJars(home, shared.kafkaVersion))
   onTestFinished(async () => {
     await stopKafka(home)
     rmSync(home, { recursive: true, force: true })
@@ -33,6 +33,7 @@ export async function startScratchKafka(): Promise<ScratchKafka> {
   // Kafka's default session: this broker is SIGKILLed and restarted, and waits out its old registration.
   const settings: KafkaBrokerSettings = {
     home,
+    version: shared.kafkaVersion,
     host: '127.0.0.1',
     port: await freePort(),
     controllerPort: await freePort(),

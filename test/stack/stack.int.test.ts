@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseArgs } from '../../common/config.ts'
-import { KAFKA_VERSION } from '../../stack/kafka-broker.ts'
+import { kafkaJars } from '../../stack/kafka-broker.ts'
 import { stackOptions } from '../../stack/stack.ts'
 import { runCli } from '../helpers/cli.ts'
 import { freePort } from '../../stack/probe.ts'
@@ -14,7 +14,7 @@ const { config: shared } = parseArgs(stackOptions, [], process.env)
 /** A throwaway THERMOCLINE_HOME that reuses the Kafka jars the global setup fetched. */
 function scratchHome(): string {
   const home = mkdtempSync(join(tmpdir(), 'thermocline-stack-'))
-  symlinkSync(join(shared.home, `kafka-${KAFKA_VERSION}`), join(home, `kafka-${KAFKA_VERSION}`))
+  symlinkSync(kafkaJars(shared.home, shared.kafkaVersion), kafkaJars(home, shared.kafkaVersion))
   onTestFinished(() => rmSync(home, { recursive: true, force: true }))
   return home
 }
