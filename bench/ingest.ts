@@ -24,6 +24,7 @@ import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { freePort } from '../stack/probe.ts'
+import { PLAINTEXT_KAFKA } from '../common/security.ts'
 
 const MESSAGES = Number(process.env.MESSAGES ?? 100_000)
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -237,7 +238,7 @@ async function main(): Promise<void> {
   const mqttPort = await freePort()
   await startMosquitto({ home, host: '127.0.0.1', port: mqttPort, startTimeoutMs: 10_000 }, logger)
   const url = `mqtt://127.0.0.1:${mqttPort}`
-  const kafka = createKafka({ brokers: KAFKA_BROKERS, clientId: 'bench-ingest', logger })
+  const kafka = createKafka({ brokers: KAFKA_BROKERS, clientId: 'bench-ingest', logger, security: PLAINTEXT_KAFKA })
   const admin = kafka.admin()
   await admin.connect()
   const load = loadavg()

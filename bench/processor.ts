@@ -31,6 +31,7 @@ import { defaultProcessorConfig } from '../processor/options.ts'
 import { Processor } from '../processor/processor.ts'
 import { PartitionWindows } from '../processor/windows.ts'
 import { type Reading } from '../common/readings.ts'
+import { PLAINTEXT_KAFKA } from '../common/security.ts'
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 const PARTITIONS = 6
@@ -45,7 +46,7 @@ const T0 = Date.parse('2026-01-01T00:00:00.000Z')
 const CONSUMER = { maxWaitTimeInMs: 500, readUncommitted: false, partitionsConsumedConcurrently: 16 }
 
 const logger = createLogger('bench', 'warn')
-const kafka = createKafka({ brokers: BROKERS, clientId: 'bench-processor', logger })
+const kafka = createKafka({ brokers: BROKERS, clientId: 'bench-processor', logger, security: PLAINTEXT_KAFKA })
 const suffix = (): string => Math.random().toString(36).slice(2, 10)
 
 /** Reading i: area i % AREAS, event time T0 + floor(i / AREAS) seconds + a per-area jitter. */

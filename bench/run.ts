@@ -41,6 +41,7 @@ import { buildStreamsPeer, startStreamsPeer, streamsPeerKafkaVersion } from './p
 import { freePort } from '../stack/probe.ts'
 import { decodeWindow, type WindowData } from '../common/control-panel.ts'
 import { windowData } from '../processor/outputs.ts'
+import { PLAINTEXT_KAFKA } from '../common/security.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'thermocline.js')
@@ -775,7 +776,7 @@ async function main(): Promise<void> {
     source: await sourceTree(),
     settings: { runs: profile.runs, readings: profile.readings, areas: 1_000, partitions: PARTITIONS, bridgeMessages: profile.bridgeMessages, latency: profile.latency, memory: profile.memory },
   }
-  const kafka = createKafka({ brokers: BROKERS, clientId: 'bench-run', logger: createLogger('bench-kafka', 'warn') })
+  const kafka = createKafka({ brokers: BROKERS, clientId: 'bench-run', logger: createLogger('bench-kafka', 'warn'), security: PLAINTEXT_KAFKA })
   const admin = kafka.admin()
   await admin.connect()
   const needsMqtt = only.has('bridge') || only.has('memory')

@@ -17,6 +17,7 @@ import { createLogger } from '../common/logger.ts'
 import { addValue, emptyMoments, statistics } from '../processor/accumulator.ts'
 import { windowMessage } from '../common/control-panel.ts'
 import { windowData } from '../processor/outputs.ts'
+import { PLAINTEXT_KAFKA } from '../common/security.ts'
 
 const WARM_UP_ROUNDS = 5
 
@@ -86,7 +87,7 @@ const partitions = flag('partitions', 6)
 const windows = flag('windows', 170)
 const rounds = flag('rounds', 30)
 const logger = createLogger('bench', 'error')
-const kafka = createKafka({ brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), clientId: 'bench-transaction', logger })
+const kafka = createKafka({ brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), clientId: 'bench-transaction', logger, security: PLAINTEXT_KAFKA })
 const admin = kafka.admin()
 await admin.connect()
 const suffix = Date.now().toString(36)

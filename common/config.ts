@@ -7,8 +7,9 @@
 import { ConfigError } from './errors.ts'
 
 export interface Option<T> {
-  /** Environment variable; the flag is derived from it (`WINDOW_MS` -> `--window-ms`). */
+  /** Environment variable; the flag is derived from it (`WINDOW_MS` -> `--window-ms`) unless `flag` names it. */
   readonly env: string
+  readonly flag?: string
   readonly description: string
   readonly default: T
   /** Returns the value, or throws an Error whose message says what is wrong with `raw`. */
@@ -17,6 +18,10 @@ export interface Option<T> {
   readonly implicit?: T
   /** How the default is shown in --help. */
   show?(value: T): string
+  /** A password: an error about its value never quotes it. */
+  readonly secret?: boolean
+  /** How an error about a value quotes it (a URL without the password it may hold). */
+  readonly display?: (raw: string) => string
 }
 
 export type OptionSpec = Record<string, Option<unknown>>
@@ -29,11 +34,11 @@ export interface ParsedArgs<S extends OptionSpec> {
   help: boolean
 }
 
-function flagName(option: Pick<Option<unknown>, 'env'>): string {
-  return '--' + option.env.toLowerCase().replaceAll('_', '-')
+function flagName(option: Pick<Option<unknown>, 'env' | 'flag'>): string {
+  return option.flag ?? '--' + option.env.toLowerCase().replaceAll('_', '-')
 }
 
-export function settingName(option: Pick<Option<unknown>, 'env'>): string {
+export function settingName(option: Pick<Option<unknown>, 'env' | 'flag'>): string {
   return `${option.env} (${flagName(option)})`
 }
 
@@ -86,7 +91,8 @@ function parseValue<T>(option: Option<T>, raw: string): T {
   try {
     return option.parse(raw)
   } catch (error) {
-    throw new ConfigError(settingName(option), `${(error as Error).message} (got ${JSON.stringify(raw)})`)
+    const got = option.secret === true ? '' : ` (got ${JSON.stringify(option.display ? option.display(raw) : raw)})`
+    throw new ConfigError(settingName(option), `${(error as Error).message}${got}`)
   }
 }
 

@@ -1,13 +1,18 @@
 /** kafkajs wiring shared by the services: one client factory, topic creation, record sizes. */
 import { createHash } from 'node:crypto'
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry, type Message } from 'kafkajs'
+import { finalConnectionFailure, kafkaEndpoint } from './connection-failures.ts'
 import { DeadLetterHeaders } from './dead-letters.ts'
+import { ErrorCodes, ThermoclineError } from './errors.ts'
 import { type Logger } from './logger.ts'
+import { type KafkaSecurity } from './security.ts'
 
 export interface KafkaClientOptions {
   brokers: string[]
   clientId: string
   logger: Logger
+  /** TLS and SASL (common/security.ts); PLAINTEXT_KAFKA for neither. */
+  security: KafkaSecurity
   /** Connection attempts before kafkajs gives up on a request (kafkajs default: 5). */
   retries?: number
   /** How long one request may wait for its response (kafkajs default: 30 s). */
@@ -23,12 +28,26 @@ export interface KafkaClientOptions {
  */
 const HARMLESS_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer']
 
+/**
+ * Error responses kafkajs logs at ERROR and then retries by itself, with the reason each is expected:
+ * - CONCURRENT_TRANSACTIONS to AddOffsetsToTxn or AddPartitionsToTxn: the transaction coordinator is
+ *   still writing the markers of the producer's previous transaction, which EndTxn does not wait for.
+ *   Back-to-back transactions meet it routinely (32 times in one run of the suite on Kafka 4.4; the
+ *   Java client retries it silently too). Should the retries run out, the send fails and the caller
+ *   reports that.
+ * They are logged at debug.
+ */
+const RETRIED_KAFKAJS_ERRORS = ['The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing']
+
 /** A kafkajs client whose log lines go to our logger (kafkajs' own INFO chatter is dropped). */
 export function createKafka(options: KafkaClientOptions): Kafka {
   const { logger } = options
+  const { ssl, sasl } = options.security
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
+    ...(ssl === undefined ? {} : { ssl }),
+    ...(sasl === undefined ? {} : { sasl }),
     ...(options.requestTimeoutMs === undefined ? {} : { requestTimeout: options.requestTimeoutMs, connectionTimeout: Math.min(options.requestTimeoutMs, 3_000) }),
     retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 5_000 },
     logLevel: KafkaLogLevel.WARN,
@@ -38,10 +57,26 @@ export function createKafka(options: KafkaClientOptions): Kafka {
         const { message, ...fields } = log
         if (level > KafkaLogLevel.ERROR && HARMLESS_KAFKAJS_WARNINGS.some((harmless) => message.startsWith(harmless))) return
         const line = `kafkajs: ${message}`
+        if (message.startsWith('Response ') && RETRIED_KAFKAJS_ERRORS.includes(String(fields.error))) {
+          logger.debug(line, fields)
+          return
+        }
         if (level <= KafkaLogLevel.ERROR) logger.error(line, fields)
         else logger.warn(line, fields)
       },
   })
+}
+
+/**
+ * The error a service stops with when Kafka is not usable at start: one line, and for a failure no
+ * retry can mend (refused credentials, an untrusted certificate, TLS on one side only), its cause
+ * and the setting to fix (connection-failures.ts).
+ */
+export async function kafkaStartFailure(error: unknown, brokers: string[], security: KafkaSecurity): Promise<ThermoclineError> {
+  if (error instanceof ThermoclineError) return error
+  const final = await finalConnectionFailure(error, kafkaEndpoint(error, brokers, security.ssl !== undefined))
+  const message = final ?? `Kafka at ${brokers.join(',')} is not usable (${security.description}): ${(error as Error).message}`
+  return new ThermoclineError(ErrorCodes.broker, message, { cause: error })
 }
 
 /**

@@ -4,6 +4,7 @@
  * validated the same way everywhere.
  */
 import { brokerList, integer, oneOf, port, text, topicName, url, type Option } from './config.ts'
+import { displayUrl } from './connection-failures.ts'
 import { LogLevels, type LogLevel } from './logger.ts'
 import { DefaultTopics } from './topics.ts'
 
@@ -22,6 +23,8 @@ export const mqttUrl: Option<string> = {
   description: 'MQTT broker URL',
   default: 'mqtt://localhost:1883',
   parse: url(['mqtt', 'mqtts', 'tcp', 'ssl', 'ws', 'wss']),
+  // A password written into the URL stays out of error messages.
+  display: displayUrl,
 }
 
 export const windowMs: Option<number> = {

@@ -7,7 +7,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Command } from '../common/command.ts'
-import { readCommandSettings, settingName } from '../common/config.ts'
+import { parseArgs, readCommandSettings, settingName } from '../common/config.ts'
+import { kafkaSecurity, kafkaSecurityOptions } from '../common/security.ts'
 import { ConfigError, StackError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
@@ -83,12 +84,13 @@ export const demoCommand: Command = {
     }
     let reader: ControlPanelReader | undefined
     let started = { kafka: false, mqtt: false }
+    let stackEnv: Record<string, string> = {}
     let failure: unknown
     const tty = process.stdout.isTTY === true
 
     try {
       logger.info('bringing up the local stack where it is not running')
-      started = (await stackUp(config, logger)).started
+      ;({ started, clientEnv: stackEnv } = await stackUp(config, logger))
       if (stopSignal !== undefined) return 0
 
       const logDir = join(config.home, 'demo')
@@ -98,9 +100,9 @@ export const demoCommand: Command = {
         ingest: await choosePort(ingestOptions.metricsPort.default),
         processor: await choosePort(PROCESSOR_METRICS_PORT),
       }
+      // How to reach the stack (KAFKA_BROKERS, MQTT_URL, and for --secure the TLS files and credentials).
       const common = {
-        KAFKA_BROKERS: `127.0.0.1:${config.kafkaPort}`,
-        MQTT_URL: `mqtt://127.0.0.1:${config.mqttPort}`,
+        ...stackEnv,
         WINDOW_MS: String(config.windowMs),
         GRACE_MS: String(config.graceMs),
         CONTROL_PANEL_TOPIC: config.controlPanelTopic,
@@ -133,7 +135,8 @@ export const demoCommand: Command = {
 
       const state = createPanelState(Array.from({ length: config.areas }, (_, index) => areaName(index, config.areas)))
       let draw: () => void = () => undefined
-      const kafka = createKafka({ brokers: [common.KAFKA_BROKERS], clientId: `thermocline-demo-${process.pid}`, logger })
+      const security = kafkaSecurity(parseArgs(kafkaSecurityOptions, [], stackEnv).config)
+      const kafka = createKafka({ brokers: [stackEnv.KAFKA_BROKERS!], clientId: `thermocline-demo-${process.pid}`, logger, security })
       // Set when the simulator starts; until then every window read is an earlier run's.
       let simulatorStartMs = Number.POSITIVE_INFINITY
       reader = await startControlPanelReader({

@@ -4,8 +4,9 @@
  * to the adapters (mqtt-source, kafka-sink); owns start and the order of a clean stop.
  */
 import { Partitioners, type Kafka } from 'kafkajs'
-import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
-import { ensureTopics } from '../common/kafka.ts'
+import { type ThermoclineError } from '../common/errors.ts'
+import { ensureTopics, kafkaStartFailure } from '../common/kafka.ts'
+import { type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
 import { type Logger } from '../common/logger.ts'
 import { decode, topicLayout, type TopicLayout } from './decode.ts'
 import { KafkaSink, type SinkRecord } from './kafka-sink.ts'
@@ -35,7 +36,12 @@ function toSinkRecord(routing: RecordRouting, message: IncomingMessage): { recor
   }
 }
 
-export type BridgeSettings = Pick<
+export type BridgeSettings = {
+  /** From the KAFKA_SSL* and KAFKA_SASL* settings: here to explain a refused connection. */
+  kafkaSecurity: KafkaSecurity
+  /** From MQTT_URL and the MQTT_* credentials. */
+  mqttSecurity: MqttSecurity
+} & Pick<
   IngestConfig,
   | 'kafkaBrokers'
   | 'mqttUrl'
@@ -104,8 +110,7 @@ async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: Inges
   const routing: RecordRouting = { layout: topicLayout(settings.topicFilter), readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic }
 
   // Kafka must answer at start: a bridge that cannot write would only hold messages.
-  const unreachable = (error: unknown): ThermoclineError =>
-    new ThermoclineError(ErrorCodes.broker, `Kafka at ${settings.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error })
+  const unreachable = (error: unknown): Promise<ThermoclineError> => kafkaStartFailure(error, settings.kafkaBrokers, settings.kafkaSecurity)
   const admin = kafka.admin()
   const partitionCounts = new Map<string, number>()
   try {
@@ -117,7 +122,7 @@ async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: Inges
     const metadata = await admin.fetchTopicMetadata({ topics: [settings.readingsTopic, settings.dlqTopic] })
     for (const topic of metadata.topics) partitionCounts.set(topic.name, topic.partitions.length)
   } catch (error) {
-    throw unreachable(error)
+    throw await unreachable(error)
   } finally {
     await admin.disconnect()
   }
@@ -142,11 +147,12 @@ async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: Inges
     await sink.start()
   } catch (error) {
     await sink.close()
-    throw unreachable(error)
+    throw await unreachable(error)
   }
 
   const source = new MqttSource({
     url: settings.mqttUrl,
+    security: settings.mqttSecurity,
     topicFilter: settings.topicFilter,
     shareGroup: settings.shareGroup,
     clientId: settings.clientId,

@@ -2,7 +2,9 @@
 import { runService, type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
+import { displayUrl } from '../common/connection-failures.ts'
 import { createKafka } from '../common/kafka.ts'
+import { kafkaSecurity, mqttSecurity } from '../common/security.ts'
 import { retireBridgeSessions, startBridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
 import { ingestOptions } from './options.ts'
@@ -17,12 +19,19 @@ export const ingestCommand: Command = {
   async run(argv) {
     const config = readCommandSettings('ingest', ingestOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0
+    const settings = { ...config, kafkaSecurity: kafkaSecurity(config), mqttSecurity: mqttSecurity(config) }
     return runService({ name: 'ingest', registryName: 'ingest', ...config }, async ({ logger, registry, metricsPort, stopRequested }) => {
       const metrics = createIngestMetrics(registry)
-      const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger, requestTimeoutMs: 10_000 })
+      const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger, security: settings.kafkaSecurity, requestTimeoutMs: 10_000 })
+      logger.info('connecting', {
+        kafka: config.kafkaBrokers.join(','),
+        kafkaSecurity: settings.kafkaSecurity.description,
+        mqtt: displayUrl(config.mqttUrl),
+        mqttSecurity: settings.mqttSecurity.description,
+      })
       if (config.retireSessions) {
         logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
-        const { ended, failed, interrupted } = await retireBridgeSessions(config, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
+        const { ended, failed, interrupted } = await retireBridgeSessions(settings, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
         if (failed > 0)
           throw new ThermoclineError(ErrorCodes.broker, `ended ${ended} MQTT session(s) of ${config.clientId}, but ${failed} could not be ended (see the warnings above); run --retire-sessions again`)
         if (interrupted) {
@@ -32,7 +41,7 @@ export const ingestCommand: Command = {
         logger.info(`retired: ended ${ended} MQTT session${ended === 1 ? '' : 's'}`, { clientId: config.clientId })
         return 0
       }
-      const bridge = await startBridge(config, kafka, metrics, logger)
+      const bridge = await startBridge(settings, kafka, metrics, logger)
       logger.info('metrics on /metrics', { port: metricsPort })
       const signal = await stopRequested
       logger.info('stopping: taking no new message, finishing what is in flight', { signal })

@@ -11,6 +11,7 @@
  */
 import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
+import { type MqttSecurity } from '../common/security.ts'
 import { AckWindow } from './ack-window.ts'
 
 type SendPacket = (packet: Packet, callback?: (error?: Error) => void, ...rest: unknown[]) => void
@@ -30,6 +31,8 @@ export interface Connection {
 
 export interface ConnectionOptions {
   url: string
+  /** TLS files and credentials (common/security.ts). */
+  security: MqttSecurity['options']
   clientId: string
   sessionExpirySeconds: number
   receiveMaximum: number
@@ -42,6 +45,7 @@ export interface ConnectionOptions {
 /** Connects on the persistent session `clientId`; the caller installs `handleMessage` before the CONNACK can bring queued messages. */
 export function connect(options: ConnectionOptions): Connection {
   const clientOptions: IClientOptions = {
+    ...options.security,
     clientId: options.clientId,
     protocolVersion: 5,
     // A persistent session: what is published while the bridge is down, and what it had not yet

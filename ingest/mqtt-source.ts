@@ -8,7 +8,9 @@
  * ended (session-retirement.ts).
  */
 import { type IPublishPacket } from 'mqtt'
+import { displayUrl, finalConnectionFailure, mqttEndpoint } from '../common/connection-failures.ts'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
+import { type MqttSecurity } from '../common/security.ts'
 import { type Logger } from '../common/logger.ts'
 import { type IngestMetrics } from './metrics.ts'
 import { connect, disconnect, type Connection } from './mqtt-connection.ts'
@@ -23,6 +25,8 @@ export interface IncomingMessage {
 
 export interface MqttSourceOptions {
   url: string
+  /** TLS files and credentials (common/security.ts). */
+  security: MqttSecurity
   /** `thermostats/+/+/temperature`. */
   topicFilter: string
   shareGroup: string
@@ -48,6 +52,8 @@ export class MqttSource {
   #connected = 0
   #everLost = false
   #lastError: Error | undefined
+  /** While starting: ends start() at once with a failure no reconnect can mend. */
+  #failStart: ((error: ThermoclineError) => void) | undefined
   #retiring: Promise<void> = Promise.resolve()
   #stopped: Promise<{ unacknowledged: number }> | undefined
 
@@ -76,15 +82,17 @@ export class MqttSource {
     for (let index = 0; index < connections; index++) ready.push(this.#open(index))
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
+      this.#failStart = reject
       timer = setTimeout(() => {
         const why = this.#lastError === undefined ? '' : `: ${this.#lastError.message}`
-        reject(new ThermoclineError(ErrorCodes.broker, `MQTT broker ${url} did not accept all ${connections} connections and subscriptions within ${timeoutMs} ms${why}`))
+        reject(new ThermoclineError(ErrorCodes.broker, `MQTT broker ${displayUrl(url)} did not accept all ${connections} connections and subscriptions within ${timeoutMs} ms${why}`))
       }, timeoutMs)
     })
     try {
       await Promise.race([Promise.all(ready), timeout])
     } finally {
       clearTimeout(timer)
+      this.#failStart = undefined
     }
     // In the background: a surplus session may hold a long queue, and the bridge runs meanwhile.
     this.#retiring = this.#retireSurplus(timeoutMs)
@@ -118,8 +126,17 @@ export class MqttSource {
 
   /** A client for `<clientId>-<index>` on its persistent session, whose PUBACKs wait until the message is safe. */
   #connect(index: number, reconnectPeriod: number): Connection {
-    const { url, clientId, sessionExpirySeconds, receiveMaximum, now = Date.now } = this.#options
-    const connection = connect({ url, clientId: `${clientId}-${index}`, sessionExpirySeconds, receiveMaximum, reconnectPeriod, now, onSettled: () => this.#settled() })
+    const { url, security, clientId, sessionExpirySeconds, receiveMaximum, now = Date.now } = this.#options
+    const connection = connect({
+      url,
+      security: security.options,
+      clientId: `${clientId}-${index}`,
+      sessionExpirySeconds,
+      receiveMaximum,
+      reconnectPeriod,
+      now,
+      onSettled: () => this.#settled(),
+    })
     this.#connections.push(connection)
     // Installed before the connection completes: with a session present, queued messages can come
     // in the same read as the CONNACK.
@@ -160,6 +177,11 @@ export class MqttSource {
       this.#lastError = error
       // One connection speaks for all: the others fail the same way at the same time.
       if (index === 0 && !this.#stopping) logger.warn('MQTT connection error', { clientId: id, error })
+      if (index === 0 && this.#failStart !== undefined) {
+        void finalConnectionFailure(error, mqttEndpoint(this.#options.url)).then((final) => {
+          if (final !== undefined) this.#failStart?.(new ThermoclineError(ErrorCodes.broker, final, { cause: error }))
+        })
+      }
     })
     return subscribed
   }

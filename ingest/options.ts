@@ -2,6 +2,7 @@
 import { hostname } from 'node:os'
 import { boolean, integer, text, type ConfigOf, type Option } from '../common/config.ts'
 import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic } from '../common/options.ts'
+import { kafkaSecurityOptions, mqttSecurityOptions } from '../common/security.ts'
 import { topicLayout } from './decode.ts'
 
 /** The default MQTT topic filter (docs/contract.md, "MQTT input"). */
@@ -92,7 +93,9 @@ const retireSessions: Option<boolean> = {
 
 export const ingestOptions = {
   kafkaBrokers,
+  ...kafkaSecurityOptions,
   mqttUrl,
+  ...mqttSecurityOptions,
   topicFilter,
   shareGroup,
   clientId,

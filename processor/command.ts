@@ -1,7 +1,7 @@
 import { runService, type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
-import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
-import { createKafka } from '../common/kafka.ts'
+import { createKafka, kafkaStartFailure } from '../common/kafka.ts'
+import { kafkaSecurity } from '../common/security.ts'
 import { createProcessorMetrics } from './metrics.ts'
 import { processorOptions } from './options.ts'
 import { Processor } from './processor.ts'
@@ -16,9 +16,11 @@ export const processCommand: Command = {
   async run(argv) {
     const config = readCommandSettings('process', processorOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0
+    const security = kafkaSecurity(config)
     return runService({ name: 'processor', registryName: 'processor', ...config }, async ({ logger, registry, metricsUrl, stopRequested }) => {
       const metrics = createProcessorMetrics(registry)
-      const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `thermocline-processor-${process.pid}`, logger })
+      const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `thermocline-processor-${process.pid}`, logger, security })
+      logger.info('connecting', { kafka: config.kafkaBrokers.join(','), kafkaSecurity: security.description })
       let fatal: (error: Error) => void = () => undefined
       const crashed = new Promise<Error>((resolve) => (fatal = resolve))
       const processor = new Processor({ config, kafka, logger, metrics, onFatal: (error) => fatal(error) })
@@ -27,9 +29,8 @@ export const processCommand: Command = {
         await processor.start()
       } catch (error) {
         await processor.stop().catch(() => undefined)
-        if (error instanceof ThermoclineError) throw error
-        // kafkajs' errors (connection refused, unknown host, ...) become one line, as in ingest.
-        throw new ThermoclineError(ErrorCodes.broker, `Kafka at ${config.kafkaBrokers.join(',')} is not usable: ${(error as Error).message}`, { cause: error })
+        // kafkajs' errors (connection refused, unknown host, refused credentials, ...) become one line, as in ingest.
+        throw await kafkaStartFailure(error, config.kafkaBrokers, security)
       }
       logger.info('processing', {
         readings: config.readingsTopic,

@@ -1,6 +1,7 @@
 /** Settings of `thermocline process`: one spec, validated once at start (see common/config.ts). */
 import { integer, text, type ConfigOf, type Option } from '../common/config.ts'
 import { controlPanelTopic, dlqTopic, graceMs, kafkaBrokers, lateTopic, logLevel, metricsHost, metricsPort, readingsTopic, windowMs } from '../common/options.ts'
+import { kafkaSecurityOptions } from '../common/security.ts'
 
 /** Where Prometheus finds the processor (ingest has 9601). */
 export const PROCESSOR_METRICS_PORT = 9602
@@ -36,6 +37,7 @@ const sessionTimeoutMs: Option<number> = {
 
 export const processorOptions = {
   kafkaBrokers,
+  ...kafkaSecurityOptions,
   readingsTopic,
   controlPanelTopic,
   lateTopic,

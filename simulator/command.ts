@@ -4,6 +4,8 @@
  */
 import { type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
+import { displayUrl } from '../common/connection-failures.ts'
+import { mqttSecurity } from '../common/security.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
 import { createFleet, defaultFleetOptions, type Fleet } from './fleet.ts'
@@ -30,6 +32,7 @@ export const simulateCommand: Command = {
     const config = readCommandSettings('simulate', simulatorOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0
     checkSettings(config)
+    const security = mqttSecurity(config)
     const logger = createLogger('simulate', config.logLevel)
     const nowMs = Date.now()
     const fleetOptions = config.replayFile === '' ? fleetOptionsFrom(config, nowMs) : undefined
@@ -43,6 +46,7 @@ export const simulateCommand: Command = {
     const metricsServer = await startMetricsServer(registry, config.metricsPort, config.metricsHost)
     const sink = await createMqttSink({
       url: config.mqttUrl,
+      security,
       connections: config.connections,
       qos: config.qos,
       maxInFlight: config.maxInFlight,
@@ -58,7 +62,7 @@ export const simulateCommand: Command = {
       fleet === undefined
         ? `replaying ${config.replayFile}`
         : `${fleet.devices.length} thermostats in ${fleet.areas.length} areas, seed ${config.seed}, ${live ? 'live' : `from ${new Date(fleetOptions!.startMs).toISOString()} at ${config.speed === 0 ? 'full speed' : `${config.speed}x`}`}`
-    logger.info(`publishing to ${config.mqttUrl} (QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, {
+    logger.info(`publishing to ${displayUrl(config.mqttUrl)} (${security.description}, QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, {
       metrics: `http://${config.metricsHost}:${metricsServer.port}/metrics`,
     })
 

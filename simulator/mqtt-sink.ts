@@ -6,13 +6,17 @@
  * thousands of messages per second possible; beyond that, publish() pushes back.
  */
 import mqtt, { type MqttClient } from 'mqtt'
+import { displayUrl, finalConnectionFailure, mqttEndpoint } from '../common/connection-failures.ts'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
+import { type MqttSecurity } from '../common/security.ts'
 import { type Logger } from '../common/logger.ts'
 import { type SimulatorMetrics } from './metrics.ts'
 import { type PublicationSink } from './run.ts'
 
 export interface MqttSinkOptions {
   url: string
+  /** TLS files and credentials (common/security.ts). */
+  security: MqttSecurity
   connections: number
   qos: 0 | 1
   /** Unacknowledged messages allowed per connection before publish() pushes back. */
@@ -59,6 +63,7 @@ export async function createMqttSink(options: MqttSinkOptions): Promise<MqttSink
       .connectAsync(
         options.url,
         {
+          ...options.security.options,
           clientId: `${options.clientIdPrefix}-${index}`,
           protocolVersion: 4,
           clean: true,
@@ -69,8 +74,11 @@ export async function createMqttSink(options: MqttSinkOptions): Promise<MqttSink
         },
         false,
       )
-      .catch((error: unknown) => {
-        throw new ThermoclineError(ErrorCodes.broker, `cannot connect to MQTT_URL ${options.url}: ${(error as Error).message || (error as NodeJS.ErrnoException).code}`, { cause: error })
+      .catch(async (error: unknown) => {
+        const final = await finalConnectionFailure(error, mqttEndpoint(options.url))
+        throw new ThermoclineError(ErrorCodes.broker, final ?? `cannot connect to MQTT_URL ${displayUrl(options.url)}: ${(error as Error).message || (error as NodeJS.ErrnoException).code}`, {
+          cause: error,
+        })
       })
     client.on('error', (error) => logger.warn('MQTT connection error', { connection: index, error }))
     client.on('offline', () => logger.warn('MQTT connection lost; reconnecting', { connection: index }))

@@ -3,6 +3,7 @@ import { decimal, integer, oneOf, settingName, text, type ConfigOf, type Option 
 import { ConfigError } from '../common/errors.ts'
 import { graceMs, logLevel, metricsHost, metricsPort, mqttUrl, windowMs } from '../common/options.ts'
 import { defaultFleetOptions, validateFleetOptions, type FleetOptions } from './fleet.ts'
+import { mqttSecurityOptions } from '../common/security.ts'
 
 /** Default /metrics port of the simulator (ingest 9601, processor 9602; dashboards/prometheus scrapes 9603). */
 export const SIMULATOR_METRICS_PORT = 9603
@@ -20,6 +21,7 @@ export function parseStartTime(raw: string): number | undefined {
 
 export const simulatorOptions = {
   mqttUrl,
+  ...mqttSecurityOptions,
   topicRoot: {
     env: 'TOPIC_ROOT',
     description: 'first level(s) of the MQTT topics: {root}/{area}/{device}/temperature (with REPLAY_FILE, if not the default: replaces the first level of every line)',

@@ -8,7 +8,10 @@ const USAGE = 'thermocline stack up|down|status [options]'
 const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker (Mosquitto) for the demo and tests.
   up      start what is not already answering (Kafka jars are fetched with Maven on first use)
   down    stop what \`stack up\` started; brokers it found running are left alone
-  status  report each part; exits 1 when one is down`
+  status  report each part; exits 1 when one is down
+With --secure, the same for the secured stack (beside the plain one, on its own ports): Kafka with
+SASL_SSL (SCRAM) and mutual TLS, Mosquitto with TLS and a password, certificates made with openssl;
+\`up\` writes the settings the services need to THERMOCLINE_HOME/secure/thermocline.env.`
 
 export const stackCommand: Command = {
   async run(argv) {
@@ -33,6 +36,9 @@ export const stackCommand: Command = {
       const status = await stackStatus(config)
       const fetched = result.kafkaFetchSeconds > 0 ? ` (of which ${result.kafkaFetchSeconds.toFixed(1)} s fetching Kafka jars)` : ''
       process.stdout.write(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s${fetched}\n${formatStatus(status)}`)
+      if (result.envFile !== undefined) {
+        process.stdout.write(`settings for the services: ${result.envFile}\n  load them with:  set -a; . ${result.envFile}; set +a\n`)
+      }
       return 0
     }
     if (action === 'down') {

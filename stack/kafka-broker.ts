@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
+import { PLAINTEXT_KAFKA, type KafkaSecurity } from '../common/security.ts'
+import { STACK_USER, type Credentials } from './credentials.ts'
 import { kafkaAnswers } from './probe.ts'
 import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.ts'
 
@@ -46,11 +48,30 @@ export interface KafkaBrokerSettings {
   heap: string
   partitions: number
   startTimeoutMs: number
+  /** Set for the secured stack: `port` is then a SASL_SSL listener (SCRAM and PLAIN). */
+  tls?: KafkaTlsListeners
   /**
    * How late the broker's heartbeat to its own controller may be before the controller fences it
    * (default: LOCAL_BROKER_SESSION_MS). A restart after a crash waits out the old session.
    */
   brokerSessionMs?: number
+}
+
+export interface KafkaTlsListeners {
+  /** A TLS listener that requires a client certificate; brokers also talk to each other over it. */
+  mtlsPort: number
+  credentials: Credentials
+}
+
+/** How a client of the broker started with `settings` gets in (the stack's own probe, the env file). */
+export function brokerClientSecurity(settings: Pick<KafkaBrokerSettings, 'tls'>): KafkaSecurity {
+  if (settings.tls === undefined) return PLAINTEXT_KAFKA
+  const { credentials } = settings.tls
+  return {
+    ssl: { rejectUnauthorized: true, ca: [readFileSync(credentials.caFile)] },
+    sasl: { mechanism: 'scram-sha-512', username: STACK_USER, password: credentials.kafkaPassword },
+    description: `TLS + SASL scram-sha-512 as ${STACK_USER}`,
+  }
 }
 
 /**
@@ -135,17 +156,45 @@ export async function fetchKafkaJars(home: string, version: string, logger: Logg
   return (Date.now() - started) / 1000
 }
 
+/** The listener lines: one PLAINTEXT listener, or (secured) SASL_SSL for clients and mutual TLS. */
+function listeners(settings: KafkaBrokerSettings): string {
+  const { host, port, controllerPort, tls } = settings
+  if (tls === undefined) {
+    return `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}
+advertised.listeners=PLAINTEXT://${host}:${port}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+`
+  }
+  const { credentials, mtlsPort } = tls
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
+  return `# Secured (thermocline stack up --secure): clients use SASL_SSL (SCRAM users made at storage
+# format time, or PLAIN) or mutual TLS; the broker talks to itself over mutual TLS. The controller
+# listener is plaintext, on loopback only.
+listeners=SASL_SSL://${host}:${port},SSL://${host}:${mtlsPort},CONTROLLER://${host}:${controllerPort}
+advertised.listeners=SASL_SSL://${host}:${port},SSL://${host}:${mtlsPort}
+inter.broker.listener.name=SSL
+listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT
+ssl.keystore.type=PKCS12
+ssl.keystore.location=${credentials.keystoreFile}
+ssl.keystore.password=${credentials.keystorePassword}
+ssl.truststore.type=PEM
+ssl.truststore.location=${credentials.caFile}
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scram}
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${scram}
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${STACK_USER}="${credentials.kafkaPassword}";
+`
+}
+
 function serverProperties(settings: KafkaBrokerSettings, paths: KafkaPaths): string {
-  const { host, port, controllerPort } = settings
+  const { host, controllerPort } = settings
   return `# Written by thermocline stack up; edits are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${host}:${controllerPort}
-listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}
-advertised.listeners=PLAINTEXT://${host}:${port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+${listeners(settings)}controller.listener.names=CONTROLLER
 log.dirs=${paths.data}
 num.partitions=${settings.partitions}
 # One node: every internal topic has one replica, and transactions need an ISR of one.
@@ -234,12 +283,16 @@ export function randomClusterId(): string {
 /** Writes the config and formats KRaft storage the first time (kafka-storage.sh format). */
 async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promise<void> {
   mkdirSync(paths.data, { recursive: true })
-  writeFileSync(paths.properties, serverProperties(settings, paths))
+  // Secured, it holds the keystore and PLAIN passwords: the owner's only.
+  writeFileSync(paths.properties, serverProperties(settings, paths), { mode: 0o600 })
   writeFileSync(paths.log4j, log4jProperties(settings.version, paths))
   if (existsSync(join(paths.data, 'meta.properties'))) return
   const clusterId = randomClusterId()
   try {
-    await run('java', javaArgs({ ...settings, heap: '256m' }, paths, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', paths.properties]))
+    // SCRAM credentials live in the metadata log: made at format time, before the broker first starts.
+    const password = settings.tls?.credentials.kafkaPassword
+    const scram = password === undefined ? [] : ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name="${STACK_USER}",password="${password}"]`])
+    await run('java', javaArgs({ ...settings, heap: '256m' }, paths, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', paths.properties, ...scram]))
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string }
     throw new StackError(`formatting Kafka storage in ${paths.data} failed:\n${String(stdout ?? '') + String(stderr ?? '')}`.trimEnd(), { cause: error })
@@ -258,7 +311,7 @@ export async function startKafka(settings: KafkaBrokerSettings, logger: Logger):
     if (managedPid(paths.pidFile, MAIN_CLASS) === undefined) {
       throw new StackError(`Kafka exited during start. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}\n${tail(paths.stdoutLog, 10)}`)
     }
-    if (await kafkaAnswers(settings.host, settings.port, 2_000)) return pid
+    if (await kafkaAnswers(settings.host, settings.port, 2_000, brokerClientSecurity(settings))) return pid
     await sleep(250)
   }
   await stopProcess(pid, paths.pidFile, 5_000)

@@ -1,22 +1,58 @@
 /** A local Mosquitto, started from Debian's package when no MQTT broker listens yet. */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { randomBytes, pbkdf2Sync } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
+import { type MqttSecurity } from '../common/security.ts'
+import { STACK_USER, type Credentials } from './credentials.ts'
 import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.ts'
 import { mqttAnswers } from './probe.ts'
 
 export interface MosquittoSettings {
   home: string
   host: string
+  /** Plain: anonymous clients. Secured (`tls` set): TLS and a password. */
   port: number
   startTimeoutMs: number
+  tls?: MosquittoTlsListeners
 }
 
-export function mosquittoPaths(home: string): { dir: string; data: string; config: string; log: string; pidFile: string } {
+export interface MosquittoTlsListeners {
+  /** A second TLS listener that also requires a client certificate. */
+  mtlsPort: number
+  credentials: Credentials
+}
+
+/** How a client of the broker started with `settings` gets in (the stack's own probe). */
+export function mosquittoClientSecurity(settings: Pick<MosquittoSettings, 'tls'>): MqttSecurity | undefined {
+  if (settings.tls === undefined) return undefined
+  const { credentials } = settings.tls
+  return { tls: true, options: { ca: readFileSync(credentials.caFile), username: STACK_USER, password: credentials.mqttPassword }, description: `TLS + user ${STACK_USER}` }
+}
+
+/**
+ * A Mosquitto 2 password file line: PBKDF2-SHA512, 101 iterations, a 12-byte salt (mosquitto_passwd's
+ * "$7$" format). Made here rather than by `mosquitto_passwd -b`, which would show the password to
+ * every user of the machine on its command line.
+ */
+function passwordFileLine(user: string, password: string, salt = randomBytes(12)): string {
+  const hash = pbkdf2Sync(password, salt, 101, 64, 'sha512')
+  return `${user}:$7$101$${salt.toString('base64')}$${hash.toString('base64')}\n`
+}
+
+export function mosquittoPaths(home: string): { dir: string; data: string; config: string; log: string; pidFile: string; passwordFile: string } {
   const dir = join(home, 'run', 'mosquitto')
-  return { dir, data: join(dir, 'data') + '/', config: join(dir, 'mosquitto.conf'), log: join(dir, 'mosquitto.log'), pidFile: join(dir, 'mosquitto.pid') }
+  return {
+    dir,
+    data: join(dir, 'data') + '/',
+    config: join(dir, 'mosquitto.conf'),
+    log: join(dir, 'mosquitto.log'),
+    pidFile: join(dir, 'mosquitto.pid'),
+    passwordFile: join(dir, 'passwords'),
+  }
 }
 
 export function runningMosquittoPid(home: string): number | undefined {
@@ -37,12 +73,33 @@ function mosquittoBinary(): string {
   throw new StackError('mosquitto is not installed. Install it with: sudo apt-get install -y mosquitto mosquitto-clients')
 }
 
-function config(settings: MosquittoSettings, paths: ReturnType<typeof mosquittoPaths>): string {
-  return `# Written by thermocline stack up; edits are overwritten.
-# Mosquitto 2 accepts only local, authenticated clients unless a listener allows anonymous ones.
+function listeners(settings: MosquittoSettings, paths: ReturnType<typeof mosquittoPaths>): string {
+  if (settings.tls === undefined) {
+    return `# Mosquitto 2 accepts only local, authenticated clients unless a listener allows anonymous ones.
 listener ${settings.port} ${settings.host}
 allow_anonymous true
-# Persistent sessions (clean: false) must survive a broker restart, or the bridge loses what it
+`
+  }
+  const { credentials, mtlsPort } = settings.tls
+  const tls = `cafile ${credentials.caFile}
+certfile ${credentials.serverCertFile}
+keyfile ${credentials.serverKeyFile}
+`
+  return `# Secured (thermocline stack up --secure): TLS and a password on both listeners; the second also
+# requires a client certificate signed by the stack's CA.
+# Stay the user that started the stack: the certificates and password file are readable by it only.
+user ${userInfo().username}
+allow_anonymous false
+password_file ${paths.passwordFile}
+listener ${settings.port} ${settings.host}
+${tls}listener ${mtlsPort} ${settings.host}
+${tls}require_certificate true
+`
+}
+
+function config(settings: MosquittoSettings, paths: ReturnType<typeof mosquittoPaths>): string {
+  return `# Written by thermocline stack up; edits are overwritten.
+${listeners(settings, paths)}# Persistent sessions (clean: false) must survive a broker restart, or the bridge loses what it
 # had not acknowledged yet.
 persistence true
 persistence_location ${paths.data}
@@ -61,6 +118,7 @@ export async function startMosquitto(settings: MosquittoSettings, logger: Logger
   const binary = mosquittoBinary()
   const paths = mosquittoPaths(settings.home)
   mkdirSync(paths.data, { recursive: true })
+  if (settings.tls !== undefined) writeFileSync(paths.passwordFile, passwordFileLine(STACK_USER, settings.tls.credentials.mqttPassword), { mode: 0o600 })
   writeFileSync(paths.config, config(settings, paths))
   const pid = spawnDetached(binary, ['-c', paths.config], join(paths.dir, 'stdout.log'), paths.pidFile, paths.dir)
   logger.info('started Mosquitto', { pid, port: settings.port, log: paths.log })
@@ -69,7 +127,7 @@ export async function startMosquitto(settings: MosquittoSettings, logger: Logger
     if (runningMosquittoPid(settings.home) === undefined) {
       throw new StackError(`Mosquitto exited during start. Last lines of ${paths.log}:\n${tail(paths.log, 15)}\n${tail(join(paths.dir, 'stdout.log'), 5)}`)
     }
-    if (await mqttAnswers(settings.host, settings.port, 1_000)) return pid
+    if (await mqttAnswers(settings.host, settings.port, 1_000, mosquittoClientSecurity(settings))) return pid
     await sleep(100)
   }
   await stopProcess(pid, paths.pidFile, 5_000)

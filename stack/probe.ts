@@ -3,6 +3,7 @@ import { createServer, connect } from 'node:net'
 import mqtt from 'mqtt'
 import { createKafka } from '../common/kafka.ts'
 import { silentLogger } from '../common/logger.ts'
+import { PLAINTEXT_KAFKA, type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
 
 /** True when a TCP connection to host:port is accepted within `timeoutMs`. */
 export function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -28,8 +29,8 @@ export function canBind(host: string, port: number): Promise<boolean> {
 }
 
 /** True when a Kafka broker at host:port answers a metadata request. */
-export async function kafkaAnswers(host: string, port: number, timeoutMs = 3_000): Promise<boolean> {
-  const kafka = createKafka({ brokers: [`${host}:${port}`], clientId: 'thermocline-stack-probe', logger: silentLogger, retries: 0, requestTimeoutMs: timeoutMs })
+export async function kafkaAnswers(host: string, port: number, timeoutMs = 3_000, security: KafkaSecurity = PLAINTEXT_KAFKA): Promise<boolean> {
+  const kafka = createKafka({ brokers: [`${host}:${port}`], clientId: 'thermocline-stack-probe', logger: silentLogger, security, retries: 0, requestTimeoutMs: timeoutMs })
   const admin = kafka.admin({ retry: { retries: 0 } })
   const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref())
   const attempt = (async () => {
@@ -47,9 +48,17 @@ export async function kafkaAnswers(host: string, port: number, timeoutMs = 3_000
 }
 
 /** True when an MQTT broker at host:port accepts a CONNECT. */
-export function mqttAnswers(host: string, port: number, timeoutMs = 3_000): Promise<boolean> {
+export function mqttAnswers(host: string, port: number, timeoutMs = 3_000, security?: MqttSecurity): Promise<boolean> {
   return new Promise((resolve) => {
-    const client = mqtt.connect({ host, port, protocol: 'mqtt', reconnectPeriod: 0, connectTimeout: timeoutMs, clientId: `thermocline-probe-${process.pid}-${Date.now()}` })
+    const client = mqtt.connect({
+      host,
+      port,
+      protocol: security?.tls === true ? 'mqtts' : 'mqtt',
+      ...security?.options,
+      reconnectPeriod: 0,
+      connectTimeout: timeoutMs,
+      clientId: `thermocline-probe-${process.pid}-${Date.now()}`,
+    })
     const done = (result: boolean): void => {
       client.end(true)
       resolve(result)

@@ -2,31 +2,60 @@
  * `thermocline stack up|down|status`: a local Kafka (127.0.0.1:9092) and MQTT broker
  * (127.0.0.1:1883) for the demo and the tests. `up` reuses whatever already answers on a port and
  * starts only what is missing; `down` stops only what `up` started (tracked by pid files).
+ *
+ * With `--secure`, a second, secured stack of its own (under THERMOCLINE_HOME/secure, on its own
+ * ports, so it can run beside the plain one): Kafka with SASL_SSL (SCRAM, PLAIN) and mutual-TLS
+ * listeners, Mosquitto with TLS and a password, certificates made with openssl, and an env file
+ * holding the settings a service needs to reach them.
  */
+import { symlinkSync, existsSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { integer, port, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
+import { boolean, integer, port, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
-import { DEFAULT_KAFKA_VERSION, fetchKafkaJars, kafkaPaths, kafkaVersion, runningKafkaPid, runningKafkaVersion, startKafka, stopKafka } from './kafka-broker.ts'
-import { mosquittoPaths, runningMosquittoPid, startMosquitto, stopMosquitto } from './mosquitto.ts'
+import { STACK_USER, ensureCredentials, type Credentials } from './credentials.ts'
+import {
+  DEFAULT_KAFKA_VERSION,
+  brokerClientSecurity,
+  fetchKafkaJars,
+  kafkaJars,
+  kafkaPaths,
+  kafkaVersion,
+  runningKafkaPid,
+  runningKafkaVersion,
+  startKafka,
+  stopKafka,
+  type KafkaTlsListeners,
+} from './kafka-broker.ts'
+import { mosquittoClientSecurity, mosquittoPaths, runningMosquittoPid, startMosquitto, stopMosquitto, type MosquittoTlsListeners } from './mosquitto.ts'
 import { canBind, isListening, kafkaAnswers, mqttAnswers } from './probe.ts'
 
 const defaultHome = (): string => join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'thermocline')
 
-const kafkaPort: Option<number> = { env: 'KAFKA_PORT', description: 'port of the local Kafka broker', default: 9092, parse: port() }
-const mqttPort: Option<number> = { env: 'MQTT_PORT', description: 'port of the local MQTT broker', default: 1883, parse: port() }
+const portOption = (env: string, description: string, defaultPort: number): Option<number> => ({ env, description, default: defaultPort, parse: port() })
 
 export const stackOptions = {
   home: { env: 'THERMOCLINE_HOME', description: 'where the stack keeps the Kafka jars, data and logs', default: defaultHome(), parse: text() } as Option<string>,
+  secure: {
+    env: 'STACK_SECURE',
+    flag: '--secure',
+    description: 'the secured stack instead: Kafka SASL_SSL and mutual TLS, MQTT over TLS with a password (its own ports and data; settings in THERMOCLINE_HOME/secure/thermocline.env)',
+    default: false,
+    parse: boolean,
+    implicit: true,
+  } as Option<boolean>,
   kafkaVersion: {
     env: 'KAFKA_VERSION',
     description: 'Apache Kafka release the local broker runs (3.9.x or 4.x; its jars are fetched from Maven Central once)',
     default: DEFAULT_KAFKA_VERSION,
     parse: kafkaVersion,
   } as Option<string>,
-  kafkaPort,
-  kafkaControllerPort: { env: 'KAFKA_CONTROLLER_PORT', description: 'port of the local KRaft controller listener', default: 9093, parse: port() } as Option<number>,
+  kafkaPort: portOption('KAFKA_PORT', 'port of the local Kafka broker', 9092),
+  kafkaControllerPort: portOption('KAFKA_CONTROLLER_PORT', 'port of the local KRaft controller listener', 9093),
+  kafkaSecurePort: portOption('KAFKA_SECURE_PORT', 'secured stack: Kafka SASL_SSL listener (SCRAM-SHA-512/256, PLAIN)', 9094),
+  kafkaMtlsPort: portOption('KAFKA_MTLS_PORT', 'secured stack: Kafka listener requiring a client certificate (mutual TLS)', 9095),
+  kafkaSecureControllerPort: portOption('KAFKA_SECURE_CONTROLLER_PORT', "secured stack: its KRaft controller's port (loopback only)", 9096),
   kafkaHeap: {
     env: 'KAFKA_HEAP',
     description: 'JVM heap of the local broker (-Xms and -Xmx)',
@@ -34,7 +63,9 @@ export const stackOptions = {
     parse: text(/^\d+[mMgG]$/, 'a JVM size such as 512m or 1g'),
   } as Option<string>,
   kafkaPartitions: { env: 'KAFKA_PARTITIONS', description: 'partitions of auto-created topics', default: 1, parse: integer({ min: 1, max: 1000 }) } as Option<number>,
-  mqttPort,
+  mqttPort: portOption('MQTT_PORT', 'port of the local MQTT broker', 1883),
+  mqttSecurePort: portOption('MQTT_SECURE_PORT', 'secured stack: MQTT over TLS with a password', 8883),
+  mqttMtlsPort: portOption('MQTT_MTLS_PORT', 'secured stack: MQTT over TLS with a password and a client certificate', 8884),
   startTimeoutMs: { env: 'STACK_TIMEOUT_MS', description: 'how long to wait for each broker to answer', default: 90_000, parse: integer({ min: 1_000 }) } as Option<number>,
 }
 
@@ -58,13 +89,92 @@ export interface StackUpResult {
   /** What this call started (and what a matching `down` would stop). */
   started: { kafka: boolean; mqtt: boolean }
   kafkaFetchSeconds: number
+  /** The settings a service needs to reach this stack, as environment variables. */
+  clientEnv: Record<string, string>
+  /** The secured stack: the file holding clientEnv. */
+  envFile?: string
+}
+
+/** A port setting and its value, so that a port already in use is reported by its setting's name. */
+interface Port {
+  option: Option<number>
+  value: number
+}
+
+/** One stack's layout: where it runs and on which ports, secured or not. */
+interface Layout {
+  /** Holds run/kafka and run/mosquitto. */
+  runHome: string
+  kafkaPort: Port
+  controllerPort: Port
+  mqttPort: Port
+  kafkaTls?: KafkaTlsListeners
+  mqttTls?: MosquittoTlsListeners
+  credentials?: Credentials
+  envFile?: string
+}
+
+const secureHome = (settings: StackSettings): string => join(settings.home, 'secure')
+
+async function layoutOf(settings: StackSettings): Promise<Layout> {
+  const o = stackOptions
+  const port = <K extends keyof StackSettings>(key: K): Port => ({ option: o[key] as Option<number>, value: settings[key] as number })
+  if (!settings.secure) return { runHome: settings.home, kafkaPort: port('kafkaPort'), controllerPort: port('kafkaControllerPort'), mqttPort: port('mqttPort') }
+  const runHome = secureHome(settings)
+  const credentials = await ensureCredentials(join(runHome, 'credentials'))
+  return {
+    runHome,
+    kafkaPort: port('kafkaSecurePort'),
+    controllerPort: port('kafkaSecureControllerPort'),
+    mqttPort: port('mqttSecurePort'),
+    kafkaTls: { mtlsPort: settings.kafkaMtlsPort, credentials },
+    mqttTls: { mtlsPort: settings.mqttMtlsPort, credentials },
+    credentials,
+    envFile: join(runHome, 'thermocline.env'),
+  }
+}
+
+/** The environment a service needs to reach the stack; for the secured one, by SASL_SSL and MQTT over TLS. */
+function clientEnv(layout: Layout): Record<string, string> {
+  const kafka = `${HOST}:${layout.kafkaPort.value}`
+  const mqttPort = layout.mqttPort.value
+  const { credentials } = layout
+  if (credentials === undefined) return { KAFKA_BROKERS: kafka, MQTT_URL: `mqtt://${HOST}:${mqttPort}` }
+  return {
+    KAFKA_BROKERS: kafka,
+    KAFKA_SSL_CA_FILE: credentials.caFile,
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: STACK_USER,
+    KAFKA_SASL_PASSWORD_FILE: credentials.kafkaPasswordFile,
+    MQTT_URL: `mqtts://${HOST}:${mqttPort}`,
+    MQTT_CA_FILE: credentials.caFile,
+    MQTT_USERNAME: STACK_USER,
+    MQTT_PASSWORD_FILE: credentials.mqttPasswordFile,
+  }
+}
+
+function envFileText(settings: StackSettings, layout: Layout, env: Record<string, string>): string {
+  const credentials = layout.credentials!
+  const lines = Object.entries(env).map(([name, value]) => `${name}=${value}`)
+  return `# Written by \`thermocline stack up --secure\`: what a service needs to reach the secured local stack.
+# Load it into a shell with:  set -a; . ${layout.envFile}; set +a
+# Passwords are in the *_PASSWORD_FILE files, readable by their owner only.
+${lines.join('\n')}
+# Mutual TLS instead of SASL (Kafka), or with the password (MQTT):
+#   KAFKA_BROKERS=${HOST}:${settings.kafkaMtlsPort} KAFKA_SSL_CERT_FILE=${credentials.clientCertFile} KAFKA_SSL_KEY_FILE=${credentials.clientKeyFile}
+#   (and no KAFKA_SASL_* settings)
+#   MQTT_URL=mqtts://${HOST}:${settings.mqttMtlsPort} MQTT_CERT_FILE=${credentials.clientCertFile} MQTT_KEY_FILE=${credentials.clientKeyFile}
+`
 }
 
 export async function stackStatus(settings: StackSettings): Promise<StackStatus> {
-  const kafkaPid = runningKafkaPid(settings.home)
-  const kafkaUp = await kafkaAnswers(HOST, settings.kafkaPort, 3_000)
-  const mqttPid = runningMosquittoPid(settings.home)
-  const mqttUp = await mqttAnswers(HOST, settings.mqttPort, 3_000)
+  const layout = await layoutOf(settings)
+  const kafkaPort = layout.kafkaPort.value
+  const mqttPort = layout.mqttPort.value
+  const kafkaPid = runningKafkaPid(layout.runHome)
+  const kafkaUp = await kafkaAnswers(HOST, kafkaPort, 3_000, brokerClientSecurity({ tls: layout.kafkaTls }))
+  const mqttPid = runningMosquittoPid(layout.runHome)
+  const mqttUp = await mqttAnswers(HOST, mqttPort, 3_000, mosquittoClientSecurity({ tls: layout.mqttTls }))
   const describe = (up: boolean, pid: number | undefined, address: string, what: string, log: string): PartStatus => {
     if (up && pid !== undefined) return { state: 'managed', address, pid, detail: `${what}, started by thermocline (pid ${pid}), log ${log}` }
     if (up) return { state: 'external', address, detail: `${what}, not started by thermocline (left alone by stack down)` }
@@ -72,8 +182,20 @@ export async function stackStatus(settings: StackSettings): Promise<StackStatus>
     return { state: 'down', address, detail: 'not running' }
   }
   return {
-    kafka: describe(kafkaUp, kafkaPid, `${HOST}:${settings.kafkaPort}`, ['Kafka', runningKafkaVersion(settings.home), '(KRaft)'].filter(Boolean).join(' '), kafkaPaths(settings.home).serverLog),
-    mqtt: describe(mqttUp, mqttPid, `${HOST}:${settings.mqttPort}`, 'MQTT broker', mosquittoPaths(settings.home).log),
+    kafka: describe(
+      kafkaUp,
+      kafkaPid,
+      `${HOST}:${kafkaPort}`,
+      ['Kafka', runningKafkaVersion(layout.runHome), `(KRaft${layout.kafkaTls === undefined ? '' : `, SASL_SSL; mutual TLS on ${settings.kafkaMtlsPort}`})`].filter(Boolean).join(' '),
+      kafkaPaths(layout.runHome).serverLog,
+    ),
+    mqtt: describe(
+      mqttUp,
+      mqttPid,
+      `${HOST}:${mqttPort}`,
+      `MQTT broker${layout.mqttTls === undefined ? '' : ` (TLS + password; with client certificate on ${settings.mqttMtlsPort})`}`,
+      mosquittoPaths(layout.runHome).log,
+    ),
   }
 }
 
@@ -86,43 +208,61 @@ async function assertPortUsable(option: Option<number>, value: number, answers: 
   return false
 }
 
+async function assertFree(option: Option<number>, value: number): Promise<void> {
+  if (!(await canBind(HOST, value))) throw new ConfigError(settingName(option), `port ${value} on ${HOST} is already in use`)
+}
+
 export async function stackUp(settings: StackSettings, logger: Logger): Promise<StackUpResult> {
+  const layout = await layoutOf(settings)
   const started = { kafka: false, mqtt: false }
   let kafkaFetchSeconds = 0
-  if (settings.kafkaPort === settings.kafkaControllerPort) {
-    throw new ConfigError(settingName(stackOptions.kafkaControllerPort), `must differ from KAFKA_PORT (${settings.kafkaPort})`)
+  const kafkaPort = layout.kafkaPort.value
+  const controllerPort = layout.controllerPort.value
+  const mqttPort = layout.mqttPort.value
+  const mtls = (key: 'kafkaMtlsPort' | 'mqttMtlsPort'): Port[] => (layout.credentials === undefined ? [] : [{ option: stackOptions[key], value: settings[key] }])
+  const taken = new Map<number, Option<number>>()
+  for (const { option, value } of [layout.kafkaPort, layout.controllerPort, ...mtls('kafkaMtlsPort'), layout.mqttPort, ...mtls('mqttMtlsPort')]) {
+    const other = taken.get(value)
+    if (other !== undefined) throw new ConfigError(settingName(option), `must differ from ${other.env} (${value})`)
+    taken.set(value, option)
   }
 
-  const mqttRunning = await assertPortUsable(mqttPort, settings.mqttPort, () => mqttAnswers(HOST, settings.mqttPort, 2_000), 'an MQTT broker')
-  if (mqttRunning) logger.info(`MQTT broker already answers on ${HOST}:${settings.mqttPort}; using it`)
+  const mqttSecurity = mosquittoClientSecurity({ tls: layout.mqttTls })
+  const mqttRunning = await assertPortUsable(layout.mqttPort.option, mqttPort, () => mqttAnswers(HOST, mqttPort, 2_000, mqttSecurity), 'an MQTT broker')
+  if (mqttRunning) logger.info(`MQTT broker already answers on ${HOST}:${mqttPort}; using it`)
   else {
-    await startMosquitto({ home: settings.home, host: HOST, port: settings.mqttPort, startTimeoutMs: settings.startTimeoutMs }, logger)
+    if (layout.mqttTls !== undefined) await assertFree(stackOptions.mqttMtlsPort, layout.mqttTls.mtlsPort)
+    await startMosquitto({ home: layout.runHome, host: HOST, port: mqttPort, startTimeoutMs: settings.startTimeoutMs, ...(layout.mqttTls ? { tls: layout.mqttTls } : {}) }, logger)
     started.mqtt = true
   }
 
   try {
-    const kafkaRunning = await assertPortUsable(kafkaPort, settings.kafkaPort, () => kafkaAnswers(HOST, settings.kafkaPort, 3_000), 'a Kafka broker')
+    const kafkaSecurity = brokerClientSecurity({ tls: layout.kafkaTls })
+    const kafkaRunning = await assertPortUsable(layout.kafkaPort.option, kafkaPort, () => kafkaAnswers(HOST, kafkaPort, 3_000, kafkaSecurity), 'a Kafka broker')
     if (kafkaRunning) {
-      logger.info(`Kafka already answers on ${HOST}:${settings.kafkaPort}; using it`)
-      const running = runningKafkaVersion(settings.home)
+      logger.info(`Kafka already answers on ${HOST}:${kafkaPort}; using it`)
+      const running = runningKafkaVersion(layout.runHome)
       if (running !== undefined && running !== settings.kafkaVersion) {
         logger.warn(`the running broker is Kafka ${running}, not KAFKA_VERSION ${settings.kafkaVersion}: run \`thermocline stack down\` first to switch`)
       }
     } else {
-      if (!(await canBind(HOST, settings.kafkaControllerPort))) {
-        throw new ConfigError(settingName(stackOptions.kafkaControllerPort), `port ${settings.kafkaControllerPort} on ${HOST} is already in use`)
-      }
+      await assertFree(layout.controllerPort.option, controllerPort)
+      if (layout.kafkaTls !== undefined) await assertFree(stackOptions.kafkaMtlsPort, layout.kafkaTls.mtlsPort)
       kafkaFetchSeconds = await fetchKafkaJars(settings.home, settings.kafkaVersion, logger)
+      // The secured stack keeps its own data but shares the cached jars.
+      const jars = kafkaJars(layout.runHome, settings.kafkaVersion)
+      if (layout.runHome !== settings.home && !existsSync(jars)) symlinkSync(kafkaJars(settings.home, settings.kafkaVersion), jars)
       await startKafka(
         {
-          home: settings.home,
+          home: layout.runHome,
           version: settings.kafkaVersion,
           host: HOST,
-          port: settings.kafkaPort,
-          controllerPort: settings.kafkaControllerPort,
+          port: kafkaPort,
+          controllerPort,
           heap: settings.kafkaHeap,
           partitions: settings.kafkaPartitions,
           startTimeoutMs: settings.startTimeoutMs,
+          ...(layout.kafkaTls ? { tls: layout.kafkaTls } : {}),
         },
         logger,
       )
@@ -130,15 +270,18 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
     }
   } catch (error) {
     // Leave the machine as we found it: a half-started stack is worse than none.
-    if (started.mqtt) await stopMosquitto(settings.home)
+    if (started.mqtt) await stopMosquitto(layout.runHome)
     throw error
   }
-  return { started, kafkaFetchSeconds }
+  const env = clientEnv(layout)
+  if (layout.envFile !== undefined) writeFileSync(layout.envFile, envFileText(settings, layout, env), { mode: 0o600 })
+  return { started, kafkaFetchSeconds, clientEnv: env, ...(layout.envFile === undefined ? {} : { envFile: layout.envFile }) }
 }
 
 /** Stops what `stack up` started; `only` limits it to the parts one `stackUp` call started. */
 export async function stackDown(settings: StackSettings, only: { kafka: boolean; mqtt: boolean } = { kafka: true, mqtt: true }): Promise<{ kafka: boolean; mqtt: boolean }> {
-  const kafka = only.kafka ? await stopKafka(settings.home) : false
-  const mqtt = only.mqtt ? await stopMosquitto(settings.home) : false
+  const runHome = settings.secure ? secureHome(settings) : settings.home
+  const kafka = only.kafka ? await stopKafka(runHome) : false
+  const mqtt = only.mqtt ? await stopMosquitto(runHome) : false
   return { kafka, mqtt }
 }

@@ -8,6 +8,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { onTestFinished } from 'vitest'
 import { createKafka, ensureTopics } from '../../common/kafka.ts'
 import { createLogger } from '../../common/logger.ts'
+import { PLAINTEXT_KAFKA } from '../../common/security.ts'
 
 export const kafkaBrokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 export const mqttUrl = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883'
@@ -18,7 +19,7 @@ export function uniqueName(prefix: string): string {
 }
 
 export function testKafka(): Kafka {
-  return createKafka({ brokers: kafkaBrokers, clientId: uniqueName('test'), logger: createLogger('test-kafka', 'error') })
+  return createKafka({ brokers: kafkaBrokers, clientId: uniqueName('test'), logger: createLogger('test-kafka', 'error'), security: PLAINTEXT_KAFKA })
 }
 
 /** An admin client, disconnected when the test finishes. */

@@ -115,6 +115,6 @@ describe('thermocline ingest', () => {
   it('stops at start with one line when Kafka does not answer', async () => {
     const result = await runCli(['ingest'], { KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '0' })
     expect(result.code).toBe(1)
-    expect(result.stderr.trim().split('\n').at(-1)).toBe('thermocline ingest: Kafka at 127.0.0.1:1 is not usable: Connection error: connect ECONNREFUSED 127.0.0.1:1')
+    expect(result.stderr.trim().split('\n').at(-1)).toBe('thermocline ingest: Kafka at 127.0.0.1:1 is not usable (plaintext): Connection error: connect ECONNREFUSED 127.0.0.1:1')
   })
 })

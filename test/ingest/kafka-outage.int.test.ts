@@ -6,6 +6,7 @@ import { scrape, startBridgeProcess, uniqueBridgeNames, waitForMetrics, type Tes
 import { makeReadings, publishPaced } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
 import { startScratchKafka } from './scratch-kafka.ts'
+import { PLAINTEXT_KAFKA } from '../../common/security.ts'
 
 const written = (samples: Map<string, number>): number => samples.get('thermocline_ingest_written_total') ?? 0
 const inFlight = (samples: Map<string, number>): number => samples.get('thermocline_ingest_in_flight_messages') ?? 0
@@ -57,7 +58,7 @@ describe('thermocline ingest when Kafka fails', () => {
     await publishPaced(after, { chunk: 50, intervalMs: 0 })
     const next = await startBridgeProcess(settings)
     const all = [...before, ...during, ...after]
-    const reader = createKafka({ brokers: kafka.brokers, clientId: 'ingest-outage-test', logger: createLogger('test-kafka', 'error') })
+    const reader = createKafka({ brokers: kafka.brokers, clientId: 'ingest-outage-test', logger: createLogger('test-kafka', 'error'), security: PLAINTEXT_KAFKA })
     const records = await consumeUntil('readings', (got) => new Set(got.map((record) => record.headers.ce_id)).size >= all.length, { timeoutMs: 60_000, kafka: reader })
     expectEveryReading(records, all, { duplicatesAllowed: true })
     expect((await scrape(next)).get('thermocline_ingest_kafka_up')).toBe(1)

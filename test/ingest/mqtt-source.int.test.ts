@@ -5,6 +5,7 @@ import { createIngestMetrics } from '../../ingest/metrics.ts'
 import { MqttSource, type IncomingMessage } from '../../ingest/mqtt-source.ts'
 import { mqttUrl, testMqtt } from '../helpers/brokers.ts'
 import { uniqueBridgeNames } from './bridge-process.ts'
+import { PLAINTEXT_MQTT } from '../../common/security.ts'
 
 interface Received {
   message: IncomingMessage
@@ -17,6 +18,7 @@ function heldSource(prefix: string, clientId: string, receiveMaximum = 10): { so
   const waiters: (() => void)[] = []
   const source = new MqttSource({
     url: mqttUrl,
+    security: PLAINTEXT_MQTT,
     topicFilter: `${prefix}/+/+/temperature`,
     shareGroup: clientId,
     clientId,

@@ -21,7 +21,7 @@ describe('thermocline process (no broker needed)', () => {
     // Nothing listens on port 1 of the loopback: refused at once, no broker involved.
     const { code, stderr } = await runCli(['process'], { KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '0' })
     expect(code).toBe(1)
-    expect(stderr.trim().split('\n').at(-1)).toBe('thermocline process: Kafka at 127.0.0.1:1 is not usable: Connection error: connect ECONNREFUSED 127.0.0.1:1')
+    expect(stderr.trim().split('\n').at(-1)).toBe('thermocline process: Kafka at 127.0.0.1:1 is not usable (plaintext): Connection error: connect ECONNREFUSED 127.0.0.1:1')
     expect(stderr).not.toMatch(/^\s+at /m)
   })
 })

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseArgs } from '../../common/config.ts'
-import { kafkaJars } from '../../stack/kafka-broker.ts'
+import { kafkaJars, kafkaPaths } from '../../stack/kafka-broker.ts'
 import { stackOptions } from '../../stack/stack.ts'
 import { runCli } from '../helpers/cli.ts'
 import { freePort } from '../../stack/probe.ts'
@@ -78,7 +78,7 @@ describe('thermocline stack', () => {
   it('quotes the last lines of the broker log when Kafka fails to start', async () => {
     const home = scratchHome()
     // Storage formatted for another node: the broker refuses it at start and logs why.
-    const data = join(home, 'run', 'kafka', 'data')
+    const data = kafkaPaths(home, shared.kafkaVersion).data
     mkdirSync(data, { recursive: true })
     writeFileSync(join(data, 'meta.properties'), 'version=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\nnode.id=7\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAA\n')
     const env = { THERMOCLINE_HOME: home, KAFKA_PORT: String(await freePort()), KAFKA_CONTROLLER_PORT: String(await freePort()), KAFKA_HEAP: '256m' }
