@@ -31,8 +31,8 @@ export async function testAdmin(kafka: Kafka = testKafka()): Promise<Admin> {
 }
 
 /** Creates unique topics, waits for their leaders, deletes them when the test finishes; returns their names. */
-export async function createTopics(prefixes: string[], partitions = 1): Promise<string[]> {
-  const admin = await testAdmin()
+export async function createTopics(prefixes: string[], partitions = 1, kafka: Kafka = testKafka()): Promise<string[]> {
+  const admin = await testAdmin(kafka)
   const topics = prefixes.map(uniqueName)
   onTestFinished(() => admin.deleteTopics({ topics }).catch(() => undefined))
   await ensureTopics(

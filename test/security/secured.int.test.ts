@@ -1,0 +1,166 @@
+/**
+ * Secured connections (docs/contract.md, "Secured connections") against real secured brokers: the
+ * stack `thermocline stack up --secure` runs (Kafka SASL_SSL with SCRAM and a mutual-TLS listener,
+ * Mosquitto with TLS and a password, and a TLS listener that also requires a client certificate).
+ */
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { consumeUntil, createTopics, uniqueName } from '../helpers/brokers.ts'
+import { runCli, type CliResult } from '../helpers/cli.ts'
+import { goldenFile } from '../helpers/golden.ts'
+import { startSecureStack, type SecureStack } from '../helpers/secure-stack.ts'
+import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
+import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from '../processor/helpers.ts'
+
+const golden = loadGolden()
+let stack: SecureStack
+
+beforeAll(async () => {
+  stack = await startSecureStack()
+}, 180_000)
+afterAll(async () => stack?.stop(), 60_000)
+
+/** Text that must hold none of the stack's secrets, nor the wrong passwords the tests try. */
+const WRONG_PASSWORDS = ['wrong-kafka-password-7f3a', 'wrong-mqtt-password-91c2']
+function expectNoSecret(what: string, text: string): void {
+  for (const secret of [...stack.secrets, ...WRONG_PASSWORDS]) expect(text.includes(secret), `${what} holds a secret`).toBe(false)
+}
+
+describe('the pipeline over secured brokers', () => {
+  it(
+    'turns the golden set into exactly the expected windows over MQTT TLS with a password, Kafka SASL_SSL (SCRAM) and Kafka mutual TLS, and no secret shows anywhere',
+    { timeout: 240_000 },
+    async () => {
+      const kafka = stack.kafka()
+      const [readings, controlPanel, late, dlq] = await createTopics(['sec-readings', 'sec-control-panel', 'sec-late', 'sec-dlq'], 3, kafka)
+      const { prefix, clientId } = uniqueBridgeNames()
+      // The bridge: MQTT over TLS with a password, Kafka over SASL_SSL with SCRAM-SHA-512 (the env file as written).
+      const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq!, env: { ...stack.env, LOG_LEVEL: 'debug' } })
+      // The processor: Kafka over mutual TLS, authenticated by its client certificate.
+      const processor = startProcessor({
+        ...stack.kafkaMtlsEnv,
+        READINGS_TOPIC: readings!,
+        CONTROL_PANEL_TOPIC: controlPanel!,
+        LATE_TOPIC: late!,
+        DLQ_TOPIC: dlq!,
+        GROUP_ID: uniqueName('sec-group'),
+        IDLE_MS: '3000',
+        SESSION_TIMEOUT_MS: '6000',
+        LOG_LEVEL: 'debug',
+      })
+      await processor.waitForLog(/\[processor\] processing .*metrics="http/, 60_000)
+      const processorMetrics = /metrics="(http:[^"]+)"/.exec(processor.log())![1]!
+
+      // The publisher: `thermocline simulate` replaying the golden set over MQTT with a client certificate and the password.
+      const published = await runCli(
+        ['simulate', '--replay-file', fileURLToPath(goldenFile('mqtt.jsonl')), '--topic-root', prefix, '--metrics-port', '0', '--progress-ms', '0'],
+        { ...stack.mqttMtlsEnv, LOG_LEVEL: 'debug' },
+        120_000,
+      )
+      expect(published.code, published.stderr).toBe(0)
+      expect(published.stderr).toMatch(/publishing to mqtts:\/\/127\.0\.0\.1:\d+ \(mutual TLS \+ user thermocline, QoS 1/)
+
+      await consumeUntil(controlPanel!, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 90_000 }).catch((error: Error) => {
+        throw new Error(`${error.message}\ningest log:\n${bridge.stderr().slice(-3000)}`)
+      })
+      const metrics = [await (await fetch(`http://127.0.0.1:${bridge.metricsPort}/metrics`)).text(), await (await fetch(processorMetrics)).text()]
+      processor.kill('SIGTERM')
+      bridge.process.kill('SIGTERM')
+      expect(await processor.exited).toBe(0)
+      expect(await bridge.exited).toBe(0)
+
+      expectGoldenWindows(await readAll(kafka, controlPanel!), golden.windows)
+      expectGoldenLate(await readAll(kafka, late!), golden.lateIds)
+      const deadLetters = await readAll(kafka, dlq!)
+      expect(deadLetters).toHaveLength(golden.dlqLines.length)
+
+      expect(bridge.stderr()).toMatch(/kafkaSecurity="TLS \+ SASL scram-sha-512 as thermocline" mqtt="mqtts:\/\/127\.0\.0\.1:\d+" mqttSecurity="TLS \+ user thermocline"/)
+      expect(processor.log()).toMatch(/kafkaSecurity="mutual TLS"/)
+      expectNoSecret('the ingest log (debug)', bridge.stderr())
+      expectNoSecret('the processor log (debug)', processor.log())
+      expectNoSecret('the simulator output (debug)', published.stdout + published.stderr)
+      metrics.forEach((text, index) => expectNoSecret(`metrics ${index}`, text))
+      for (const record of deadLetters) expectNoSecret('a dead letter', `${record.value?.toString('latin1')} ${JSON.stringify(record.headers)}`)
+    },
+  )
+})
+
+/** The last line of what a service printed, which must be the whole story. */
+const lastLine = (result: CliResult): string => result.stderr.trim().split('\n').at(-1) ?? ''
+
+describe('a connection that cannot work', () => {
+  it('ends the service non-zero within 30 s with one line naming the connection and the cause, no stack trace, no secret', { timeout: 120_000 }, async () => {
+    const env = stack.env
+    const kafkaAt = /^127\.0\.0\.1:\d+$/.test(env.KAFKA_BROKERS!) ? `Kafka at ${env.KAFKA_BROKERS!.replaceAll('.', '\\.')}` : 'unexpected'
+    const mqttAt = `MQTT broker at ${env.MQTT_URL!.replaceAll('.', '\\.').replaceAll('/', '\\/')}`
+    const noKafkaSecurity = { KAFKA_SSL_CA_FILE: '', KAFKA_SASL_MECHANISM: '', KAFKA_SASL_USERNAME: '', KAFKA_SASL_PASSWORD_FILE: '' }
+    const quick = ['--metrics-port', '0']
+    const cases: Array<{ name: string; args: string[]; env: Record<string, string>; line: RegExp }> = [
+      {
+        name: 'ingest with a wrong Kafka password',
+        args: ['ingest', ...quick],
+        env: { ...env, KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: WRONG_PASSWORDS[0]! },
+        line: new RegExp(`^thermocline ingest: ${kafkaAt} refused the credentials: .*invalid credentials.*; check KAFKA_SASL_MECHANISM`),
+      },
+      {
+        name: "process trusting only the system's CAs",
+        args: ['process', ...quick],
+        env: { ...env, KAFKA_SSL_CA_FILE: '', KAFKA_SSL: 'true' },
+        line: new RegExp(`^thermocline process: ${kafkaAt}: its TLS certificate is not trusted \\(unable to verify the first certificate\\); set KAFKA_SSL_CA_FILE`),
+      },
+      {
+        name: 'process in plaintext on the SASL_SSL port',
+        args: ['process', ...quick],
+        env: { ...env, ...noKafkaSecurity },
+        line: new RegExp(`^thermocline process: ${kafkaAt} speaks TLS, but the client connected in plaintext; set KAFKA_SSL=true`),
+      },
+      {
+        name: 'ingest with a wrong MQTT password',
+        args: ['ingest', ...quick, '--mqtt-client-id', uniqueName('sec-fail')],
+        env: { ...env, MQTT_PASSWORD_FILE: '', MQTT_PASSWORD: WRONG_PASSWORDS[1]! },
+        line: new RegExp(`^thermocline ingest: ${mqttAt} refused the credentials \\(Connection refused: Not authorized\\); check MQTT_USERNAME`),
+      },
+      {
+        name: 'ingest in plaintext on the MQTT TLS port',
+        args: ['ingest', ...quick, '--mqtt-client-id', uniqueName('sec-fail')],
+        env: { ...env, MQTT_URL: env.MQTT_URL!.replace('mqtts:', 'mqtt:'), MQTT_CA_FILE: '' },
+        line: new RegExp(`^thermocline ingest: ${mqttAt.replace('mqtts', 'mqtt')} speaks TLS, but the client connected in plaintext; use an mqtts:// MQTT_URL`),
+      },
+      {
+        name: "simulate trusting only the system's CAs",
+        args: ['simulate', ...quick, '--devices', '2', '--areas', '1'],
+        env: { ...env, MQTT_CA_FILE: '' },
+        line: new RegExp(`^thermocline simulate: ${mqttAt}: its TLS certificate is not trusted \\(self-signed certificate in certificate chain\\); set MQTT_CA_FILE`),
+      },
+      {
+        name: 'simulate without a client certificate where one is required',
+        args: ['simulate', ...quick, '--devices', '2', '--areas', '1'],
+        env: { ...stack.mqttMtlsEnv, MQTT_CERT_FILE: '', MQTT_KEY_FILE: '' },
+        line: /^thermocline simulate: MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ refused the client certificate \(TLS alert ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\); set MQTT_CERT_FILE and MQTT_KEY_FILE/,
+      },
+    ]
+    // All at once: each must be over well within its 30 s, whatever the others do.
+    const results = await Promise.all(cases.map((c) => runCli(c.args, c.env, 30_000)))
+    results.forEach((result, index) => {
+      const { name, line } = cases[index]!
+      const output = `${name}:\n${result.stderr}`
+      expect(result.signal, `${output}\n(still running after 30 s)`).toBeUndefined()
+      expect(result.code, output).toBe(1)
+      expect(lastLine(result), output).toMatch(line)
+      expect(result.stderr, output).not.toMatch(/^\s+at /m)
+      expectNoSecret(name, result.stdout + result.stderr)
+    })
+  })
+
+  it('keeps passwords out of --help, even when they are set', async () => {
+    const env = { ...stack.env, KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: WRONG_PASSWORDS[0]!, MQTT_PASSWORD_FILE: '', MQTT_PASSWORD: WRONG_PASSWORDS[1]! }
+    for (const command of ['ingest', 'process', 'simulate', 'demo', 'stack']) {
+      const help = await runCli([command, '--help'], env)
+      expect(help.code).toBe(0)
+      expectNoSecret(`${command} --help`, help.stdout + help.stderr)
+      if (command !== 'stack' && command !== 'demo') expect(help.stdout).toMatch(/_PASSWORD_FILE/)
+    }
+    expect(readFileSync(stack.env.KAFKA_SASL_PASSWORD_FILE!, 'utf8').trim()).toBe(stack.secrets[0])
+  })
+})
