@@ -5,12 +5,20 @@
  */
 import { parseArgs } from '../../common/config.ts'
 import { createLogger } from '../../common/logger.ts'
+import { runningKafkaVersion } from '../../stack/kafka-broker.ts'
 import { stackDown, stackOptions, stackUp } from '../../stack/stack.ts'
 
 export async function setup(): Promise<() => Promise<void>> {
   const { config } = parseArgs(stackOptions, [], process.env)
   const logger = createLogger('test-stack')
   const { started } = await stackUp(config, logger)
+  // The tests must run on the release asked for: a broker of another one left running is not it.
+  const running = runningKafkaVersion(config.home)
+  if (running !== undefined && running !== config.kafkaVersion) {
+    await stackDown(config, started)
+    throw new Error(`Kafka ${running} runs on port ${config.kafkaPort}, not KAFKA_VERSION ${config.kafkaVersion}: stop it first (thermocline stack down)`)
+  }
+  logger.info(`integration tests run on Kafka ${running ?? '(not started by thermocline: release unknown)'}`)
   process.env.KAFKA_BROKERS ??= `127.0.0.1:${config.kafkaPort}`
   process.env.MQTT_URL ??= `mqtt://127.0.0.1:${config.mqttPort}`
   return async () => {
