@@ -56,7 +56,10 @@ describe('Kafka security settings', () => {
     [{ KAFKA_SSL_KEY_FILE: file('k.pem', KEY) }, 'invalid setting KAFKA_SSL_CERT_FILE (--kafka-ssl-cert-file): is needed with KAFKA_SSL_KEY_FILE (mutual TLS)'],
     [{ KAFKA_SASL_MECHANISM: 'gssapi' }, 'invalid setting KAFKA_SASL_MECHANISM (--kafka-sasl-mechanism): must be one of plain, scram-sha-256, scram-sha-512 (got "gssapi")'],
     [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: SECRET }, 'invalid setting KAFKA_SASL_USERNAME (--kafka-sasl-username): is needed with KAFKA_SASL_MECHANISM plain'],
-    [{ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'svc' }, 'invalid setting KAFKA_SASL_PASSWORD (--kafka-sasl-password): or KAFKA_SASL_PASSWORD_FILE is needed with KAFKA_SASL_MECHANISM plain'],
+    [
+      { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'svc' },
+      'invalid setting KAFKA_SASL_PASSWORD (--kafka-sasl-password): or KAFKA_SASL_PASSWORD_FILE is needed with KAFKA_SASL_MECHANISM plain',
+    ],
     [{ KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: SECRET }, 'invalid setting KAFKA_SASL_MECHANISM (--kafka-sasl-mechanism): is needed with KAFKA_SASL_USERNAME and a password'],
     [
       { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: SECRET, KAFKA_SASL_PASSWORD_FILE: file('pw', SECRET) },
