@@ -27,7 +27,7 @@ const USAGE = 'thermocline demo [options]'
 const SUMMARY = `Runs the whole pipeline on this machine and shows each area's latest window as it closes:
   simulated thermostats -> MQTT -> ingest -> Kafka -> processor -> control-panel -> this table.
 Brings up the local Kafka and MQTT broker when they are not running (the first time, Kafka's jars are
-fetched from Maven Central, about 45 s). Ctrl-C stops everything and leaves the stack as it was found.
+fetched from Maven Central, about 45 s); with --secure, the secured stack (TLS, SASL, passwords). Ctrl-C stops everything and leaves the stack as it was found.
 Only full windows are shown: the one the simulator started in is left out. Every setting of the
 services it starts (FAHRENHEIT_DEVICES, MALFORMED, ... see \`thermocline simulate --help\`; the
 topics, GROUP_ID, TOPIC_ROOT with MQTT_TOPIC_FILTER, MQTT_CLIENT_ID, ...) can be set in the
@@ -170,7 +170,9 @@ export const demoCommand: Command = {
         Number.isFinite(simulatorStartMs)
           ? `closes at about ${new Date(Math.ceil(simulatorStartMs / config.windowMs) * config.windowMs + config.windowMs + config.graceMs).toISOString().slice(11, 19)} UTC`
           : 'the simulator is starting'
-      const stackLine = `Kafka 127.0.0.1:${config.kafkaPort} (${started.kafka ? 'started by the demo' : 'already running'}), MQTT 127.0.0.1:${config.mqttPort} (${started.mqtt ? 'started by the demo' : 'already running'})`
+      const how = (startedHere: boolean): string => (startedHere ? 'started by the demo' : 'already running')
+      const secured = config.secure ? ', secured' : ''
+      const stackLine = `Kafka ${stackEnv.KAFKA_BROKERS} (${how(started.kafka)}${secured}), MQTT ${stackEnv.MQTT_URL} (${how(started.mqtt)}${secured})`
       const frame = (): string =>
         renderPanel(state, {
           title: `Thermocline demo: ${config.devices} thermostats, ${config.areas} areas; ${seconds(config.windowMs)} windows, ${seconds(config.graceMs)} grace; ${new Date().toISOString().slice(11, 19)}`,

@@ -124,7 +124,7 @@ describe('thermocline demo', () => {
     const mqttPort = await freePort()
     const env = { ...ownNames(), THERMOCLINE_HOME: scratchHome(), MQTT_PORT: String(mqttPort), KAFKA_PORT: String(shared.kafkaPort), WINDOW_MS: '3000', GRACE_MS: '1000' }
     const demo = startCli(['demo'], env, STOP_DEMO)
-    await demo.waitFor(new RegExp(`stack {6}Kafka 127\\.0\\.0\\.1:${shared.kafkaPort} \\(already running\\), MQTT 127\\.0\\.0\\.1:${mqttPort} \\(started by the demo\\)`), 90_000)
+    await demo.waitFor(new RegExp(`stack {6}Kafka 127\\.0\\.0\\.1:${shared.kafkaPort} \\(already running\\), MQTT mqtt://127\\.0\\.0\\.1:${mqttPort} \\(started by the demo\\)`), 90_000)
     await waitForFrame(demo, (frame) => AREAS.every((area) => frame.has(area)), 30_000)
 
     demo.child.kill('SIGINT')
