@@ -90,7 +90,9 @@ export const demoCommand: Command = {
 
     try {
       logger.info('bringing up the local stack where it is not running')
-      ;({ started, clientEnv: stackEnv } = await stackUp(config, logger))
+      const stack = await stackUp(config, logger)
+      started = stack.started
+      stackEnv = stack.clientEnv
       if (stopSignal !== undefined) return 0
 
       const logDir = join(config.home, 'demo')

@@ -63,12 +63,22 @@ function writeSecret(file: string, value: string): void {
   writeFileSync(file, `${value}\n`, { mode: 0o600 })
 }
 
-/** The credentials in `dir`, made first if they are not all there. */
-export async function ensureCredentials(dir: string): Promise<Credentials> {
+/** The credentials in `dir`, if they were all made. */
+export function existingCredentials(dir: string): Credentials | undefined {
+  if (!existsSync(join(dir, '.complete'))) return undefined
+  const paths = credentialPaths(dir)
+  const secret = (file: string): string => readFileSync(file, 'utf8').trim()
+  return { ...paths, keystorePassword: secret(join(dir, 'keystore-password')), kafkaPassword: secret(paths.kafkaPasswordFile), mqttPassword: secret(paths.mqttPasswordFile) }
+}
+
+/** The credentials in `dir`, made first if they are not all there (`created` then). */
+export async function ensureCredentials(dir: string): Promise<{ credentials: Credentials; created: boolean }> {
+  const existing = existingCredentials(dir)
+  if (existing !== undefined) return { credentials: existing, created: false }
   const paths = credentialPaths(dir)
   const keystorePasswordFile = join(dir, 'keystore-password')
   const complete = join(dir, '.complete')
-  if (!existsSync(complete)) {
+  {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     const days = '825'
     await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', paths.caFile.replace(/\.pem$/, '.key'), '-out', paths.caFile, '-days', days, '-subj', '/CN=Thermocline local CA'], dir)
@@ -95,6 +105,5 @@ export async function ensureCredentials(dir: string): Promise<Credentials> {
     for (const file of Object.values(paths)) if (file !== dir) chmodSync(file, 0o600)
     writeFileSync(complete, `${new Date().toISOString()}\n`)
   }
-  const secret = (file: string): string => readFileSync(file, 'utf8').trim()
-  return { ...paths, keystorePassword: secret(keystorePasswordFile), kafkaPassword: secret(paths.kafkaPasswordFile), mqttPassword: secret(paths.mqttPasswordFile) }
+  return { credentials: existingCredentials(dir)!, created: true }
 }

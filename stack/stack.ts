@@ -8,13 +8,13 @@
  * listeners, Mosquitto with TLS and a password, certificates made with openssl, and an env file
  * holding the settings a service needs to reach them.
  */
-import { symlinkSync, existsSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { boolean, integer, port, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
-import { STACK_USER, ensureCredentials, type Credentials } from './credentials.ts'
+import { STACK_USER, ensureCredentials, existingCredentials, type Credentials } from './credentials.ts'
 import {
   DEFAULT_KAFKA_VERSION,
   brokerClientSecurity,
@@ -116,12 +116,23 @@ interface Layout {
 
 const secureHome = (settings: StackSettings): string => join(settings.home, 'secure')
 
-async function layoutOf(settings: StackSettings): Promise<Layout> {
+/**
+ * The stack `settings` name. The secured one's credentials are made when `up` first needs them
+ * (`status` and `down` never make any); new credentials make its Kafka storage start afresh, since
+ * the SCRAM user lives in it.
+ */
+async function layoutOf(settings: StackSettings, purpose: 'up' | 'look'): Promise<Layout> {
   const o = stackOptions
   const port = <K extends keyof StackSettings>(key: K): Port => ({ option: o[key] as Option<number>, value: settings[key] as number })
   if (!settings.secure) return { runHome: settings.home, kafkaPort: port('kafkaPort'), controllerPort: port('kafkaControllerPort'), mqttPort: port('mqttPort') }
   const runHome = secureHome(settings)
-  const credentials = await ensureCredentials(join(runHome, 'credentials'))
+  const dir = join(runHome, 'credentials')
+  let credentials = existingCredentials(dir)
+  if (credentials === undefined && purpose === 'up') {
+    credentials = (await ensureCredentials(dir)).credentials
+    if (runningKafkaPid(runHome) === undefined) rmSync(join(runHome, 'run', 'kafka'), { recursive: true, force: true })
+  }
+  if (credentials === undefined) return { runHome, kafkaPort: port('kafkaSecurePort'), controllerPort: port('kafkaSecureControllerPort'), mqttPort: port('mqttSecurePort') }
   return {
     runHome,
     kafkaPort: port('kafkaSecurePort'),
@@ -168,7 +179,7 @@ ${lines.join('\n')}
 }
 
 export async function stackStatus(settings: StackSettings): Promise<StackStatus> {
-  const layout = await layoutOf(settings)
+  const layout = await layoutOf(settings, 'look')
   const kafkaPort = layout.kafkaPort.value
   const mqttPort = layout.mqttPort.value
   const kafkaPid = runningKafkaPid(layout.runHome)
@@ -213,7 +224,7 @@ async function assertFree(option: Option<number>, value: number): Promise<void> 
 }
 
 export async function stackUp(settings: StackSettings, logger: Logger): Promise<StackUpResult> {
-  const layout = await layoutOf(settings)
+  const layout = await layoutOf(settings, 'up')
   const started = { kafka: false, mqtt: false }
   let kafkaFetchSeconds = 0
   const kafkaPort = layout.kafkaPort.value

@@ -14,7 +14,7 @@ import { kafkaSecurity, kafkaSecurityOptions } from '../../common/security.ts'
 import { kafkaJars } from '../../stack/kafka-broker.ts'
 import { freePort } from '../../stack/probe.ts'
 import { stackOptions } from '../../stack/stack.ts'
-import { runCli } from './cli.ts'
+import { runCli, type CliResult } from './cli.ts'
 import { uniqueName } from './brokers.ts'
 
 export interface SecureStack {
@@ -28,6 +28,8 @@ export interface SecureStack {
   secrets: string[]
   /** A test client of the secured Kafka (SASL_SSL). */
   kafka(): Kafka
+  /** `thermocline stack status --secure` of this stack. */
+  status(): Promise<CliResult>
   stop(): Promise<void>
 }
 
@@ -91,6 +93,7 @@ export async function startSecureStack(): Promise<SecureStack> {
         logger: createLogger('test-kafka', 'error'),
         security: kafkaSecurity(parseArgs(kafkaSecurityOptions, [], env).config),
       }),
+    status: () => runCli(['stack', 'status', '--secure'], stackEnv),
     stop,
   }
 }

@@ -27,6 +27,18 @@ function expectNoSecret(what: string, text: string): void {
   for (const secret of [...stack.secrets, ...WRONG_PASSWORDS]) expect(text.includes(secret), `${what} holds a secret`).toBe(false)
 }
 
+describe('the secured stack', () => {
+  it('reports its brokers with their secured listeners, reachable with the credentials it wrote', async () => {
+    const status = await stack.status()
+    expect(status.code, status.stdout + status.stderr).toBe(0)
+    expect(status.stdout).toMatch(/^kafka +up +127\.0\.0\.1:\d+ +Kafka \d+\.\d+\.\d+ \(KRaft, SASL_SSL; mutual TLS on \d+\), started by thermocline/m)
+    expect(status.stdout).toMatch(/^mqtt +up +127\.0\.0\.1:\d+ +MQTT broker \(TLS \+ password; with client certificate on \d+\), started by thermocline/m)
+    expect(stack.env).toMatchObject({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'thermocline', MQTT_USERNAME: 'thermocline' })
+    expect(stack.env.MQTT_URL).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/)
+    expectNoSecret('stack status', status.stdout + status.stderr)
+  })
+})
+
 describe('the pipeline over secured brokers', () => {
   it(
     'turns the golden set into exactly the expected windows over MQTT TLS with a password, Kafka SASL_SSL (SCRAM) and Kafka mutual TLS, and no secret shows anywhere',

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -67,6 +67,16 @@ describe('thermocline stack', () => {
       .split('\n')
       .filter((line) => line.startsWith('thermocline'))
     expect(errorLines).toEqual([`thermocline stack: invalid setting KAFKA_PORT (--kafka-port): port ${port} on 127.0.0.1 is already in use by something that is not a Kafka broker`])
+  })
+
+  it('reports a secured stack that was never set up as down, without making credentials for it', async () => {
+    const home = scratchHome()
+    const env = { THERMOCLINE_HOME: home, KAFKA_SECURE_PORT: String(await freePort()), MQTT_SECURE_PORT: String(await freePort()) }
+    const status = await runCli(['stack', 'status', '--secure'], env)
+    expect(status.code, status.stderr).toBe(1)
+    expect(status.stdout).toMatch(/^kafka +DOWN .* not running$/m)
+    expect(status.stdout).toMatch(/^mqtt +DOWN .* not running$/m)
+    expect(existsSync(join(home, 'secure', 'credentials'))).toBe(false)
   })
 
   it('rejects a non-numeric port before touching anything', async () => {
