@@ -11,7 +11,7 @@
  */
 import { connect as tlsConnect } from 'node:tls'
 
-/** Node's codes for a server certificate this client does not trust. */
+/** Node's codes for a server certificate this client does not trust: its CA is not known. */
 const UNTRUSTED_CERTIFICATE = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -19,14 +19,18 @@ const UNTRUSTED_CERTIFICATE = new Set([
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
   'CERT_SIGNATURE_FAILURE',
-  'CERT_REVOKED',
   'CERT_REJECTED',
   'INVALID_CA',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
 ])
+
+/** A server certificate that is trusted but not for this connection: a CA setting cannot fix these. */
+const UNUSABLE_CERTIFICATE: Record<string, string> = {
+  ERR_TLS_CERT_ALTNAME_INVALID: 'is not for this host name; connect by a name or address the certificate holds',
+  CERT_HAS_EXPIRED: 'has expired; the broker needs a new one',
+  CERT_NOT_YET_VALID: 'is not valid yet; check the clocks of both machines',
+  CERT_REVOKED: 'was revoked; the broker needs a new one',
+}
 
 /** TLS alerts a server sends when it does not accept this client's certificate (or got none). */
 const REFUSED_CLIENT_CERTIFICATE = new Set([
@@ -93,10 +97,10 @@ export async function finalConnectionFailure(error: unknown, endpoint: Endpoint)
     if (e.name === 'KafkaJSSASLAuthenticationError') return `${endpoint.name} refused the credentials: ${e.message}; check ${hint.credentials}`
     if (e.name === 'ErrorWithReasonCode' && typeof e.code === 'number' && REFUSED_CREDENTIALS.has(e.code)) return `${endpoint.name} refused the credentials (${e.message}); check ${hint.credentials}`
     const code = typeof e.code === 'string' ? e.code : ''
-    if (UNTRUSTED_CERTIFICATE.has(code)) {
-      const why = (e.message ?? code).replace(/^Connection error: /, '')
-      return `${endpoint.name}: its TLS certificate is not trusted (${why}); set ${hint.ca} to the CA that signed it`
-    }
+    const why = (e.message ?? code).replace(/^Connection error: /, '')
+    if (UNTRUSTED_CERTIFICATE.has(code)) return `${endpoint.name}: its TLS certificate is not trusted (${why}); set ${hint.ca} to the CA that signed it`
+    const unusable = UNUSABLE_CERTIFICATE[code]
+    if (unusable !== undefined) return `${endpoint.name}: its TLS certificate ${unusable} (${why})`
     if (REFUSED_CLIENT_CERTIFICATE.has(code)) return `${endpoint.name} refused the client certificate (TLS alert ${code}); set ${hint.clientCertificate} to a certificate its CA signed`
   }
   const resetOrClosed = errors.some((e) => e.code === 'ECONNRESET' || e.code === 'EPROTO' || e.name === 'KafkaJSConnectionClosedError' || /before secure TLS connection/.test(e.message ?? ''))

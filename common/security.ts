@@ -14,16 +14,20 @@ import { ConfigError } from './errors.ts'
 
 const none = (): string => 'none'
 
-/** Reads a PEM file at start: one that is missing, unreadable or not PEM is a bad setting. */
-function pemFile(raw: string): Buffer {
-  let pem: Buffer
+/** A file read at start; why it cannot be read, in words, is a bad setting. */
+function readSettingFile(path: string): Buffer {
   try {
-    pem = readFileSync(raw)
+    return readFileSync(path)
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message
-    throw new Error(`cannot read ${raw}: ${why}`)
+    throw new Error(`cannot read ${path}: ${why}`)
   }
+}
+
+/** Reads a PEM file at start: one that is missing, unreadable or not PEM is a bad setting. */
+function pemFile(raw: string): Buffer {
+  const pem = readSettingFile(raw)
   if (!pem.includes('-----BEGIN ')) throw new Error(`${raw} is not a PEM file (no "-----BEGIN" line)`)
   return pem
 }
@@ -54,14 +58,9 @@ function secretFileOption(env: string, description: string): Option<string | und
     description,
     default: undefined,
     parse: (raw) => {
-      let secret: string
-      try {
-        secret = readFileSync(raw, 'utf8')
-      } catch (error) {
-        const { code } = error as NodeJS.ErrnoException
-        throw new Error(`cannot read ${raw}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`)
-      }
-      secret = secret.replace(/\r?\n$/, '')
+      const secret = readSettingFile(raw)
+        .toString('utf8')
+        .replace(/\r?\n$/, '')
       if (secret === '') throw new Error(`${raw} is empty`)
       return secret
     },
@@ -97,7 +96,7 @@ export const kafkaSecurityOptions = {
     show: none,
   } as Option<(typeof SASL_MECHANISMS)[number] | undefined>,
   kafkaSaslUsername: textOption('KAFKA_SASL_USERNAME', 'SASL user name'),
-  kafkaSaslPassword: secretOption('KAFKA_SASL_PASSWORD', 'SASL password (or KAFKA_SASL_PASSWORD_FILE)'),
+  kafkaSaslPassword: secretOption('KAFKA_SASL_PASSWORD', 'SASL password (prefer KAFKA_SASL_PASSWORD_FILE: a flag shows in ps)'),
   kafkaSaslPasswordFile: secretFileOption('KAFKA_SASL_PASSWORD_FILE', 'file holding the SASL password'),
 }
 
@@ -106,7 +105,7 @@ export const mqttSecurityOptions = {
   mqttCertFile: pemOption('MQTT_CERT_FILE', 'PEM client certificate, for mutual TLS (with MQTT_KEY_FILE)'),
   mqttKeyFile: pemOption('MQTT_KEY_FILE', 'PEM private key of MQTT_CERT_FILE'),
   mqttUsername: textOption('MQTT_USERNAME', 'MQTT user name'),
-  mqttPassword: secretOption('MQTT_PASSWORD', 'MQTT password (or MQTT_PASSWORD_FILE)'),
+  mqttPassword: secretOption('MQTT_PASSWORD', 'MQTT password (prefer MQTT_PASSWORD_FILE: a flag shows in ps)'),
   mqttPasswordFile: secretFileOption('MQTT_PASSWORD_FILE', 'file holding the MQTT password'),
 }
 
@@ -119,6 +118,8 @@ export interface KafkaSecurity {
   sasl?: SASLOptions
   /** "plaintext", "TLS", "TLS + SASL scram-sha-512 as thermocline", ...: for log lines and errors. */
   description: string
+  /** Set when a password would cross the network in clear: the service warns at start. */
+  warning?: string
 }
 
 /** What mqtt.js' client takes (merged into its options), plus a description without secrets. */
@@ -126,9 +127,14 @@ export interface MqttSecurity {
   tls: boolean
   options: { ca?: Buffer; cert?: Buffer; key?: Buffer; username?: string; password?: string }
   description: string
+  /** Set when a password would cross the network in clear: the service warns at start. */
+  warning?: string
 }
 
 export const PLAINTEXT_KAFKA: KafkaSecurity = { description: 'plaintext' }
+
+/** Every security setting's environment variable: what a parent passes on, or clears, for a child. */
+export const SECURITY_ENV: readonly string[] = [...Object.values(kafkaSecurityOptions), ...Object.values(mqttSecurityOptions)].map((option) => option.env)
 export const PLAINTEXT_MQTT: MqttSecurity = { tls: false, options: {}, description: 'plaintext' }
 
 /** X and X_FILE are one setting given two ways: at most one of them. */
@@ -159,7 +165,9 @@ export function kafkaSecurity(settings: KafkaSecuritySettings): KafkaSecurity {
   const ssl: ConnectionOptions | undefined = tls ? { rejectUnauthorized: true, ...(settings.kafkaSslCaFile === undefined ? {} : { ca: [settings.kafkaSslCaFile] }), ...mutual } : undefined
   const sasl = mechanism === undefined ? undefined : ({ mechanism, username: settings.kafkaSaslUsername!, password: password! } as SASLOptions)
   const parts = [tls ? (mutual.cert === undefined ? 'TLS' : 'mutual TLS') : 'plaintext', ...(sasl === undefined ? [] : [`SASL ${mechanism} as ${settings.kafkaSaslUsername}`])]
-  return { ...(ssl === undefined ? {} : { ssl }), ...(sasl === undefined ? {} : { sasl }), description: parts.join(' + ') }
+  // SCRAM never sends the password itself; PLAIN does, and without TLS anyone on the path reads it.
+  const warning = mechanism === 'plain' && !tls ? 'KAFKA_SASL_MECHANISM plain without TLS sends the password in clear: set KAFKA_SSL=true or KAFKA_SSL_CA_FILE' : undefined
+  return { ...(ssl === undefined ? {} : { ssl }), ...(sasl === undefined ? {} : { sasl }), description: parts.join(' + '), ...(warning === undefined ? {} : { warning }) }
 }
 
 /** The MQTT settings checked together with MQTT_URL; a contradiction is a ConfigError naming the setting. */
@@ -180,5 +188,6 @@ export function mqttSecurity(settings: MqttSecuritySettings): MqttSecurity {
     ...(password === undefined ? {} : { password }),
   }
   const parts = [tls ? (mutual.cert === undefined ? 'TLS' : 'mutual TLS') : 'plaintext', ...(settings.mqttUsername === undefined ? [] : [`user ${settings.mqttUsername}`])]
-  return { tls, options, description: parts.join(' + ') }
+  const warning = password !== undefined && !tls ? 'an MQTT password over a plaintext MQTT_URL crosses the network in clear: use mqtts://' : undefined
+  return { tls, options, description: parts.join(' + '), ...(warning === undefined ? {} : { warning }) }
 }

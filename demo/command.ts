@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Command } from '../common/command.ts'
 import { parseArgs, readCommandSettings, settingName } from '../common/config.ts'
-import { kafkaSecurity, kafkaSecurityOptions } from '../common/security.ts'
+import { SECURITY_ENV, kafkaSecurity, kafkaSecurityOptions } from '../common/security.ts'
 import { ConfigError, StackError } from '../common/errors.ts'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
@@ -102,8 +102,11 @@ export const demoCommand: Command = {
         ingest: await choosePort(ingestOptions.metricsPort.default),
         processor: await choosePort(PROCESSOR_METRICS_PORT),
       }
-      // How to reach the stack (KAFKA_BROKERS, MQTT_URL, and for --secure the TLS files and credentials).
+      // How to reach the stack (KAFKA_BROKERS, MQTT_URL, and for --secure the TLS files and credentials),
+      // and nothing else: security settings of the demo's own environment (a sourced env file of the
+      // secured stack, say) are cleared, since they belong to another stack ("" reads as unset).
       const common = {
+        ...Object.fromEntries(SECURITY_ENV.map((name) => [name, ''])),
         ...stackEnv,
         WINDOW_MS: String(config.windowMs),
         GRACE_MS: String(config.graceMs),

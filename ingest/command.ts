@@ -29,6 +29,7 @@ export const ingestCommand: Command = {
         mqtt: displayUrl(config.mqttUrl),
         mqttSecurity: settings.mqttSecurity.description,
       })
+      for (const warning of [settings.kafkaSecurity.warning, settings.mqttSecurity.warning]) if (warning !== undefined) logger.warn(warning)
       if (config.retireSessions) {
         logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
         const { ended, failed, interrupted } = await retireBridgeSessions(settings, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })

@@ -234,7 +234,7 @@ export class MqttSource {
     metrics.mqttConnected.dec()
     if (--this.#connected === 0 && !this.#stopping) {
       this.#everLost = true
-      logger.warn('lost every MQTT connection; reconnecting every second', { url: this.#options.url })
+      logger.warn('lost every MQTT connection; reconnecting every second', { url: displayUrl(this.#options.url) })
     }
   }
 

@@ -21,6 +21,7 @@ export const processCommand: Command = {
       const metrics = createProcessorMetrics(registry)
       const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `thermocline-processor-${process.pid}`, logger, security })
       logger.info('connecting', { kafka: config.kafkaBrokers.join(','), kafkaSecurity: security.description })
+      if (security.warning !== undefined) logger.warn(security.warning)
       let fatal: (error: Error) => void = () => undefined
       const crashed = new Promise<Error>((resolve) => (fatal = resolve))
       const processor = new Processor({ config, kafka, logger, metrics, onFatal: (error) => fatal(error) })

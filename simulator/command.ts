@@ -34,6 +34,7 @@ export const simulateCommand: Command = {
     checkSettings(config)
     const security = mqttSecurity(config)
     const logger = createLogger('simulate', config.logLevel)
+    if (security.warning !== undefined) logger.warn(security.warning)
     const nowMs = Date.now()
     const fleetOptions = config.replayFile === '' ? fleetOptionsFrom(config, nowMs) : undefined
     const fleet: Fleet | undefined = fleetOptions === undefined ? undefined : createFleet(fleetOptions)

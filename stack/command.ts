@@ -2,7 +2,7 @@ import { type Command } from '../common/command.ts'
 import { formatHelp, parseArgs } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { createLogger } from '../common/logger.ts'
-import { stackDown, stackOptions, stackStatus, stackUp } from './stack.ts'
+import { shellWord, stackDown, stackOptions, stackStatus, stackUp } from './stack.ts'
 
 const USAGE = 'thermocline stack up|down|status [options]'
 const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker (Mosquitto) for the demo and tests.
@@ -37,7 +37,8 @@ export const stackCommand: Command = {
       const fetched = result.kafkaFetchSeconds > 0 ? ` (of which ${result.kafkaFetchSeconds.toFixed(1)} s fetching Kafka jars)` : ''
       process.stdout.write(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s${fetched}\n${formatStatus(status)}`)
       if (result.envFile !== undefined) {
-        process.stdout.write(`settings for the services: ${result.envFile}\n  load them with:  set -a; . ${result.envFile}; set +a\n`)
+        const file = shellWord(result.envFile)
+        process.stdout.write(`settings for the services: ${file}\n  run a service with them:  (set -a; . ${file}; exec thermocline process)\n`)
       }
       return 0
     }

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -291,7 +291,22 @@ async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promis
     // SCRAM credentials live in the metadata log: made at format time, before the broker first starts.
     const password = settings.tls?.credentials.kafkaPassword
     const scram = password === undefined ? [] : ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name="${STACK_USER}",password="${password}"]`])
-    await run('java', javaArgs({ ...settings, heap: '256m' }, paths, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', paths.properties, ...scram]))
+    // Through an argument file (read by the java launcher, readable by its owner only), so that the
+    // SCRAM password never shows on a command line, which any user of the machine can read.
+    const argFile = join(paths.dir, 'format.args')
+    const quoted = (arg: string): string => `'${arg}'`
+    writeFileSync(
+      argFile,
+      javaArgs({ ...settings, heap: '256m' }, paths, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', paths.properties, ...scram])
+        .map(quoted)
+        .join('\n') + '\n',
+      { mode: 0o600 },
+    )
+    try {
+      await run('java', [`@${argFile}`])
+    } finally {
+      rmSync(argFile, { force: true })
+    }
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string }
     throw new StackError(`formatting Kafka storage in ${paths.data} failed:\n${String(stdout ?? '') + String(stderr ?? '')}`.trimEnd(), { cause: error })

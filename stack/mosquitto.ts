@@ -6,7 +6,7 @@ import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
-import { type MqttSecurity } from '../common/security.ts'
+import { PLAINTEXT_MQTT, type MqttSecurity } from '../common/security.ts'
 import { STACK_USER, type Credentials } from './credentials.ts'
 import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.ts'
 import { mqttAnswers } from './probe.ts'
@@ -27,8 +27,8 @@ export interface MosquittoTlsListeners {
 }
 
 /** How a client of the broker started with `settings` gets in (the stack's own probe). */
-export function mosquittoClientSecurity(settings: Pick<MosquittoSettings, 'tls'>): MqttSecurity | undefined {
-  if (settings.tls === undefined) return undefined
+export function mosquittoClientSecurity(settings: Pick<MosquittoSettings, 'tls'>): MqttSecurity {
+  if (settings.tls === undefined) return PLAINTEXT_MQTT
   const { credentials } = settings.tls
   return { tls: true, options: { ca: readFileSync(credentials.caFile), username: STACK_USER, password: credentials.mqttPassword }, description: `TLS + user ${STACK_USER}` }
 }

@@ -3,7 +3,7 @@ import { createServer, connect } from 'node:net'
 import mqtt from 'mqtt'
 import { createKafka } from '../common/kafka.ts'
 import { silentLogger } from '../common/logger.ts'
-import { PLAINTEXT_KAFKA, type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
+import { PLAINTEXT_KAFKA, PLAINTEXT_MQTT, type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
 
 /** True when a TCP connection to host:port is accepted within `timeoutMs`. */
 export function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -48,13 +48,13 @@ export async function kafkaAnswers(host: string, port: number, timeoutMs = 3_000
 }
 
 /** True when an MQTT broker at host:port accepts a CONNECT. */
-export function mqttAnswers(host: string, port: number, timeoutMs = 3_000, security?: MqttSecurity): Promise<boolean> {
+export function mqttAnswers(host: string, port: number, timeoutMs = 3_000, security: MqttSecurity = PLAINTEXT_MQTT): Promise<boolean> {
   return new Promise((resolve) => {
     const client = mqtt.connect({
       host,
       port,
-      protocol: security?.tls === true ? 'mqtts' : 'mqtt',
-      ...security?.options,
+      protocol: security.tls ? 'mqtts' : 'mqtt',
+      ...security.options,
       reconnectPeriod: 0,
       connectTimeout: timeoutMs,
       clientId: `thermocline-probe-${process.pid}-${Date.now()}`,

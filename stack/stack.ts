@@ -12,7 +12,7 @@ import { existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { boolean, integer, port, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
-import { ConfigError } from '../common/errors.ts'
+import { ConfigError, StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { STACK_USER, ensureCredentials, existingCredentials, type Credentials } from './credentials.ts'
 import {
@@ -129,8 +129,11 @@ async function layoutOf(settings: StackSettings, purpose: 'up' | 'look'): Promis
   const dir = join(runHome, 'credentials')
   let credentials = existingCredentials(dir)
   if (credentials === undefined && purpose === 'up') {
+    if (runningKafkaPid(runHome) !== undefined || runningMosquittoPid(runHome) !== undefined) {
+      throw new StackError(`the secured stack runs, but its credentials in ${dir} are gone: run \`thermocline stack down --secure\` first`)
+    }
     credentials = (await ensureCredentials(dir)).credentials
-    if (runningKafkaPid(runHome) === undefined) rmSync(join(runHome, 'run', 'kafka'), { recursive: true, force: true })
+    rmSync(join(runHome, 'run', 'kafka'), { recursive: true, force: true })
   }
   if (credentials === undefined) return { runHome, kafkaPort: port('kafkaSecurePort'), controllerPort: port('kafkaSecureControllerPort'), mqttPort: port('mqttSecurePort') }
   return {
@@ -164,11 +167,17 @@ function clientEnv(layout: Layout): Record<string, string> {
   }
 }
 
+/** A value as a POSIX shell reads it back: as it is when plain, else in single quotes. */
+export function shellWord(value: string): string {
+  return /^[A-Za-z0-9_./:,@+=-]*$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
+}
+
 function envFileText(settings: StackSettings, layout: Layout, env: Record<string, string>): string {
   const credentials = layout.credentials!
-  const lines = Object.entries(env).map(([name, value]) => `${name}=${value}`)
+  const lines = Object.entries(env).map(([name, value]) => `${name}=${shellWord(value)}`)
   return `# Written by \`thermocline stack up --secure\`: what a service needs to reach the secured local stack.
-# Load it into a shell with:  set -a; . ${layout.envFile}; set +a
+# Run a service with it in a subshell, so that your shell (and the plain demo, and npm test) stay plain:
+#   (set -a; . ${shellWord(layout.envFile!)}; exec thermocline process)
 # Passwords are in the *_PASSWORD_FILE files, readable by their owner only.
 ${lines.join('\n')}
 # Mutual TLS instead of SASL (Kafka), or with the password (MQTT):

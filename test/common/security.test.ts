@@ -45,7 +45,15 @@ describe('Kafka security settings', () => {
       const fromFile = kafka({ KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: mechanism, KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD_FILE: file('password', content) })
       expect(fromFile.sasl).toEqual({ mechanism, username: 'svc', password: SECRET })
     }
-    expect(JSON.stringify(direct.description)).not.toContain(SECRET)
+  })
+
+  it('warns when a password would cross the network in clear (PLAIN without TLS), not for SCRAM or over TLS', () => {
+    const base = { KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: SECRET }
+    expect(kafka({ ...base, KAFKA_SASL_MECHANISM: 'plain' }).warning).toBe('KAFKA_SASL_MECHANISM plain without TLS sends the password in clear: set KAFKA_SSL=true or KAFKA_SSL_CA_FILE')
+    expect(kafka({ ...base, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SSL: 'true' }).warning).toBeUndefined()
+    expect(kafka({ ...base, KAFKA_SASL_MECHANISM: 'scram-sha-512' }).warning).toBeUndefined()
+    expect(mqtt({ MQTT_URL: 'mqtt://broker', MQTT_USERNAME: 'u', MQTT_PASSWORD: SECRET }).warning).toBe('an MQTT password over a plaintext MQTT_URL crosses the network in clear: use mqtts://')
+    expect(mqtt({ MQTT_URL: 'mqtts://broker', MQTT_USERNAME: 'u', MQTT_PASSWORD: SECRET }).warning).toBeUndefined()
   })
 
   it.each([

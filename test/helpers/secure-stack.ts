@@ -24,6 +24,10 @@ export interface SecureStack {
   kafkaMtlsEnv: Record<string, string>
   /** MQTT over TLS with a client certificate and the password. */
   mqttMtlsEnv: Record<string, string>
+  /** THERMOCLINE_HOME and the ports of this stack: what `stack … --secure` and `demo --secure` need. */
+  stackEnv: Record<string, string>
+  /** The env file `stack up --secure` wrote. */
+  envFile: string
   /** Every secret the stack holds: none of them may show anywhere. */
   secrets: string[]
   /** A test client of the secured Kafka (SASL_SSL). */
@@ -37,7 +41,7 @@ function readEnvFile(file: string): Record<string, string> {
   const env: Record<string, string> = {}
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const match = /^([A-Z_]+)=(.*)$/.exec(line)
-    if (match) env[match[1]!] = match[2]!
+    if (match) env[match[1]!] = match[2]!.replace(/^'(.*)'$/, '$1')
   }
   return env
 }
@@ -71,6 +75,8 @@ export async function startSecureStack(): Promise<SecureStack> {
   const secrets = ['kafka-password', 'mqtt-password', 'keystore-password'].map((name) => readFileSync(file(name), 'utf8').trim())
   return {
     env,
+    stackEnv,
+    envFile,
     kafkaMtlsEnv: {
       KAFKA_BROKERS: `127.0.0.1:${ports.KAFKA_MTLS_PORT}`,
       KAFKA_SSL_CA_FILE: file('ca.pem'),

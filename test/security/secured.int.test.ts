@@ -6,8 +6,12 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { consumeUntil, createTopics, uniqueName } from '../helpers/brokers.ts'
+import { statSync } from 'node:fs'
+import { createKafka } from '../../common/kafka.ts'
+import { createLogger } from '../../common/logger.ts'
+import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, uniqueName } from '../helpers/brokers.ts'
 import { runCli, type CliResult } from '../helpers/cli.ts'
+import { startCli } from '../simulator/simulator-process.ts'
 import { goldenFile } from '../helpers/golden.ts'
 import { startSecureStack, type SecureStack } from '../helpers/secure-stack.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
@@ -36,6 +40,34 @@ describe('the secured stack', () => {
     expect(stack.env).toMatchObject({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'thermocline', MQTT_USERNAME: 'thermocline' })
     expect(stack.env.MQTT_URL).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/)
     expectNoSecret('stack status', status.stdout + status.stderr)
+    // Certificates' keys, passwords and the env file: the owner's only.
+    for (const file of [stack.env.KAFKA_SASL_PASSWORD_FILE!, stack.env.MQTT_PASSWORD_FILE!, stack.kafkaMtlsEnv.KAFKA_SSL_KEY_FILE!, stack.envFile]) {
+      expect((statSync(file).mode & 0o777).toString(8), file).toBe('600')
+    }
+  })
+
+  it.each(['scram-sha-512', 'scram-sha-256', 'plain'] as const)('lets a client in with SASL %s over TLS, and not with a wrong password', async (mechanism) => {
+    const password = readFileSync(stack.env.KAFKA_SASL_PASSWORD_FILE!, 'utf8').trim()
+    const connect = async (secret: string): Promise<unknown> => {
+      const kafka = createKafka({
+        brokers: [stack.env.KAFKA_BROKERS!],
+        clientId: uniqueName('sasl'),
+        logger: createLogger('test-kafka', 'silent'),
+        security: { ssl: { ca: [readFileSync(stack.env.KAFKA_SSL_CA_FILE!)] }, sasl: { mechanism, username: 'thermocline', password: secret } as never, description: mechanism },
+        retries: 0,
+      })
+      const admin = kafka.admin()
+      try {
+        await admin.connect()
+        return (await admin.describeCluster()).brokers.length
+      } catch (error) {
+        return (error as Error).name
+      } finally {
+        await admin.disconnect()
+      }
+    }
+    expect(await connect(password)).toBe(1)
+    expect(await connect(WRONG_PASSWORDS[0]!)).toBe('KafkaJSSASLAuthenticationError')
   })
 })
 
@@ -98,6 +130,44 @@ describe('the pipeline over secured brokers', () => {
   )
 })
 
+describe('the demo over the secured stack', () => {
+  it('shows full windows read over SASL_SSL, and Ctrl-C leaves the secured stack running', { timeout: 180_000 }, async () => {
+    const name = uniqueName('sec-demo')
+    const demo = startCli(
+      ['demo', '--secure'],
+      {
+        ...stack.stackEnv,
+        READINGS_TOPIC: `${name}-readings`,
+        DLQ_TOPIC: `${name}-dlq`,
+        LATE_TOPIC: `${name}-late`,
+        CONTROL_PANEL_TOPIC: `${name}-control-panel`,
+        GROUP_ID: name,
+        TOPIC_ROOT: name,
+        MQTT_TOPIC_FILTER: `${name}/+/+/temperature`,
+        MQTT_SHARE_GROUP: name,
+        MQTT_CLIENT_ID: `${name}-ingest`,
+        MQTT_SESSION_EXPIRY_SECONDS: '30',
+        DEVICES: '20',
+        AREAS: '2',
+        WINDOW_MS: '3000',
+        GRACE_MS: '1000',
+        // A sourced env file of another stack in the demo's own environment: it must not reach the services.
+        KAFKA_SASL_PASSWORD: WRONG_PASSWORDS[0]!,
+        MQTT_CA_FILE: '/nonexistent/ca.pem',
+      },
+      { signal: 'SIGINT', graceMs: 60_000 },
+    )
+    await demo.waitFor(/^stack +Kafka 127\.0\.0\.1:\d+ \(already running, secured\), MQTT mqtts:\/\/127\.0\.0\.1:\d+ \(already running, secured\)$/m, 90_000)
+    // A full 3 s window of an area: its 10 thermostats report once a second.
+    await demo.waitFor(/^kitchen +\d\d:\d\d:\d\d–\d\d:\d\d:\d\d +30 +10 /m, 90_000)
+    demo.child.kill('SIGINT')
+    expect(await demo.exited).toBe(0)
+    expect(demo.stderr()).toContain('left the stack running as it was found')
+    expectNoSecret('the demo', demo.stdout() + demo.stderr())
+    expect((await stack.status()).code).toBe(0)
+  })
+})
+
 /** The last line of what a service printed, which must be the whole story. */
 const lastLine = (result: CliResult): string => result.stderr.trim().split('\n').at(-1) ?? ''
 
@@ -144,6 +214,27 @@ describe('a connection that cannot work', () => {
         args: ['simulate', ...quick, '--devices', '2', '--areas', '1'],
         env: { ...env, MQTT_CA_FILE: '' },
         line: new RegExp(`^thermocline simulate: ${mqttAt}: its TLS certificate is not trusted \\(self-signed certificate in certificate chain\\); set MQTT_CA_FILE`),
+      },
+      {
+        name: 'process without a client certificate on the mutual-TLS port',
+        args: ['process', ...quick],
+        env: { ...noKafkaSecurity, ...stack.kafkaMtlsEnv, KAFKA_SSL_CERT_FILE: '', KAFKA_SSL_KEY_FILE: '' },
+        line: /^thermocline process: Kafka at 127\.0\.0\.1:\d+ refused the client certificate \(TLS alert ERR_SSL_\w+\); set KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE/,
+      },
+      {
+        // The other way round, against the plain stack the other tests use.
+        name: 'process with TLS on a plaintext Kafka port',
+        args: ['process', ...quick],
+        env: { ...noKafkaSecurity, KAFKA_BROKERS: kafkaBrokers.join(','), KAFKA_SSL: 'true' },
+        line: new RegExp(
+          `^thermocline process: Kafka at ${kafkaBrokers[0]!.replaceAll('.', '\\.')} does not speak TLS \\(a plaintext listener\\?\\), but the client connected with TLS; unset KAFKA_SSL`,
+        ),
+      },
+      {
+        name: 'simulate with TLS on a plaintext MQTT port',
+        args: ['simulate', ...quick, '--devices', '2', '--areas', '1'],
+        env: { MQTT_URL: mqttUrl.replace(/^mqtt:/, 'mqtts:') },
+        line: /^thermocline simulate: MQTT broker at mqtts:\/\/127\.0\.0\.1:\d+ does not speak TLS \(a plaintext listener\?\), but the client connected with TLS; use an mqtt:\/\/ MQTT_URL/,
       },
       {
         name: 'simulate without a client certificate where one is required',

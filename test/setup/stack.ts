@@ -5,10 +5,15 @@
  */
 import { parseArgs } from '../../common/config.ts'
 import { createLogger } from '../../common/logger.ts'
+import { SECURITY_ENV } from '../../common/security.ts'
 import { runningKafkaVersion } from '../../stack/kafka-broker.ts'
 import { stackDown, stackOptions, stackUp } from '../../stack/stack.ts'
 
 export async function setup(): Promise<() => Promise<void>> {
+  // The tests reach the plain stack (test/security/ starts its own secured one): a shell that sourced
+  // the secured stack's env file would point every service they start somewhere else.
+  const secured = SECURITY_ENV.filter((name) => (process.env[name] ?? '') !== '')
+  if (secured.length > 0) throw new Error(`the environment sets ${secured.join(', ')}: the tests run on the plain local stack; unset them (a new shell)`)
   const { config } = parseArgs(stackOptions, [], process.env)
   const logger = createLogger('test-stack')
   const { started } = await stackUp(config, logger)
