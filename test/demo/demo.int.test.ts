@@ -9,6 +9,7 @@ import { stackOptions } from '../../stack/stack.ts'
 import { startCli, type CliProcess } from '../simulator/simulator-process.ts'
 import { freePort } from '../../stack/probe.ts'
 import { testAdmin, uniqueName } from '../helpers/brokers.ts'
+import { startSecureStack } from '../helpers/secure-stack.ts'
 
 // Each demo gets topics, groups, an MQTT topic root and MQTT client ids of its own (the services it
 // starts take them from the environment), so it sees nothing of other tests or earlier runs.
@@ -132,6 +133,36 @@ describe('thermocline demo', () => {
     expect(demo.stderr()).toContain('stopped Mosquitto (started by this demo)')
     expect(await mqttAnswers('127.0.0.1', mqttPort, 2_000)).toBe(false)
     expect(await kafkaAnswers('127.0.0.1', shared.kafkaPort, 5_000)).toBe(true)
+  })
+
+  // Here rather than in test/security/: two demos at once would race for the services' metrics ports.
+  it('runs over the secured stack with --secure: full windows read over SASL_SSL, and Ctrl-C leaves that stack running', { timeout: 240_000 }, async () => {
+    const stack = await startSecureStack()
+    onTestFinished(() => stack.stop())
+    const wrongPassword = 'not-the-stack-password-5e1d'
+    const demo = startCli(
+      ['demo', '--secure'],
+      {
+        ...ownNames(),
+        ...stack.stackEnv,
+        DEVICES: '20',
+        AREAS: '2',
+        WINDOW_MS: '3000',
+        GRACE_MS: '1000',
+        // Settings of another stack in the demo's own environment (a sourced env file): they must not reach its services.
+        KAFKA_SASL_PASSWORD: wrongPassword,
+        MQTT_CA_FILE: '/nonexistent/ca.pem',
+      },
+      STOP_DEMO,
+    )
+    await demo.waitFor(/^stack +Kafka 127\.0\.0\.1:\d+ \(already running, secured\), MQTT mqtts:\/\/127\.0\.0\.1:\d+ \(already running, secured\)$/m, 90_000)
+    // A full 3 s window of an area: its 10 thermostats report once a second.
+    await demo.waitFor(/^kitchen +\d\d:\d\d:\d\d–\d\d:\d\d:\d\d +30 +10 /m, 90_000)
+    demo.child.kill('SIGINT')
+    expect(await demo.exited).toBe(0)
+    expect(demo.stderr()).toContain('left the stack running as it was found')
+    for (const secret of [...stack.secrets, wrongPassword]) expect(demo.stdout() + demo.stderr()).not.toContain(secret)
+    expect((await stack.status()).code).toBe(0)
   })
 
   it('leaves no service running when the demo itself is killed outright (SIGKILL)', async () => {

@@ -11,7 +11,6 @@ import { createKafka } from '../../common/kafka.ts'
 import { createLogger } from '../../common/logger.ts'
 import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, uniqueName } from '../helpers/brokers.ts'
 import { runCli, type CliResult } from '../helpers/cli.ts'
-import { startCli } from '../simulator/simulator-process.ts'
 import { goldenFile } from '../helpers/golden.ts'
 import { startSecureStack, type SecureStack } from '../helpers/secure-stack.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
@@ -128,44 +127,6 @@ describe('the pipeline over secured brokers', () => {
       for (const record of deadLetters) expectNoSecret('a dead letter', `${record.value?.toString('latin1')} ${JSON.stringify(record.headers)}`)
     },
   )
-})
-
-describe('the demo over the secured stack', () => {
-  it('shows full windows read over SASL_SSL, and Ctrl-C leaves the secured stack running', { timeout: 180_000 }, async () => {
-    const name = uniqueName('sec-demo')
-    const demo = startCli(
-      ['demo', '--secure'],
-      {
-        ...stack.stackEnv,
-        READINGS_TOPIC: `${name}-readings`,
-        DLQ_TOPIC: `${name}-dlq`,
-        LATE_TOPIC: `${name}-late`,
-        CONTROL_PANEL_TOPIC: `${name}-control-panel`,
-        GROUP_ID: name,
-        TOPIC_ROOT: name,
-        MQTT_TOPIC_FILTER: `${name}/+/+/temperature`,
-        MQTT_SHARE_GROUP: name,
-        MQTT_CLIENT_ID: `${name}-ingest`,
-        MQTT_SESSION_EXPIRY_SECONDS: '30',
-        DEVICES: '20',
-        AREAS: '2',
-        WINDOW_MS: '3000',
-        GRACE_MS: '1000',
-        // A sourced env file of another stack in the demo's own environment: it must not reach the services.
-        KAFKA_SASL_PASSWORD: WRONG_PASSWORDS[0]!,
-        MQTT_CA_FILE: '/nonexistent/ca.pem',
-      },
-      { signal: 'SIGINT', graceMs: 60_000 },
-    )
-    await demo.waitFor(/^stack +Kafka 127\.0\.0\.1:\d+ \(already running, secured\), MQTT mqtts:\/\/127\.0\.0\.1:\d+ \(already running, secured\)$/m, 90_000)
-    // A full 3 s window of an area: its 10 thermostats report once a second.
-    await demo.waitFor(/^kitchen +\d\d:\d\d:\d\d–\d\d:\d\d:\d\d +30 +10 /m, 90_000)
-    demo.child.kill('SIGINT')
-    expect(await demo.exited).toBe(0)
-    expect(demo.stderr()).toContain('left the stack running as it was found')
-    expectNoSecret('the demo', demo.stdout() + demo.stderr())
-    expect((await stack.status()).code).toBe(0)
-  })
 })
 
 /** The last line of what a service printed, which must be the whole story. */
