@@ -45,6 +45,8 @@ export const IngestDeadLetterReasons = {
   outOfRange: 'out_of_range',
   unparsableTime: 'unparsable_time',
   invalidId: 'invalid_id',
+  /** A sources-file source without {area} whose device is not in the device map. */
+  unknownDevice: 'unknown_device',
 } as const
 
 /** Why the processor dead-letters a record of the readings topic (one written by something other than ingest). */

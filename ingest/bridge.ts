@@ -8,32 +8,60 @@ import { type ThermoclineError } from '../common/errors.ts'
 import { ensureTopics, kafkaStartFailure } from '../common/kafka.ts'
 import { type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
 import { type Logger } from '../common/logger.ts'
-import { decode, topicLayout, type TopicLayout } from './decode.ts'
 import { KafkaSink, type SinkRecord } from './kafka-sink.ts'
-import { type IngestMetrics } from './metrics.ts'
+import { exportFormats, type IngestMetrics } from './metrics.ts'
 import { MqttSource, type IncomingMessage } from './mqtt-source.ts'
 import { type Retirement } from './session-retirement.ts'
 import { type IngestConfig } from './options.ts'
+import { SourceRouter } from './sources/router.ts'
+import { type SourcesFile } from './sources/sources-file.ts'
+import { topicPattern } from './sources/topic-pattern.ts'
 import { readingMessage } from '../common/readings.ts'
 import { mqttDeadLetter } from '../common/dead-letters.ts'
 
 export interface RecordRouting {
-  layout: TopicLayout
+  router: SourceRouter
   readingsTopic: string
   dlqTopic: string
 }
 
-/** One MQTT message -> the Kafka record it becomes, and the metric to count once Kafka has it. */
-function toSinkRecord(routing: RecordRouting, message: IncomingMessage): { record: SinkRecord; count: (metrics: IngestMetrics) => void } {
-  const result = decode(routing.layout, message.topic, message.payload, message.receivedAtMs)
-  if (result.ok) {
-    return { record: { topic: routing.readingsTopic, message: readingMessage(result.reading) }, count: (metrics) => metrics.written.inc() }
+/**
+ * One MQTT message -> the Kafka records it becomes (none, one, or one per sensor of a multi-sensor
+ * payload), and the metrics to count once Kafka has them all.
+ */
+function toSinkRecords(routing: RecordRouting, message: IncomingMessage): { records: SinkRecord[]; count: (metrics: IngestMetrics) => void } {
+  const outcome = routing.router.route(message)
+  const { format } = outcome
+  if ('readings' in outcome) {
+    const { readings } = outcome
+    return {
+      records: readings.map((reading) => ({ topic: routing.readingsTopic, message: readingMessage(reading) })),
+      count: (metrics) => {
+        metrics.written.inc(readings.length)
+        metrics.readingsByFormat.inc({ format }, readings.length)
+      },
+    }
   }
-  const { reason } = result.deadLetter
+  if ('ignored' in outcome) return { records: [], count: (metrics) => metrics.ignored.inc({ format, reason: outcome.ignored }) }
+  const { reason } = outcome.deadLetter
   return {
-    record: { topic: routing.dlqTopic, message: mqttDeadLetter(result.deadLetter, message.topic, message.payload, message.receivedAtMs) },
+    records: [{ topic: routing.dlqTopic, message: mqttDeadLetter(outcome.deadLetter, message.topic, message.payload, message.receivedAtMs) }],
     count: (metrics) => metrics.deadLettered.inc({ reason }),
   }
+}
+
+/**
+ * The sources a bridge reads: those of the sources file, or else the contract's native topic on
+ * MQTT_TOPIC_FILTER, whose first `+` is the area and second the device.
+ */
+function routerOf(settings: Pick<BridgeSettings, 'sources' | 'topicFilter'>): SourceRouter {
+  if (settings.sources !== undefined) return new SourceRouter(settings.sources)
+  let wildcard = 0
+  const pattern = settings.topicFilter
+    .split('/')
+    .map((level) => (level === '+' ? (wildcard++ === 0 ? '{area}' : '{device}') : level))
+    .join('/')
+  return new SourceRouter({ sources: [{ name: 'MQTT_TOPIC_FILTER', format: 'native', pattern: topicPattern(pattern), timezone: 'UTC', unit: 'C' }], devices: new Map() })
 }
 
 export type BridgeSettings = {
@@ -41,6 +69,8 @@ export type BridgeSettings = {
   kafkaSecurity: KafkaSecurity
   /** From MQTT_URL and the MQTT_* credentials. */
   mqttSecurity: MqttSecurity
+  /** The sources file (SOURCES_FILE), if one was given. */
+  sources?: SourcesFile | undefined
 } & Pick<
   IngestConfig,
   | 'kafkaBrokers'
@@ -61,10 +91,12 @@ export type BridgeSettings = {
 export interface Bridge {
   /** Take nothing new, let Kafka acknowledge what is in flight (up to timeoutMs), acknowledge it, disconnect. */
   stop(timeoutMs: number): Promise<{ unacknowledged: number }>
+  /** Messages routed from now on use this device -> area map (SIGHUP); those in flight keep theirs. */
+  setDevices(devices: Map<string, string>): void
 }
 
 export async function startBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<Bridge> {
-  const { source, sink } = await openBridge(settings, kafka, metrics, logger)
+  const { source, sink, router } = await openBridge(settings, kafka, metrics, logger)
   try {
     await source.start()
   } catch (error) {
@@ -72,7 +104,7 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
     await sink.close()
     throw error
   }
-  logger.info('ingest running', { subscription: source.subscription, connections: settings.connections, readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic })
+  logger.info('ingest running', { subscriptions: source.subscriptions, formats: router.formats, connections: settings.connections, readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic })
 
   return {
     async stop(timeoutMs) {
@@ -80,6 +112,7 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
       await sink.close()
       return result
     },
+    setDevices: (devices) => router.setDevices(devices),
   }
 }
 
@@ -106,8 +139,9 @@ export async function retireBridgeSessions(
 }
 
 /** Kafka checked and ready (topics, producers), and an MQTT source that writes into it; nothing connected to MQTT yet. */
-async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<{ source: MqttSource; sink: KafkaSink }> {
-  const routing: RecordRouting = { layout: topicLayout(settings.topicFilter), readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic }
+async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<{ source: MqttSource; sink: KafkaSink; router: SourceRouter }> {
+  const routing: RecordRouting = { router: routerOf(settings), readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic }
+  exportFormats(metrics, routing.router.formats)
 
   // Kafka must answer at start: a bridge that cannot write would only hold messages.
   const unreachable = (error: unknown): Promise<ThermoclineError> => kafkaStartFailure(error, settings.kafkaBrokers, settings.kafkaSecurity)
@@ -153,7 +187,7 @@ async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: Inges
   const source = new MqttSource({
     url: settings.mqttUrl,
     security: settings.mqttSecurity,
-    topicFilter: settings.topicFilter,
+    topicFilters: routing.router.filters,
     shareGroup: settings.shareGroup,
     clientId: settings.clientId,
     connections: settings.connections,
@@ -163,10 +197,10 @@ async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: Inges
     logger,
     onMessage: async (message) => {
       metrics.received.inc()
-      const { record, count } = toSinkRecord(routing, message)
-      await sink.write(record)
+      const { records, count } = toSinkRecords(routing, message)
+      await Promise.all(records.map((record) => sink.write(record)))
       count(metrics)
     },
   })
-  return { source, sink }
+  return { source, sink, router: routing.router }
 }

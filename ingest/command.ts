@@ -1,13 +1,15 @@
 /** `thermocline ingest`: the MQTT -> Kafka bridge as a long-running service. */
 import { runService, type Command } from '../common/command.ts'
-import { readCommandSettings } from '../common/config.ts'
-import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
+import { readCommandSettings, settingName } from '../common/config.ts'
+import { ConfigError, ErrorCodes, ThermoclineError } from '../common/errors.ts'
+import { type Logger } from '../common/logger.ts'
 import { displayUrl } from '../common/connection-failures.ts'
 import { createKafka } from '../common/kafka.ts'
 import { kafkaSecurity, mqttSecurity } from '../common/security.ts'
-import { retireBridgeSessions, startBridge } from './bridge.ts'
+import { retireBridgeSessions, startBridge, type Bridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
-import { ingestOptions } from './options.ts'
+import { DEFAULT_TOPIC_FILTER, ingestOptions } from './options.ts'
+import { readSourcesFile, type SourcesFile } from './sources/sources-file.ts'
 
 const USAGE = 'thermocline ingest [options]'
 const SUMMARY = `Bridges thermostat readings from MQTT to Kafka as CloudEvents (binary mode, keyed by area).
@@ -19,7 +21,10 @@ export const ingestCommand: Command = {
   async run(argv) {
     const config = readCommandSettings('ingest', ingestOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0
-    const settings = { ...config, kafkaSecurity: kafkaSecurity(config), mqttSecurity: mqttSecurity(config) }
+    if (config.sourcesFile !== undefined && config.topicFilter !== DEFAULT_TOPIC_FILTER) {
+      throw new ConfigError(settingName(ingestOptions.topicFilter), "give the native source's topic in the sources file (SOURCES_FILE) instead")
+    }
+    const settings = { ...config, sources: config.sourcesFile, kafkaSecurity: kafkaSecurity(config), mqttSecurity: mqttSecurity(config) }
     return runService({ name: 'ingest', registryName: 'ingest', ...config }, async ({ logger, registry, metricsPort, stopRequested }) => {
       const metrics = createIngestMetrics(registry)
       const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger, security: settings.kafkaSecurity, requestTimeoutMs: 10_000 })
@@ -43,8 +48,10 @@ export const ingestCommand: Command = {
         return 0
       }
       const bridge = await startBridge(settings, kafka, metrics, logger)
+      const reload = (): void => reloadDevices(config.sourcesFile, bridge, logger)
+      process.on('SIGHUP', reload)
       logger.info('metrics on /metrics', { port: metricsPort })
-      const signal = await stopRequested
+      const signal = await stopRequested.finally(() => process.off('SIGHUP', reload))
       logger.info('stopping: taking no new message, finishing what is in flight', { signal })
       const { unacknowledged } = await bridge.stop(config.shutdownTimeoutMs)
       if (unacknowledged > 0) logger.warn('stopped with messages Kafka had not acknowledged; the MQTT broker will redeliver them', { unacknowledged })
@@ -52,4 +59,27 @@ export const ingestCommand: Command = {
       return 0
     })
   },
+}
+
+/**
+ * SIGHUP: read the sources file again and use its device map from the next message on. Messages in
+ * flight keep the map they were routed with; nothing is dropped. Changed sources (topics, formats)
+ * need a restart: the subscriptions are made at start.
+ */
+function reloadDevices(current: SourcesFile | undefined, bridge: Bridge, logger: Logger): void {
+  if (current === undefined) {
+    logger.warn('SIGHUP: no sources file (SOURCES_FILE) to re-read')
+    return
+  }
+  let next: SourcesFile
+  try {
+    next = readSourcesFile(current.path)
+  } catch (error) {
+    logger.error(`SIGHUP: kept the device map in use: ${(error as Error).message}`)
+    return
+  }
+  const describe = (file: SourcesFile): string => JSON.stringify(file.sources.map((source) => [source.format, source.pattern.pattern, source.timezone, source.unit]))
+  if (describe(next) !== describe(current)) logger.warn('SIGHUP: the sources changed; only the device map is re-read, restart ingest for the sources', { file: current.path })
+  bridge.setDevices(next.devices)
+  logger.info('SIGHUP: device map re-read', { file: current.path, devices: next.devices.size })
 }

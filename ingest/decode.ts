@@ -60,6 +60,20 @@ export function decode(layout: TopicLayout, topic: string, payload: Buffer, rece
   if (!NAME.test(area)) return fail(DeadLetterReasons.badTopic, `area ${JSON.stringify(area)} does not match ${NAME.source}`)
   if (!NAME.test(device)) return fail(DeadLetterReasons.badTopic, `device ${JSON.stringify(device)} does not match ${NAME.source}`)
 
+  const result = decodeNativePayload(payload)
+  if (!result.ok) return { ok: false, deadLetter: result.deadLetter }
+  const { celsius, id } = result
+  const timeMs = result.timeMs ?? receivedAtMs
+  // The ISO form only for a derived id: the readings topic's encoder formats the time itself.
+  return { ok: true, reading: { id: id ?? readingId(device, new Date(timeMs).toISOString(), celsius), area, device, celsius, timeMs } }
+}
+
+/** A native payload's reading, checked: its value as given, in °C, and its own time and id if it has them. */
+export type NativePayload = { ok: true; value: number; unit: 'C' | 'F' | 'K'; celsius: number; timeMs?: number; id?: string } | { ok: false; deadLetter: DeadLetter }
+
+/** The payload rules of the contract's native format, without the topic (sources use them too). */
+export function decodeNativePayload(payload: Buffer): NativePayload {
+  const fail = (reason: IngestDeadLetterReason, detail: string): NativePayload => ({ ok: false, deadLetter: { reason, detail } })
   let parsed: unknown
   try {
     parsed = JSON.parse(payload.toString('utf8'))
@@ -93,21 +107,26 @@ export function decode(layout: TopicLayout, topic: string, payload: Buffer, rece
   if (!Number.isFinite(temperature)) return fail(DeadLetterReasons.temperatureNotFinite, `temperature ${temperature} is not finite`)
 
   const unit = fields.unit ?? 'C'
-  const celsius = toCelsius(temperature, unit)
-  if (celsius === undefined) return fail(DeadLetterReasons.unknownUnit, `unit ${JSON.stringify(unit)} is not one of "C", "F", "K"`)
-  if (!(celsius >= MIN_CELSIUS && celsius <= MAX_CELSIUS)) {
-    return fail(DeadLetterReasons.outOfRange, `temperature ${celsius} °C is outside ${MIN_CELSIUS}..${MAX_CELSIUS} °C`)
-  }
+  const checked = checkedCelsius(temperature, unit)
+  if ('deadLetter' in checked) return { ok: false, deadLetter: checked.deadLetter }
 
-  let timeMs: number
-  if (time === undefined || time === null) timeMs = receivedAtMs
-  else {
-    const parsedTime = parseTime(time)
-    if (parsedTime === undefined) return fail(DeadLetterReasons.unparsableTime, `time ${JSON.stringify(time)} is neither RFC 3339 nor epoch milliseconds`)
-    timeMs = parsedTime
+  let timeMs: number | undefined
+  if (time !== undefined && time !== null) {
+    timeMs = parseTime(time)
+    if (timeMs === undefined) return fail(DeadLetterReasons.unparsableTime, `time ${JSON.stringify(time)} is neither RFC 3339 nor epoch milliseconds`)
   }
-  // The ISO form only for a derived id: the readings topic's encoder formats the time itself.
-  return { ok: true, reading: { id: (id as string | undefined) ?? readingId(device, new Date(timeMs).toISOString(), celsius), area, device, celsius, timeMs } }
+  return { ok: true, value: temperature, unit: unit as 'C' | 'F' | 'K', celsius: checked.celsius, ...(timeMs === undefined ? {} : { timeMs }), ...(typeof id === 'string' ? { id } : {}) }
+}
+
+/** A value in a unit, as °C within the contract's range, or the dead letter that says why not. */
+export function checkedCelsius(value: number, unit: unknown): { celsius: number } | { deadLetter: DeadLetter } {
+  if (!Number.isFinite(value)) return { deadLetter: { reason: DeadLetterReasons.temperatureNotFinite, detail: `temperature ${value} is not finite` } }
+  const celsius = toCelsius(value, unit)
+  if (celsius === undefined) return { deadLetter: { reason: DeadLetterReasons.unknownUnit, detail: `unit ${JSON.stringify(unit)} is not one of "C", "F", "K"` } }
+  if (!(celsius >= MIN_CELSIUS && celsius <= MAX_CELSIUS)) {
+    return { deadLetter: { reason: DeadLetterReasons.outOfRange, detail: `temperature ${celsius} °C is outside ${MIN_CELSIUS}..${MAX_CELSIUS} °C` } }
+  }
+  return { celsius }
 }
 
 /**

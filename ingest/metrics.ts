@@ -12,6 +12,10 @@ export interface IngestMetrics {
   received: Counter
   written: Counter
   deadLettered: Counter<'reason'>
+  /** Readings Kafka acknowledged, by the format of their source (native without a sources file). */
+  readingsByFormat: Counter<'format'>
+  /** Messages that carry no reading (availability, deltas, nan, ...): not errors. */
+  ignored: Counter<'format' | 'reason'>
   writeErrors: Counter
   writeDuration: Histogram
   batchRecords: Histogram
@@ -27,6 +31,13 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     received: new Counter({ name: `${P}received_total`, help: 'MQTT messages received on the subscribed filter (redeliveries count again)', registers }),
     written: new Counter({ name: `${P}written_total`, help: 'readings Kafka acknowledged on the readings topic', registers }),
     deadLettered: new Counter({ name: `${P}dead_lettered_total`, help: 'messages Kafka acknowledged on the dead-letter topic, by reason', labelNames: ['reason'] as const, registers }),
+    readingsByFormat: new Counter({ name: `${P}readings_total`, help: 'readings Kafka acknowledged on the readings topic, by the format of their source', labelNames: ['format'] as const, registers }),
+    ignored: new Counter({
+      name: `${P}ignored_total`,
+      help: 'messages that carry no reading (availability, status deltas, nan, a retained value without its own time, ...), skipped, by format and reason',
+      labelNames: ['format', 'reason'] as const,
+      registers,
+    }),
     writeErrors: new Counter({ name: `${P}kafka_write_errors_total`, help: 'Kafka produce requests that failed and will be retried', registers }),
     writeDuration: new Histogram({
       name: `${P}kafka_write_duration_seconds`,
@@ -43,4 +54,9 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
   // Every reason is exported from the start, so a rate() over it has a series before the first one happens.
   for (const reason of Object.values(IngestDeadLetterReasons)) metrics.deadLettered.inc({ reason }, 0)
   return metrics
+}
+
+/** A series for each format the bridge reads, from the start. */
+export function exportFormats(metrics: IngestMetrics, formats: readonly string[]): void {
+  for (const format of formats) metrics.readingsByFormat.inc({ format }, 0)
 }

@@ -20,6 +20,8 @@ export interface IncomingMessage {
   topic: string
   payload: Buffer
   qos: 0 | 1 | 2
+  /** Delivered as a retained message when subscribing (of unknown age), not as published. */
+  retained: boolean
   receivedAtMs: number
 }
 
@@ -27,8 +29,8 @@ export interface MqttSourceOptions {
   url: string
   /** TLS files and credentials (common/security.ts). */
   security: MqttSecurity
-  /** `thermostats/+/+/temperature`. */
-  topicFilter: string
+  /** `thermostats/+/+/temperature`, or one filter per source of a sources file. */
+  topicFilters: string[]
   shareGroup: string
   /** Connection i uses `<clientId>-<i>`: stable, so each finds its persistent session again. */
   clientId: string
@@ -61,9 +63,9 @@ export class MqttSource {
     this.#options = options
   }
 
-  /** The shared subscription every connection makes. */
-  get subscription(): string {
-    return `$share/${this.#options.shareGroup}/${this.#options.topicFilter}`
+  /** The shared subscriptions every connection makes, one per filter. */
+  get subscriptions(): string[] {
+    return this.#options.topicFilters.map((filter) => `$share/${this.#options.shareGroup}/${filter}`)
   }
 
   /** Messages received and not yet acknowledged. */
@@ -112,7 +114,7 @@ export class MqttSource {
     return retireSessions(
       {
         clientId,
-        subscription: this.subscription,
+        subscriptions: this.subscriptions,
         logger,
         now,
         stopping: () => this.#stopping,
@@ -164,8 +166,11 @@ export class MqttSource {
       logger.debug('MQTT connected', { clientId: id, sessionPresent: connack.sessionPresent })
       // Subscribing again with a session present is harmless and covers a session that expired.
       // QoS 1 at most: a QoS 2 message would be PUBREC'd (and so owned by us) before Kafka has it.
-      client.subscribe(this.subscription, { qos: 1 }, (error) => {
-        if (error) logger.error('MQTT subscribe failed', { clientId: id, subscription: this.subscription, error })
+      // Retain Handling 2 (MQTT 5 3.8.3.1): no retained message on subscribing. A retained value is of
+      // unknown age, and this subscribe repeats on every reconnect; a retained message published
+      // while the session exists still comes, as it was published (docs/ingest.md, "Retained messages").
+      client.subscribe(this.subscriptions, { qos: 1, rh: 2 }, (error) => {
+        if (error) logger.error('MQTT subscribe failed', { clientId: id, subscriptions: this.subscriptions, error })
         else markSubscribed()
       })
     })
@@ -197,6 +202,7 @@ export class MqttSource {
       topic: packet.topic,
       payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
       qos: packet.qos,
+      retained: packet.retain,
       receivedAtMs: now(),
     }
     this.#options.onMessage(message).then(

@@ -4,9 +4,10 @@ import { boolean, integer, text, type ConfigOf, type Option } from '../common/co
 import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic } from '../common/options.ts'
 import { kafkaSecurityOptions, mqttSecurityOptions } from '../common/security.ts'
 import { topicLayout } from './decode.ts'
+import { readSourcesFile, type SourcesFile } from './sources/sources-file.ts'
 
 /** The default MQTT topic filter (docs/contract.md, "MQTT input"). */
-const DEFAULT_TOPIC_FILTER = 'thermostats/+/+/temperature'
+export const DEFAULT_TOPIC_FILTER = 'thermostats/+/+/temperature'
 
 const topicFilter: Option<string> = {
   env: 'MQTT_TOPIC_FILTER',
@@ -16,6 +17,16 @@ const topicFilter: Option<string> = {
     topicLayout(raw)
     return raw
   },
+}
+
+const sourcesFile: Option<SourcesFile | undefined> = {
+  env: 'SOURCES_FILE',
+  flag: '--sources',
+  description:
+    'JSON file naming the MQTT topics to read and their formats (zigbee2mqtt, tasmota, shelly-rpc, plain, openmqttgateway, native) and the device -> area map; the map is re-read on SIGHUP (docs/ingest.md, "Real devices")',
+  default: undefined,
+  parse: readSourcesFile,
+  show: () => 'none: the native format on MQTT_TOPIC_FILTER',
 }
 
 // MQTT 5 section 4.8.2: a share name must not contain "/", "+" or "#".
@@ -97,6 +108,7 @@ export const ingestOptions = {
   mqttUrl,
   ...mqttSecurityOptions,
   topicFilter,
+  sourcesFile,
   shareGroup,
   clientId,
   connections,

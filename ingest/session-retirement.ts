@@ -33,8 +33,8 @@ export interface Retirement {
 /** What retiring needs of the source whose sessions it ends. */
 export interface RetiringSource {
   clientId: string
-  /** The shared subscription the source's connections make. */
-  subscription: string
+  /** The shared subscriptions the source's connections make. */
+  subscriptions: string[]
   logger: Logger
   now: () => number
   stopping(): boolean
@@ -96,7 +96,7 @@ async function resume(source: RetiringSource, index: number, timeoutMs: number):
       return 'absent'
     }
     connection.lastActivityMs = source.now()
-    await client.unsubscribeAsync(source.subscription)
+    await client.unsubscribeAsync(source.subscriptions)
     return connection
   } catch (error) {
     // Stopping: the source disconnects it with the others, leaving the session as it is (not a failure).

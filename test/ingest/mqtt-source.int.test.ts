@@ -19,7 +19,7 @@ function heldSource(prefix: string, clientId: string, receiveMaximum = 10): { so
   const source = new MqttSource({
     url: mqttUrl,
     security: PLAINTEXT_MQTT,
-    topicFilter: `${prefix}/+/+/temperature`,
+    topicFilters: [`${prefix}/+/+/temperature`],
     shareGroup: clientId,
     clientId,
     connections: 1,

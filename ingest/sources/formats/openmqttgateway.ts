@@ -1,0 +1,26 @@
+/**
+ * OpenMQTTGateway and Theengs Gateway (`home/<gateway>/BTtoMQTT/<MAC>`): one JSON object per BLE
+ * advertisement, `tempc` in °C (`tempf` alongside), a number, or a numeric string in older versions.
+ * Advertisements without a temperature (encrypted frames, other sensors) are skipped. Several gateways
+ * may hear the same sensor: their readings differ in receive time, so each counts (the device is the
+ * MAC, the same for all of them).
+ * Sources: theengs/decoder test vectors, OpenMQTTGateway docs (BT gateway); payloads in
+ * test/ingest/formats.test.ts.
+ */
+import { IgnoredReasons, deadLetter, ignored, numeric, parseObject, type FormatDecoder } from './types.ts'
+
+export const openmqttgateway: FormatDecoder = (payload) => {
+  const parsed = parseObject(payload)
+  if ('outcome' in parsed) {
+    const text = payload.toString('utf8').trim()
+    if (text === 'online' || text === 'offline') return ignored(IgnoredReasons.noTemperature)
+    return parsed.outcome
+  }
+  const raw = parsed.object.tempc
+  if (raw === undefined) return ignored(IgnoredReasons.noTemperature)
+  if (raw === null) return ignored(IgnoredReasons.nullTemperature)
+  if (typeof raw === 'string' && raw.trim().toLowerCase() === 'nan') return ignored(IgnoredReasons.unavailable)
+  const value = numeric(raw)
+  if (value === undefined) return deadLetter('temperature_not_a_number', `tempc is ${JSON.stringify(raw)}, not a number`)
+  return { values: [{ value, unit: 'C' }] }
+}

@@ -1,0 +1,109 @@
+/**
+ * Sources at run time: which source an MQTT message belongs to (by its topic), what its format
+ * makes of it, and the readings that come out, with area and device resolved and the value in °C.
+ * Pure: the receive time is passed in; the device map can be swapped (SIGHUP) between messages.
+ *
+ *   topic ──match──► source ──format decoder──► sensor values ──area, device, °C, id──► readings
+ *                                  └──► ignored (reason)  └──► dead letter (reason, detail)
+ */
+import { createHash } from 'node:crypto'
+import { IngestDeadLetterReasons as Reasons } from '../../common/dead-letters.ts'
+import { type Reading } from '../../common/readings.ts'
+import { checkedCelsius, MAX_PAYLOAD_BYTES, readingId, type DeadLetter } from '../decode.ts'
+import { FORMATS, type FormatName } from './formats/index.ts'
+import { IgnoredReasons, type FormatDecoder } from './formats/types.ts'
+import { AREA_NAME, type SourceSpec, type SourcesFile } from './sources-file.ts'
+
+export interface IncomingSourceMessage {
+  topic: string
+  payload: Buffer
+  receivedAtMs: number
+  /** Delivered as a retained message (of unknown age), not as it was published. */
+  retained: boolean
+}
+
+/** `format` is the source's, or `none` for a message no source claims. */
+export type RouteOutcome = { format: FormatName; readings: Reading[] } | { format: FormatName | 'none'; ignored: string } | { format: FormatName | 'none'; deadLetter: DeadLetter }
+
+const DEVICE_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+
+/**
+ * A device name as the contract allows it ([A-Za-z0-9_.-]{1,64}), deterministically: every other
+ * character becomes `_`; a name still too long keeps its first 55 characters and gets `-` and 8 hex
+ * digits of the SHA-256 of the original, so two long names stay apart.
+ */
+export function deviceName(raw: string): string {
+  if (DEVICE_NAME.test(raw)) return raw
+  const replaced = raw.replace(/[^A-Za-z0-9_.-]/g, '_') || '_'
+  if (replaced.length <= 64) return replaced
+  return `${replaced.slice(0, 55)}-${createHash('sha256').update(raw).digest('hex').slice(0, 8)}`
+}
+
+interface Source extends SourceSpec {
+  decode: FormatDecoder
+}
+
+export class SourceRouter {
+  readonly #sources: Source[]
+  #devices: Map<string, string>
+
+  constructor(file: Pick<SourcesFile, 'sources' | 'devices'>) {
+    this.#sources = file.sources.map((spec) => ({ ...spec, decode: FORMATS[spec.format] }))
+    this.#devices = file.devices
+  }
+
+  /** The MQTT filters to subscribe to, one per source. */
+  get filters(): string[] {
+    return this.#sources.map((source) => source.pattern.filter)
+  }
+
+  get formats(): FormatName[] {
+    return [...new Set(this.#sources.map((source) => source.format))]
+  }
+
+  /** Swaps the device -> area map (SIGHUP): messages routed from now on use the new one. */
+  setDevices(devices: Map<string, string>): void {
+    this.#devices = devices
+  }
+
+  route(message: IncomingSourceMessage): RouteOutcome {
+    let source: Source | undefined
+    let match: { area?: string; device?: string } | undefined
+    for (const candidate of this.#sources) {
+      match = candidate.pattern.match(message.topic)
+      if (match !== undefined) {
+        source = candidate
+        break
+      }
+    }
+    // A subscription a persistent session kept from an earlier sources file: not ours any more.
+    if (source === undefined || match === undefined) return { format: 'none', ignored: IgnoredReasons.noSource }
+    const { format } = source
+    const fail = (reason: DeadLetter['reason'], detail: string): RouteOutcome => ({ format, deadLetter: { reason, detail } })
+    if (message.payload.length > MAX_PAYLOAD_BYTES) return fail(Reasons.payloadTooLarge, `payload of ${message.payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
+
+    const rawDevice = match.device!
+    let area = match.area
+    if (area === undefined) {
+      area = this.#devices.get(rawDevice) ?? this.#devices.get(deviceName(rawDevice))
+      if (area === undefined) return fail(Reasons.unknownDevice, `device ${JSON.stringify(rawDevice)} of ${source.name} is not in the sources file's "devices"`)
+    } else if (!AREA_NAME.test(area)) return fail(Reasons.badTopic, `area ${JSON.stringify(area)} does not match ${AREA_NAME.source}`)
+    if (format === 'native' && !DEVICE_NAME.test(rawDevice)) return fail(Reasons.badTopic, `device ${JSON.stringify(rawDevice)} does not match ${DEVICE_NAME.source}`)
+
+    const outcome = source.decode(message.payload, { timezone: source.timezone, unit: source.unit })
+    if ('ignored' in outcome) return { format, ignored: outcome.ignored }
+    if ('deadLetter' in outcome) return { format, deadLetter: outcome.deadLetter }
+    // A retained message is as old as it is: without a time of its own it cannot be placed in a window.
+    if (message.retained && outcome.values.some((value) => value.timeMs === undefined)) return { format, ignored: IgnoredReasons.retained }
+
+    const readings: Reading[] = []
+    for (const value of outcome.values) {
+      const checked = checkedCelsius(value.value, value.unit)
+      if ('deadLetter' in checked) return { format, deadLetter: checked.deadLetter }
+      const device = deviceName(value.sensor === undefined ? rawDevice : `${rawDevice}.${value.sensor}`)
+      const timeMs = value.timeMs ?? message.receivedAtMs
+      readings.push({ id: value.id ?? readingId(device, new Date(timeMs).toISOString(), checked.celsius), area, device, celsius: checked.celsius, timeMs })
+    }
+    return { format, readings }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * A source's topic pattern (docs/contract.md, "Real devices: sources"): an MQTT filter in which
+ * `{area}` and `{device}` each stand for one topic level. `+` and a final `#` are wildcards whose
+ * levels are not used. The pattern becomes the filter ingest subscribes to and a matcher that reads
+ * area and device back out of a topic.
+ */
+
+export interface TopicPattern {
+  /** As written in the sources file. */
+  readonly pattern: string
+  /** The MQTT filter: `{area}` and `{device}` replaced by `+`. */
+  readonly filter: string
+  readonly hasArea: boolean
+  readonly hasDevice: boolean
+  /** Area and device of a topic the filter matches; undefined when it does not match. */
+  match(topic: string): { area?: string; device?: string } | undefined
+}
+
+type Level = { kind: 'literal'; text: string } | { kind: 'area' } | { kind: 'device' } | { kind: 'one' } | { kind: 'rest' }
+
+/** Parses a pattern; throws an Error saying what is wrong with it. */
+export function topicPattern(pattern: string): TopicPattern {
+  if (pattern === '') throw new Error('the topic is empty')
+  if (pattern.startsWith('$')) throw new Error("a topic starting with $ is the broker's own (and $share/ is set by MQTT_SHARE_GROUP)")
+  const levels: Level[] = pattern.split('/').map((text, index, all) => {
+    if (text === '{area}') return { kind: 'area' }
+    if (text === '{device}') return { kind: 'device' }
+    if (text === '+') return { kind: 'one' }
+    if (text === '#') {
+      if (index !== all.length - 1) throw new Error('# may only be the last level')
+      return { kind: 'rest' }
+    }
+    if (/[+#{}]/.test(text)) throw new Error(`level ${JSON.stringify(text)}: +, #, {area} and {device} must stand alone in their level`)
+    return { kind: 'literal', text }
+  })
+  const count = (kind: Level['kind']): number => levels.filter((level) => level.kind === kind).length
+  if (count('area') > 1 || count('device') > 1) throw new Error('{area} and {device} may each appear once')
+  if (count('device') === 0) throw new Error('the topic has no {device} level')
+  const filter = levels.map((level) => (level.kind === 'literal' ? level.text : level.kind === 'rest' ? '#' : '+')).join('/')
+  return {
+    pattern,
+    filter,
+    hasArea: count('area') === 1,
+    hasDevice: true,
+    match(topic) {
+      const parts = topic.split('/')
+      const result: { area?: string; device?: string } = {}
+      for (let index = 0; index < levels.length; index++) {
+        const level = levels[index]!
+        if (level.kind === 'rest') return result
+        const part = parts[index]
+        if (part === undefined) return undefined
+        if (level.kind === 'literal' && part !== level.text) return undefined
+        if (level.kind === 'area') result.area = part
+        if (level.kind === 'device') result.device = part
+      }
+      return parts.length === levels.length ? result : undefined
+    },
+  }
+}
+
+/** Whether some topic matches both filters (MQTT topic filter semantics). */
+export function filtersOverlap(a: string, b: string): boolean {
+  const x = a.split('/')
+  const y = b.split('/')
+  for (let index = 0; ; index++) {
+    const p = x[index]
+    const q = y[index]
+    if (p === '#' || q === '#') return true
+    if (p === undefined || q === undefined) return p === q
+    if (p !== '+' && q !== '+' && p !== q) return false
+  }
+}
