@@ -3,7 +3,10 @@
  * on stderr and metrics on /metrics, and stops cleanly on SIGINT/SIGTERM.
  */
 import { type Command } from '../common/command.ts'
-import { readCommandSettings } from '../common/config.ts'
+import { writeFileSync } from 'node:fs'
+import { readCommandSettings, settingName } from '../common/config.ts'
+import { ConfigError } from '../common/errors.ts'
+import { sourcesFileFor } from './device-formats.ts'
 import { displayUrl } from '../common/connection-failures.ts'
 import { mqttSecurity } from '../common/security.ts'
 import { createLogger } from '../common/logger.ts'
@@ -38,6 +41,15 @@ export const simulateCommand: Command = {
     const nowMs = Date.now()
     const fleetOptions = config.replayFile === '' ? fleetOptionsFrom(config, nowMs) : undefined
     const fleet: Fleet | undefined = fleetOptions === undefined ? undefined : createFleet(fleetOptions)
+    if (fleet !== undefined && config.writeSources !== '') {
+      const sources = sourcesFileFor({ topicRoot: config.topicRoot, defaultTopicRoot: defaultFleetOptions.topicRoot, format: config.format }, fleet.devices)
+      try {
+        writeFileSync(config.writeSources, JSON.stringify(sources, null, 2) + '\n')
+      } catch (error) {
+        throw new ConfigError(settingName(simulatorOptions.writeSources), `cannot write ${config.writeSources}: ${(error as Error).message}`)
+      }
+      logger.info('wrote the sources file for this fleet: give it to ingest as SOURCES_FILE', { file: config.writeSources })
+    }
     // Replay: the file's topics as they are, unless a topic root other than the default was asked for.
     const source: PublicationSource = fleet ?? readReplayFile(config.replayFile, config.topicRoot === defaultFleetOptions.topicRoot ? undefined : config.topicRoot)
     const live = config.replayFile === '' && config.startTime === undefined && config.speed === 1

@@ -6,6 +6,7 @@
  */
 import { ConfigError } from '../common/errors.ts'
 import { createArea, drawSpikeCelsius, fromCelsius, measureCelsius, PayloadFormats, roundReading, Units, type AreaProfile, type DeviceProfile, type Unit } from './model.ts'
+import { carriesTime, devicePublication, formatOf, formatPrefix, type DeviceFormat, type FormatChoice } from './device-formats.ts'
 import { cloudEventPayload, malformedPayload, MalformedKinds, nativePayload, type MalformedKind } from './payloads.ts'
 import { PendingQueue } from './pending-queue.ts'
 import { deriveRandom, type Random } from './prng.ts'
@@ -41,6 +42,12 @@ export interface FleetOptions {
   /** Share of devices that stop reporting, each at a moment within silentWithinMs of the start. */
   silentDevices: number
   silentWithinMs: number
+  /**
+   * What the devices speak (device-formats.ts): the native payload, a vendor's, or `mixed` (each
+   * device one of the six in turn). Malformed payloads are native only; duplicates, late and out of
+   * order readings only for formats whose payload carries its time.
+   */
+  format: FormatChoice
 }
 
 export const defaultFleetOptions = {
@@ -61,6 +68,7 @@ export const defaultFleetOptions = {
   cloudeventDevices: 0,
   silentDevices: 0,
   silentWithinMs: 60_000,
+  format: 'native',
 } as const satisfies Omit<FleetOptions, 'startMs'>
 
 export interface SimulatedPublication extends Publication {
@@ -114,6 +122,8 @@ export function createFleet(options: FleetOptions): Fleet {
   const devices = createDevices(options, areas)
   const byPhase = [...devices].sort((a, b) => a.phaseMs - b.phaseMs || a.index - b.index)
   const topics = devices.map((device) => `${options.topicRoot}/${device.area.name}/${device.name}/temperature`)
+  const formats = devices.map((device) => formatOf(options.format, device.index))
+  const prefix = formatPrefix(options.topicRoot, defaultFleetOptions.topicRoot)
   // One stream per purpose (prng.ts, deriveRandom): turning one fault on or off leaves the
   // temperatures and every other fault's decisions exactly as they were.
   const noise = devices.map((device) => deriveRandom(seed, 'noise', device.index))
@@ -161,6 +171,11 @@ export function createFleet(options: FleetOptions): Fleet {
     const celsius = measureCelsius(device, timeMs, noise[device.index]!, spikeCelsius)
     const value = roundReading(fromCelsius(celsius, device.unit))
     const topic = topics[device.index]!
+    const format = formats[device.index]!
+    if (format !== 'native') {
+      publishAs(format, device, id, timeMs, roundReading(celsius), spikeCelsius !== 0)
+      return
+    }
 
     if (random.malformed.chance(options.malformed)) {
       const kind = MalformedKinds[random.malformed.below(MalformedKinds.length)]!
@@ -208,6 +223,40 @@ export function createFleet(options: FleetOptions): Fleet {
       push(reading, device.index, heldBack)
       push(copy, device.index, false)
     } else push(reading, device.index, heldBack)
+  }
+
+  /** A reading of a device that speaks a vendor's format (°C, as those formats publish it). */
+  const publishAs = (format: Exclude<DeviceFormat, 'native'>, device: DeviceProfile, id: string, timeMs: number, celsius: number, spike: boolean): void => {
+    const sent = devicePublication(format, prefix, device, timeMs, celsius)
+    const traits: Fault[] = spike ? [Faults.spike] : []
+    const reading: Pending['publication'] = {
+      topic: sent.topic,
+      payload: sent.payload,
+      area: device.area.name,
+      device: sent.device,
+      id,
+      timeMs,
+      unit: Units.celsius,
+      dueMs: timeMs,
+      celsius,
+      malformedKind: undefined,
+      faults: traits,
+    }
+    // Stamped when received, a reading sent late or twice would be another reading: only timed formats get these faults.
+    if (!carriesTime(format)) {
+      push(reading, device.index, false)
+      return
+    }
+    let heldBack = false
+    if (random.late.chance(options.late)) {
+      reading.dueMs = timeMs + options.lateByMs
+      reading.faults = [...traits, Faults.late]
+    } else if (random.outOfOrder.chance(options.outOfOrder)) {
+      reading.dueMs = timeMs + intervalMs + 0.5
+      heldBack = true
+    }
+    push(reading, device.index, heldBack)
+    if (random.duplicate.chance(options.duplicates)) push({ ...reading, dueMs: reading.dueMs + random.duplicate.below(intervalMs + 1), faults: [...traits, Faults.duplicate] }, device.index, false)
   }
 
   const push = (publication: Pending['publication'], deviceIndex: number, heldBack: boolean): void => {

@@ -2,6 +2,7 @@
 import { decimal, integer, oneOf, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { graceMs, logLevel, metricsHost, metricsPort, mqttUrl, windowMs } from '../common/options.ts'
+import { FORMAT_CHOICES, type FormatChoice } from './device-formats.ts'
 import { defaultFleetOptions, validateFleetOptions, type FleetOptions } from './fleet.ts'
 import { mqttSecurityOptions } from '../common/security.ts'
 
@@ -26,6 +27,20 @@ export const simulatorOptions = {
     env: 'TOPIC_ROOT',
     description: 'first level(s) of the MQTT topics: {root}/{area}/{device}/temperature (with REPLAY_FILE, if not the default: replaces the first level of every line)',
     default: defaultFleetOptions.topicRoot,
+    parse: text(),
+  } as Option<string>,
+  format: {
+    env: 'DEVICE_FORMAT',
+    flag: '--format',
+    description: `what the thermostats speak: ${FORMAT_CHOICES.join(', ')} (each device one of the six in turn); topics and payloads as the real devices' (under TOPIC_ROOT/ if it is not the default)`,
+    default: defaultFleetOptions.format,
+    parse: oneOf(FORMAT_CHOICES),
+  } as Option<FormatChoice>,
+  writeSources: {
+    env: 'WRITE_SOURCES',
+    flag: '--write-sources',
+    description: "write the sources file ingest needs for this fleet (its formats' topics, every device's area) to this path, then simulate",
+    default: '',
     parse: text(),
   } as Option<string>,
   devices: { env: 'DEVICES', description: 'number of thermostats', default: defaultFleetOptions.devices, parse: integer({ min: 1, max: 1_000_000 }) } as Option<number>,
@@ -111,6 +126,7 @@ export function fleetOptionsFrom(settings: SimulatorSettings, nowMs: number): Fl
     cloudeventDevices: settings.cloudeventDevices,
     silentDevices: settings.silentDevices,
     silentWithinMs: settings.silentWithinMs,
+    format: settings.format,
   }
   validateFleetOptions(options, (key) => (key in simulatorOptions ? name(key as keyof typeof simulatorOptions) : key))
   return options
@@ -118,6 +134,9 @@ export function fleetOptionsFrom(settings: SimulatorSettings, nowMs: number): Fl
 
 /** Settings that only make sense together. */
 export function checkSettings(settings: SimulatorSettings): void {
+  if (settings.replayFile !== '' && settings.format !== 'native') {
+    throw new ConfigError(name('format'), `applies to a simulated fleet, not to ${name('replayFile')} (whose lines are published as they are)`)
+  }
   if (settings.replayFile !== '' && settings.connections > 1) {
     throw new ConfigError(name('connections'), `must be 1 with ${name('replayFile')}: the file's order holds only over one connection`)
   }
