@@ -4,7 +4,7 @@
  * window of every area as it arrives on the control-panel topic. Ctrl-C stops the services in
  * data-flow order and stops the parts of the stack that this run started, nothing else.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Command } from '../common/command.ts'
 import { parseArgs, readCommandSettings, settingName } from '../common/config.ts'
@@ -19,7 +19,9 @@ import { SIMULATOR_METRICS_PORT } from '../simulator/options.ts'
 import { tail } from '../stack/process.ts'
 import { stackDown, stackUp } from '../stack/stack.ts'
 import { startControlPanelReader, type ControlPanelReader } from './control-panel-reader.ts'
-import { demoOptions } from './options.ts'
+import { demoOptions, type DemoSettings } from './options.ts'
+import { sourcesFileFor } from '../simulator/device-formats.ts'
+import { createFleet, defaultFleetOptions } from '../simulator/fleet.ts'
 import { choosePort, startGuard, startService, type Guard, type Service } from './services.ts'
 import { createPanelState, recordWindow, renderPanel } from './table.ts'
 
@@ -28,6 +30,8 @@ const SUMMARY = `Runs the whole pipeline on this machine and shows each area's l
   simulated thermostats -> MQTT -> ingest -> Kafka -> processor -> control-panel -> this table.
 Brings up the local Kafka and MQTT broker when they are not running (the first time, Kafka's jars are
 fetched from Maven Central, about 45 s); with --secure, the secured stack (TLS, SASL, passwords). Ctrl-C stops everything and leaves the stack as it was found.
+With --format (zigbee2mqtt, tasmota, shelly-rpc, plain, openmqttgateway, or mixed: a sixth of the
+fleet each), the thermostats speak as real devices and ingest reads them through a generated sources file.
 Only full windows are shown: the one the simulator started in is left out. Every setting of the
 services it starts (FAHRENHEIT_DEVICES, MALFORMED, ... see \`thermocline simulate --help\`; the
 topics, GROUP_ID, TOPIC_ROOT with MQTT_TOPIC_FILTER, MQTT_CLIENT_ID, ...) can be set in the
@@ -127,7 +131,13 @@ export const demoCommand: Command = {
       // The demo's bridge gets an MQTT share group and sessions of its own, which expire soon after it
       // stops: offline sessions of other bridges in the default group would otherwise take their
       // round-robin share of the readings (and a demo would leave a 7-day queue behind).
-      const ingestEnv = { MQTT_SHARE_GROUP: 'thermocline-demo', MQTT_CLIENT_ID: 'thermocline-demo-ingest', MQTT_SESSION_EXPIRY_SECONDS: '600', ...userIngestSettings(process.env) }
+      const ingestEnv = {
+        MQTT_SHARE_GROUP: 'thermocline-demo',
+        MQTT_CLIENT_ID: 'thermocline-demo-ingest',
+        MQTT_SESSION_EXPIRY_SECONDS: '600',
+        ...userIngestSettings(process.env),
+        ...sourcesFor(config, join(logDir, 'sources.json')),
+      }
       const ingest = launch({
         name: 'ingest',
         args: ['ingest'],
@@ -157,7 +167,15 @@ export const demoCommand: Command = {
         },
       })
 
-      const simulatorEnv = { ...common, METRICS_PORT: String(ports.simulator), DEVICES: String(config.devices), AREAS: String(config.areas), SEED: String(config.seed), PROGRESS_MS: '1000' }
+      const simulatorEnv = {
+        ...common,
+        METRICS_PORT: String(ports.simulator),
+        DEVICES: String(config.devices),
+        AREAS: String(config.areas),
+        SEED: String(config.seed),
+        DEVICE_FORMAT: config.format,
+        PROGRESS_MS: '1000',
+      }
       const simulator = launch({ name: 'simulator', args: ['simulate'], env: simulatorEnv, logFile: logFile('simulator'), ready: /\[simulate\] publishing to/ })
       let simulatorRate = '0/s'
       simulator.onLine((line) => {
@@ -244,6 +262,18 @@ export const demoCommand: Command = {
 }
 
 /** The ingest settings the user set in the environment: they win over the demo's. */
+/**
+ * A fleet of real device formats (--format) needs a sources file for ingest: the one the simulator
+ * would write for the same fleet, in the demo's folder. The native fleet needs none.
+ */
+function sourcesFor(config: DemoSettings, file: string): Record<string, string> {
+  if (config.format === 'native') return {}
+  const topicRoot = process.env.TOPIC_ROOT || defaultFleetOptions.topicRoot
+  const fleet = createFleet({ ...defaultFleetOptions, seed: config.seed, devices: config.devices, areas: config.areas, startMs: 0, topicRoot, format: config.format })
+  writeFileSync(file, JSON.stringify(sourcesFileFor({ topicRoot, defaultTopicRoot: defaultFleetOptions.topicRoot, format: config.format }, fleet.devices), null, 2) + '\n')
+  return { SOURCES_FILE: file, MQTT_TOPIC_FILTER: '' }
+}
+
 function userIngestSettings(env: NodeJS.ProcessEnv): Record<string, string> {
   const result: Record<string, string> = {}
   for (const name of ['MQTT_SHARE_GROUP', 'MQTT_CLIENT_ID', 'MQTT_SESSION_EXPIRY_SECONDS']) {

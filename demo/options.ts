@@ -11,6 +11,7 @@ export const demoOptions = {
   devices: simulatorOptions.devices,
   areas: simulatorOptions.areas,
   seed: simulatorOptions.seed,
+  format: simulatorOptions.format,
   controlPanelTopic,
   readyTimeoutMs: { env: 'DEMO_READY_TIMEOUT_MS', description: 'how long to wait for ingest and the processor to be ready', default: 60_000, parse: integer({ min: 1_000 }) } as Option<number>,
   logLevel,

@@ -135,6 +135,15 @@ describe('thermocline demo', () => {
     expect(await kafkaAnswers('127.0.0.1', shared.kafkaPort, 5_000)).toBe(true)
   })
 
+  it('runs a mixed fleet of real device formats with --format mixed, read through the sources file it writes', { timeout: 240_000 }, async () => {
+    const demo = startCli(['demo', '--format', 'mixed'], { ...ownNames(), WINDOW_MS: '3000', GRACE_MS: '1000' }, STOP_DEMO)
+    // Each area's 20 thermostats, whatever they speak, report once a second: 60 readings a full window.
+    await waitForFrame(demo, (frame) => AREAS.every((area) => frame.get(area)?.[2] === '60' && frame.get(area)?.[3] === '20'), 90_000)
+    demo.child.kill('SIGINT')
+    expect(await demo.exited).toBe(0)
+    expect(demo.stderr()).toContain('services stopped simulator=0 ingest=0 processor=0')
+  })
+
   // Here rather than in test/security/: two demos at once would race for the services' metrics ports.
   it('runs over the secured stack with --secure: full windows read over SASL_SSL, and Ctrl-C leaves that stack running', { timeout: 240_000 }, async () => {
     const stack = await startSecureStack()
