@@ -25,6 +25,9 @@ import { createLogger } from '../common/logger.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { freePort } from '../stack/probe.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
+import { devicePublication, formatOf, sourcesFileFor } from '../simulator/device-formats.ts'
+import { SourceRouter } from '../ingest/sources/router.ts'
+import { parseSources } from '../ingest/sources/sources-file.ts'
 
 const MESSAGES = Number(process.env.MESSAGES ?? 100_000)
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -41,17 +44,44 @@ const run = promisify(execFile)
 
 const runId = (): string => Math.random().toString(36).slice(2, 8)
 
-/** Payloads as a thermostat fleet sends them: 20 areas x 50 devices, native JSON, with id and time. */
-function messagesFor(prefix: string): { topic: string; payload: string }[] {
+/**
+ * The bridge reads either the native format on its topic filter, or (`sources`) a sources file of the
+ * six formats, a sixth of the devices each (the simulator's `--format mixed`): one reading per message
+ * either way, so the two legs write the same number of records.
+ */
+export type BridgeMode = 'native' | 'sources'
+
+const BENCH_AREAS = 20
+const DEVICES_PER_AREA = 50
+
+function deviceAt(index: number): { name: string; area: string; index: number } {
+  const area = `area-${index % BENCH_AREAS}`
+  const slot = Math.floor(index / BENCH_AREAS) % DEVICES_PER_AREA
+  return { name: `${area}-t${slot}`, area, index: slot * BENCH_AREAS + (index % BENCH_AREAS) }
+}
+
+/** Payloads as a thermostat fleet sends them: 20 areas x 50 devices, with id (native) and time. */
+export function messagesFor(prefix: string, mode: BridgeMode = 'native'): { topic: string; payload: string }[] {
   const start = Date.UTC(2026, 0, 1)
   return Array.from({ length: MESSAGES }, (_, index) => {
-    const area = `area-${index % 20}`
-    const device = `${area}-t${Math.floor(index / 20) % 50}`
+    const device = deviceAt(index)
+    const celsius = 15 + (index % 1000) / 100
+    const format = mode === 'sources' ? formatOf('mixed', device.index) : 'native'
+    if (format !== 'native') {
+      const { topic, payload } = devicePublication(format, `${prefix}/`, device, start + index, celsius)
+      return { topic, payload }
+    }
     return {
-      topic: `${prefix}/${area}/${device}/temperature`,
-      payload: JSON.stringify({ id: `${device}-${index}`, time: new Date(start + index).toISOString(), temperature: 15 + (index % 1000) / 100 }),
+      topic: `${prefix}/${device.area}/${device.name}/temperature`,
+      payload: JSON.stringify({ id: `${device.name}-${index}`, time: new Date(start + index).toISOString(), temperature: celsius }),
     }
   })
+}
+
+/** The sources file of the `sources` leg: as `simulate --format mixed --write-sources` writes it. */
+function benchSourcesFile(prefix: string): unknown {
+  const devices = Array.from({ length: BENCH_AREAS * DEVICES_PER_AREA }, (_, index) => deviceAt(index)).map((device) => ({ index: device.index, name: device.name, area: { name: device.area } }))
+  return sourcesFileFor({ topicRoot: prefix, defaultTopicRoot: 'thermostats', format: 'mixed' }, devices)
 }
 
 /** Publishes every message at QoS 1 over PUBLISHERS connections, each with PUBLISH_WINDOW in flight. */
@@ -94,8 +124,8 @@ async function topicCount(admin: Admin, topic: string): Promise<number> {
 }
 
 /** Publishes and waits until `topic` holds MESSAGES records; readings/s from first publish to last record. */
-async function measure(admin: Admin, url: string, prefix: string, topic: string): Promise<{ perSecond: number; publishSeconds: number }> {
-  const messages = messagesFor(prefix)
+async function measure(admin: Admin, url: string, prefix: string, topic: string, mode: BridgeMode = 'native'): Promise<{ perSecond: number; publishSeconds: number }> {
+  const messages = messagesFor(prefix, mode)
   const started = performance.now()
   const publishing = publishAll(url, messages)
   let lastLog = started
@@ -135,9 +165,15 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
   await exited
 }
 
-export async function bridgeRun(admin: Admin, url: string): Promise<number> {
+export async function bridgeRun(admin: Admin, url: string, mode: BridgeMode = 'native'): Promise<number> {
   const id = runId()
   const prefix = `bench-${id}`
+  let sources: Record<string, string> = { MQTT_TOPIC_FILTER: `${prefix}/+/+/temperature` }
+  if (mode === 'sources') {
+    const file = join(mkdtempSync(join(tmpdir(), 'thermocline-bench-sources-')), 'sources.json')
+    writeFileSync(file, JSON.stringify(benchSourcesFile(prefix)))
+    sources = { SOURCES_FILE: file, MQTT_TOPIC_FILTER: '' }
+  }
   const readings = `bench-readings-${id}`
   await ensureTopics(
     admin,
@@ -151,7 +187,7 @@ export async function bridgeRun(admin: Admin, url: string): Promise<number> {
       ...process.env,
       MQTT_URL: url,
       KAFKA_BROKERS: KAFKA_BROKERS.join(','),
-      MQTT_TOPIC_FILTER: `${prefix}/+/+/temperature`,
+      ...sources,
       MQTT_SHARE_GROUP: `bench-${id}`,
       MQTT_CLIENT_ID: `bench-${id}`,
       ...BRIDGE_ENV,
@@ -165,8 +201,8 @@ export async function bridgeRun(admin: Admin, url: string): Promise<number> {
   })
   try {
     await waitForLine(child, /ingest running/, 60_000)
-    const { perSecond, publishSeconds } = await measure(admin, url, prefix, readings)
-    logger.info('bridge run', { readingsPerSecond: Math.round(perSecond), publishSeconds: publishSeconds.toFixed(2), ...(await bridgeProfile(metricsPort)) })
+    const { perSecond, publishSeconds } = await measure(admin, url, prefix, readings, mode)
+    logger.info('bridge run', { mode, readingsPerSecond: Math.round(perSecond), publishSeconds: publishSeconds.toFixed(2), ...(await bridgeProfile(metricsPort)) })
     return perSecond
   } finally {
     await stopChild(child)
@@ -233,6 +269,30 @@ export async function publisherRun(url: string): Promise<number> {
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
+/**
+ * The format dispatch alone, in this process: microseconds to route one message (match its source,
+ * decode it, build its reading) for the native topic and for the six-format sources file. Median of
+ * `rounds` passes over the same messages.
+ */
+export function routeCost(mode: BridgeMode, rounds = 5): number {
+  const prefix = 'bench-route'
+  const messages = messagesFor(prefix, mode).map((message) => ({ topic: message.topic, payload: Buffer.from(message.payload), receivedAtMs: 0, retained: false }))
+  const file = mode === 'sources' ? parseSources('bench', benchSourcesFile(prefix)) : parseSources('bench', { sources: [{ format: 'native', topic: `${prefix}/{area}/{device}/temperature` }] })
+  const router = new SourceRouter(file)
+  const perMessage: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now()
+    let readings = 0
+    for (const message of messages) {
+      const outcome = router.route(message)
+      if ('readings' in outcome) readings += outcome.readings.length
+    }
+    if (readings !== messages.length) throw new Error(`${mode}: ${readings} readings from ${messages.length} messages`)
+    perMessage.push(((performance.now() - started) * 1000) / messages.length)
+  }
+  return median(perMessage)
+}
+
 async function main(): Promise<void> {
   const home = mkdtempSync(join(tmpdir(), 'thermocline-bench-'))
   const mqttPort = await freePort()
@@ -243,13 +303,15 @@ async function main(): Promise<void> {
   await admin.connect()
   const load = loadavg()
   try {
-    const results = { publisher: [] as number[], bridge: [] as number[], raw: [] as number[] }
+    const results = { publisher: [] as number[], bridge: [] as number[], sources: [] as number[], raw: [] as number[] }
     for (let run = 0; run < RUNS; run++) {
-      // Interleaved, so a slow spell on the shared machine hits both legs alike.
+      // Interleaved, so a slow spell on the shared machine hits every leg alike.
       results.publisher.push(await publisherRun(url))
       results.raw.push(await rawRun(admin, url))
       results.bridge.push(await bridgeRun(admin, url))
+      results.sources.push(await bridgeRun(admin, url, 'sources'))
     }
+    const dispatch = { nativeMicros: routeCost('native'), sourcesMicros: routeCost('sources') }
     const summary = {
       when: new Date().toISOString(),
       command: 'npx tsx bench/ingest.ts',
@@ -263,10 +325,13 @@ async function main(): Promise<void> {
       },
       readingsPerSecond: {
         bridge: { median: Math.round(median(results.bridge)), runs: results.bridge.map(Math.round) },
+        bridgeSixFormats: { median: Math.round(median(results.sources)), runs: results.sources.map(Math.round) },
         rawPipe: { median: Math.round(median(results.raw)), runs: results.raw.map(Math.round) },
         publisherAlone: { median: Math.round(median(results.publisher)), runs: results.publisher.map(Math.round) },
       },
       ratioBridgeToRawPipe: Number((median(results.bridge) / median(results.raw)).toFixed(3)),
+      ratioSixFormatsToNative: Number((median(results.sources) / median(results.bridge)).toFixed(3)),
+      dispatchMicrosPerMessage: { native: Number(dispatch.nativeMicros.toFixed(2)), sixFormats: Number(dispatch.sourcesMicros.toFixed(2)) },
       targets: { readingsPerSecond: 30_000, ratio: 0.5 },
     }
     const out = join(ROOT, 'bench', 'results')
@@ -276,7 +341,9 @@ async function main(): Promise<void> {
       `bridge (guarantee on):  ${summary.readingsPerSecond.bridge.median} readings/s (runs ${results.bridge.map(Math.round).join(', ')})\n` +
         `raw mosquitto_sub|kcat: ${summary.readingsPerSecond.rawPipe.median} readings/s (runs ${results.raw.map(Math.round).join(', ')})\n` +
         `publisher alone:        ${summary.readingsPerSecond.publisherAlone.median} messages/s\n` +
-        `ratio bridge/raw:       ${summary.ratioBridgeToRawPipe}\n`,
+        `ratio bridge/raw:       ${summary.ratioBridgeToRawPipe}\n` +
+        `six formats (sources):  ${summary.readingsPerSecond.bridgeSixFormats.median} readings/s (runs ${results.sources.map(Math.round).join(', ')}), ${summary.ratioSixFormatsToNative}x native\n` +
+        `dispatch alone:         ${summary.dispatchMicrosPerMessage.native} µs/message native, ${summary.dispatchMicrosPerMessage.sixFormats} µs/message six formats\n`,
     )
   } finally {
     await admin.disconnect()
