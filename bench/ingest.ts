@@ -169,8 +169,10 @@ export async function bridgeRun(admin: Admin, url: string, mode: BridgeMode = 'n
   const id = runId()
   const prefix = `bench-${id}`
   let sources: Record<string, string> = { MQTT_TOPIC_FILTER: `${prefix}/+/+/temperature` }
+  let sourcesDir: string | undefined
   if (mode === 'sources') {
-    const file = join(mkdtempSync(join(tmpdir(), 'thermocline-bench-sources-')), 'sources.json')
+    sourcesDir = mkdtempSync(join(tmpdir(), 'thermocline-bench-sources-'))
+    const file = join(sourcesDir, 'sources.json')
     writeFileSync(file, JSON.stringify(benchSourcesFile(prefix)))
     sources = { SOURCES_FILE: file, MQTT_TOPIC_FILTER: '' }
   }
@@ -207,6 +209,7 @@ export async function bridgeRun(admin: Admin, url: string, mode: BridgeMode = 'n
   } finally {
     await stopChild(child)
     await admin.deleteTopics({ topics: [readings, `bench-dlq-${id}`] }).catch(() => undefined)
+    if (sourcesDir !== undefined) rmSync(sourcesDir, { recursive: true, force: true })
   }
 }
 

@@ -47,6 +47,10 @@ export const IngestDeadLetterReasons = {
   invalidId: 'invalid_id',
   /** A sources-file source without {area} whose device is not in the device map. */
   unknownDevice: 'unknown_device',
+  /** No source of the bridge matches the topic (a subscription left from an earlier sources file). */
+  noSource: 'no_source',
+  /** A decoder threw: a bug, kept as a dead letter rather than holding the message for ever. */
+  decodeFailed: 'decode_failed',
 } as const
 
 /** Why the processor dead-letters a record of the readings topic (one written by something other than ingest). */

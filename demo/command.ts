@@ -261,7 +261,6 @@ export const demoCommand: Command = {
   },
 }
 
-/** The ingest settings the user set in the environment: they win over the demo's. */
 /**
  * A fleet of real device formats (--format) needs a sources file for ingest: the one the simulator
  * would write for the same fleet, in the demo's folder. The native fleet needs none.
@@ -274,6 +273,7 @@ function sourcesFor(config: DemoSettings, file: string): Record<string, string> 
   return { SOURCES_FILE: file, MQTT_TOPIC_FILTER: '' }
 }
 
+/** The ingest settings the user set in the environment: they win over the demo's. */
 function userIngestSettings(env: NodeJS.ProcessEnv): Record<string, string> {
   const result: Record<string, string> = {}
   for (const name of ['MQTT_SHARE_GROUP', 'MQTT_CLIENT_ID', 'MQTT_SESSION_EXPIRY_SECONDS']) {

@@ -13,11 +13,10 @@ import { exportFormats, type IngestMetrics } from './metrics.ts'
 import { MqttSource, type IncomingMessage } from './mqtt-source.ts'
 import { type Retirement } from './session-retirement.ts'
 import { type IngestConfig } from './options.ts'
-import { SourceRouter } from './sources/router.ts'
+import { nativeRouter, SourceRouter, type RouteOutcome } from './sources/router.ts'
 import { type SourcesFile } from './sources/sources-file.ts'
-import { topicPattern } from './sources/topic-pattern.ts'
 import { readingMessage } from '../common/readings.ts'
-import { mqttDeadLetter } from '../common/dead-letters.ts'
+import { IngestDeadLetterReasons as DeadLetterReasons, mqttDeadLetter } from '../common/dead-letters.ts'
 
 export interface RecordRouting {
   router: SourceRouter
@@ -30,7 +29,13 @@ export interface RecordRouting {
  * payload), and the metrics to count once Kafka has them all.
  */
 function toSinkRecords(routing: RecordRouting, message: IncomingMessage): { records: SinkRecord[]; count: (metrics: IngestMetrics) => void } {
-  const outcome = routing.router.route(message)
+  let outcome: RouteOutcome
+  try {
+    outcome = routing.router.route(message)
+  } catch (error) {
+    // A decoder's bug must not hold the message (and every later one of its connection) for ever.
+    outcome = { format: 'none', deadLetter: { reason: DeadLetterReasons.decodeFailed, detail: `the decoder failed: ${(error as Error).message}` } }
+  }
   const { format } = outcome
   if ('readings' in outcome) {
     const { readings } = outcome
@@ -55,13 +60,7 @@ function toSinkRecords(routing: RecordRouting, message: IncomingMessage): { reco
  * MQTT_TOPIC_FILTER, whose first `+` is the area and second the device.
  */
 function routerOf(settings: Pick<BridgeSettings, 'sources' | 'topicFilter'>): SourceRouter {
-  if (settings.sources !== undefined) return new SourceRouter(settings.sources)
-  let wildcard = 0
-  const pattern = settings.topicFilter
-    .split('/')
-    .map((level) => (level === '+' ? (wildcard++ === 0 ? '{area}' : '{device}') : level))
-    .join('/')
-  return new SourceRouter({ sources: [{ name: 'MQTT_TOPIC_FILTER', format: 'native', pattern: topicPattern(pattern), timezone: 'UTC', unit: 'C' }], devices: new Map() })
+  return settings.sources === undefined ? nativeRouter(settings.topicFilter) : new SourceRouter(settings.sources)
 }
 
 export type BridgeSettings = {

@@ -26,37 +26,55 @@ export const ingestCommand: Command = {
     }
     const settings = { ...config, sources: config.sourcesFile, kafkaSecurity: kafkaSecurity(config), mqttSecurity: mqttSecurity(config) }
     return runService({ name: 'ingest', registryName: 'ingest', ...config }, async ({ logger, registry, metricsPort, stopRequested }) => {
-      const metrics = createIngestMetrics(registry)
-      const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger, security: settings.kafkaSecurity, requestTimeoutMs: 10_000 })
-      logger.info('connecting', {
-        kafka: config.kafkaBrokers.join(','),
-        kafkaSecurity: settings.kafkaSecurity.description,
-        mqtt: displayUrl(config.mqttUrl),
-        mqttSecurity: settings.mqttSecurity.description,
-      })
-      for (const warning of [settings.kafkaSecurity.warning, settings.mqttSecurity.warning]) if (warning !== undefined) logger.warn(warning)
-      if (config.retireSessions) {
-        logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
-        const { ended, failed, interrupted } = await retireBridgeSessions(settings, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
-        if (failed > 0)
-          throw new ThermoclineError(ErrorCodes.broker, `ended ${ended} MQTT session(s) of ${config.clientId}, but ${failed} could not be ended (see the warnings above); run --retire-sessions again`)
-        if (interrupted) {
-          logger.warn(`stopped after ending ${ended} MQTT session(s); the others stay until the next --retire-sessions`, { clientId: config.clientId })
-          return 1
+      // SIGHUP re-reads the device map, from the first moment to the last: Node's default for it
+      // would end the process. One that comes while the bridge starts is applied once it runs.
+      let bridge: Bridge | undefined
+      let reloadPending = false
+      const onHangup = (): void => {
+        if (bridge === undefined) reloadPending = true
+        else reloadDevices(config.sourcesFile, bridge, logger)
+      }
+      const serve = async (): Promise<number> => {
+        const metrics = createIngestMetrics(registry)
+        const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.clientId, logger, security: settings.kafkaSecurity, requestTimeoutMs: 10_000 })
+        logger.info('connecting', {
+          kafka: config.kafkaBrokers.join(','),
+          kafkaSecurity: settings.kafkaSecurity.description,
+          mqtt: displayUrl(config.mqttUrl),
+          mqttSecurity: settings.mqttSecurity.description,
+        })
+        for (const warning of [settings.kafkaSecurity.warning, settings.mqttSecurity.warning]) if (warning !== undefined) logger.warn(warning)
+        if (config.retireSessions) {
+          logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
+          const { ended, failed, interrupted } = await retireBridgeSessions(settings, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
+          if (failed > 0)
+            throw new ThermoclineError(
+              ErrorCodes.broker,
+              `ended ${ended} MQTT session(s) of ${config.clientId}, but ${failed} could not be ended (see the warnings above); run --retire-sessions again`,
+            )
+          if (interrupted) {
+            logger.warn(`stopped after ending ${ended} MQTT session(s); the others stay until the next --retire-sessions`, { clientId: config.clientId })
+            return 1
+          }
+          logger.info(`retired: ended ${ended} MQTT session${ended === 1 ? '' : 's'}`, { clientId: config.clientId })
+          return 0
         }
-        logger.info(`retired: ended ${ended} MQTT session${ended === 1 ? '' : 's'}`, { clientId: config.clientId })
+        bridge = await startBridge(settings, kafka, metrics, logger)
+        if (reloadPending) reloadDevices(config.sourcesFile, bridge, logger)
+        logger.info('metrics on /metrics', { port: metricsPort })
+        const signal = await stopRequested
+        logger.info('stopping: taking no new message, finishing what is in flight', { signal })
+        const { unacknowledged } = await bridge.stop(config.shutdownTimeoutMs)
+        if (unacknowledged > 0) logger.warn('stopped with messages Kafka had not acknowledged; the MQTT broker will redeliver them', { unacknowledged })
+        logger.info('stopped')
         return 0
       }
-      const bridge = await startBridge(settings, kafka, metrics, logger)
-      const reload = (): void => reloadDevices(config.sourcesFile, bridge, logger)
-      process.on('SIGHUP', reload)
-      logger.info('metrics on /metrics', { port: metricsPort })
-      const signal = await stopRequested.finally(() => process.off('SIGHUP', reload))
-      logger.info('stopping: taking no new message, finishing what is in flight', { signal })
-      const { unacknowledged } = await bridge.stop(config.shutdownTimeoutMs)
-      if (unacknowledged > 0) logger.warn('stopped with messages Kafka had not acknowledged; the MQTT broker will redeliver them', { unacknowledged })
-      logger.info('stopped')
-      return 0
+      process.on('SIGHUP', onHangup)
+      try {
+        return await serve()
+      } finally {
+        process.off('SIGHUP', onHangup)
+      }
     })
   },
 }

@@ -23,9 +23,8 @@ export type DecodeResult = { ok: true; reading: Reading } | { ok: false; deadLet
 export const MAX_PAYLOAD_BYTES = 64 * 1024
 const MIN_CELSIUS = -100
 const MAX_CELSIUS = 150
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/
 // ECMAScript's time value range (ECMA-262 21.4.1.22): a Date beyond it is invalid.
-const MAX_EPOCH_MS = 8.64e15
+export const MAX_EPOCH_MS = 8.64e15
 
 /**
  * Where area and device sit in an MQTT topic: the positions of the two single-level wildcards of
@@ -46,26 +45,6 @@ export function topicLayout(filter: string): TopicLayout {
   if (wildcards.length !== 2) throw new Error('must have exactly two + segments: the first is the area, the second the device')
   if (segments.some((segment) => segment.startsWith('$'))) throw new Error('must not start with $ (the shared-subscription group is its own setting)')
   return { segments: segments.length, areaIndex: wildcards[0]!, deviceIndex: wildcards[1]! }
-}
-
-const fail = (reason: IngestDeadLetterReason, detail: string): DecodeResult => ({ ok: false, deadLetter: { reason, detail } })
-
-export function decode(layout: TopicLayout, topic: string, payload: Buffer, receivedAtMs: number): DecodeResult {
-  if (payload.length > MAX_PAYLOAD_BYTES) return fail(DeadLetterReasons.payloadTooLarge, `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
-
-  const segments = topic.split('/')
-  if (segments.length !== layout.segments) return fail(DeadLetterReasons.badTopic, `topic has ${segments.length} segments, expected ${layout.segments}`)
-  const area = segments[layout.areaIndex]!
-  const device = segments[layout.deviceIndex]!
-  if (!NAME.test(area)) return fail(DeadLetterReasons.badTopic, `area ${JSON.stringify(area)} does not match ${NAME.source}`)
-  if (!NAME.test(device)) return fail(DeadLetterReasons.badTopic, `device ${JSON.stringify(device)} does not match ${NAME.source}`)
-
-  const result = decodeNativePayload(payload)
-  if (!result.ok) return { ok: false, deadLetter: result.deadLetter }
-  const { celsius, id } = result
-  const timeMs = result.timeMs ?? receivedAtMs
-  // The ISO form only for a derived id: the readings topic's encoder formats the time itself.
-  return { ok: true, reading: { id: id ?? readingId(device, new Date(timeMs).toISOString(), celsius), area, device, celsius, timeMs } }
 }
 
 /** A native payload's reading, checked: its value as given, in °C, and its own time and id if it has them. */

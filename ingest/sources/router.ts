@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto'
 import { IngestDeadLetterReasons as Reasons } from '../../common/dead-letters.ts'
 import { type Reading } from '../../common/readings.ts'
-import { checkedCelsius, MAX_PAYLOAD_BYTES, readingId, type DeadLetter } from '../decode.ts'
+import { checkedCelsius, MAX_EPOCH_MS, MAX_PAYLOAD_BYTES, readingId, type DeadLetter } from '../decode.ts'
+import { topicPattern } from './topic-pattern.ts'
 import { FORMATS, type FormatName } from './formats/index.ts'
 import { IgnoredReasons, type FormatDecoder } from './formats/types.ts'
 import { AREA_NAME, type SourceSpec, type SourcesFile } from './sources-file.ts'
@@ -26,17 +27,19 @@ export interface IncomingSourceMessage {
 export type RouteOutcome = { format: FormatName; readings: Reading[] } | { format: FormatName | 'none'; ignored: string } | { format: FormatName | 'none'; deadLetter: DeadLetter }
 
 const DEVICE_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+/** How far ahead of its receipt a device's own time may be. */
+const MAX_AHEAD_MS = 86_400_000
 
 /**
- * A device name as the contract allows it ([A-Za-z0-9_.-]{1,64}), deterministically: every other
- * character becomes `_`; a name still too long keeps its first 55 characters and gets `-` and 8 hex
- * digits of the SHA-256 of the original, so two long names stay apart.
+ * A device name as the contract allows it ([A-Za-z0-9_.-]{1,64}), deterministically. A name that
+ * needs no change keeps it. Otherwise every other character becomes `_`, cut to 55 characters, and
+ * `-` with 8 hex digits of the SHA-256 of the original is added: `TRV Bathroom`, `TRV:Bathroom` and
+ * `TRV_Bathroom` stay three devices.
  */
 export function deviceName(raw: string): string {
   if (DEVICE_NAME.test(raw)) return raw
-  const replaced = raw.replace(/[^A-Za-z0-9_.-]/g, '_') || '_'
-  if (replaced.length <= 64) return replaced
-  return `${replaced.slice(0, 55)}-${createHash('sha256').update(raw).digest('hex').slice(0, 8)}`
+  const replaced = raw.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 55)
+  return `${replaced}-${createHash('sha256').update(raw).digest('hex').slice(0, 8)}`
 }
 
 interface Source extends SourceSpec {
@@ -76,34 +79,52 @@ export class SourceRouter {
         break
       }
     }
-    // A subscription a persistent session kept from an earlier sources file: not ours any more.
-    if (source === undefined || match === undefined) return { format: 'none', ignored: IgnoredReasons.noSource }
+    // A subscription the persistent session kept from an earlier sources file, or one another bridge
+    // of the share group has: not this bridge's to read, and not to be dropped either.
+    if (source === undefined || match === undefined) {
+      return { format: 'none', deadLetter: { reason: Reasons.noSource, detail: `no source of this bridge matches topic ${JSON.stringify(message.topic)}` } }
+    }
     const { format } = source
     const fail = (reason: DeadLetter['reason'], detail: string): RouteOutcome => ({ format, deadLetter: { reason, detail } })
     if (message.payload.length > MAX_PAYLOAD_BYTES) return fail(Reasons.payloadTooLarge, `payload of ${message.payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
-
     const rawDevice = match.device!
-    let area = match.area
-    if (area === undefined) {
-      area = this.#devices.get(rawDevice) ?? this.#devices.get(deviceName(rawDevice))
-      if (area === undefined) return fail(Reasons.unknownDevice, `device ${JSON.stringify(rawDevice)} of ${source.name} is not in the sources file's "devices"`)
-    } else if (!AREA_NAME.test(area)) return fail(Reasons.badTopic, `area ${JSON.stringify(area)} does not match ${AREA_NAME.source}`)
+    if (match.area !== undefined && !AREA_NAME.test(match.area)) return fail(Reasons.badTopic, `area ${JSON.stringify(match.area)} does not match ${AREA_NAME.source}`)
     if (format === 'native' && !DEVICE_NAME.test(rawDevice)) return fail(Reasons.badTopic, `device ${JSON.stringify(rawDevice)} does not match ${DEVICE_NAME.source}`)
 
-    const outcome = source.decode(message.payload, { timezone: source.timezone, unit: source.unit })
+    // Decoded before the area is looked up: a message that carries no reading (a light, a plug, a
+    // BLE beacon on the same topics) is skipped whether or not its device is in the map.
+    const outcome = source.decode(message.payload, { timezone: source.timezone, unit: source.unit, receivedAtMs: message.receivedAtMs })
     if ('ignored' in outcome) return { format, ignored: outcome.ignored }
     if ('deadLetter' in outcome) return { format, deadLetter: outcome.deadLetter }
     // A retained message is as old as it is: without a time of its own it cannot be placed in a window.
     if (message.retained && outcome.values.some((value) => value.timeMs === undefined)) return { format, ignored: IgnoredReasons.retained }
+    const area = match.area ?? this.#devices.get(rawDevice)
+    if (area === undefined) return fail(Reasons.unknownDevice, `device ${JSON.stringify(rawDevice)} of ${source.name} is not in the sources file's "devices"`)
 
     const readings: Reading[] = []
     for (const value of outcome.values) {
       const checked = checkedCelsius(value.value, value.unit)
       if ('deadLetter' in checked) return { format, deadLetter: checked.deadLetter }
+      if (value.timeMs !== undefined && !(Math.abs(value.timeMs) <= MAX_EPOCH_MS)) return fail(Reasons.unparsableTime, `time ${value.timeMs} ms is outside the range of a date`)
+      // A device's clock, not the contract's own payload: a time far ahead (a Shelly ts sent in
+      // milliseconds) would carry its partition's stream time with it and make every later reading late.
+      if (format !== 'native' && value.timeMs !== undefined && value.timeMs > message.receivedAtMs + MAX_AHEAD_MS) {
+        return fail(Reasons.unparsableTime, `time ${new Date(value.timeMs).toISOString()} is more than a day after the message was received`)
+      }
       const device = deviceName(value.sensor === undefined ? rawDevice : `${rawDevice}.${value.sensor}`)
       const timeMs = value.timeMs ?? message.receivedAtMs
       readings.push({ id: value.id ?? readingId(device, new Date(timeMs).toISOString(), checked.celsius), area, device, celsius: checked.celsius, timeMs })
     }
     return { format, readings }
   }
+}
+
+/** The contract's native topic on an MQTT filter whose first `+` is the area and second the device (MQTT_TOPIC_FILTER). */
+export function nativeRouter(filter: string): SourceRouter {
+  let wildcard = 0
+  const pattern = filter
+    .split('/')
+    .map((level) => (level === '+' ? (wildcard++ === 0 ? '{area}' : '{device}') : level))
+    .join('/')
+  return new SourceRouter({ sources: [{ name: 'MQTT_TOPIC_FILTER', format: 'native', pattern: topicPattern(pattern), timezone: 'UTC', unit: 'C' }], devices: new Map() })
 }

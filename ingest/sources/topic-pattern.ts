@@ -11,7 +11,6 @@ export interface TopicPattern {
   /** The MQTT filter: `{area}` and `{device}` replaced by `+`. */
   readonly filter: string
   readonly hasArea: boolean
-  readonly hasDevice: boolean
   /** Area and device of a topic the filter matches; undefined when it does not match. */
   match(topic: string): { area?: string; device?: string } | undefined
 }
@@ -41,7 +40,6 @@ export function topicPattern(pattern: string): TopicPattern {
     pattern,
     filter,
     hasArea: count('area') === 1,
-    hasDevice: true,
     match(topic) {
       const parts = topic.split('/')
       const result: { area?: string; device?: string } = {}

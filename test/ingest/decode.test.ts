@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest'
 import { DeadLetterReasons, type IngestDeadLetterReason as DeadLetterReason } from '../../common/dead-letters.ts'
 const iso = (ms: number): string => new Date(ms).toISOString()
-import { decode, MAX_PAYLOAD_BYTES, parseTime, readingId, topicLayout, type DecodeResult } from '../../ingest/decode.ts'
+import { MAX_PAYLOAD_BYTES, parseTime, readingId, topicLayout, type DecodeResult } from '../../ingest/decode.ts'
+import { nativeRouter, type RouteOutcome } from '../../ingest/sources/router.ts'
 
-const layout = topicLayout('thermostats/+/+/temperature')
+// The native format as ingest reads it without a sources file: MQTT_TOPIC_FILTER through the router.
+const router = nativeRouter('thermostats/+/+/temperature')
+
+function asResult(outcome: RouteOutcome): DecodeResult {
+  if ('readings' in outcome) return { ok: true, reading: outcome.readings[0]! }
+  if ('deadLetter' in outcome) return { ok: false, deadLetter: outcome.deadLetter }
+  throw new Error(`skipped (${outcome.ignored}): the native format skips nothing`)
+}
 const TOPIC = 'thermostats/kitchen/kitchen-t01/temperature'
 const RECEIVED = Date.parse('2026-03-04T05:06:07.089Z')
 
-const run = (payload: string | Buffer, topic = TOPIC): DecodeResult => decode(layout, topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), RECEIVED)
+const run = (payload: string | Buffer, topic = TOPIC): DecodeResult =>
+  asResult(router.route({ topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), receivedAtMs: RECEIVED, retained: false }))
 
 function reading(payload: string, topic = TOPIC) {
   const result = run(payload, topic)
@@ -79,8 +88,8 @@ describe('decode: native payload', () => {
   })
 
   it('follows the configured filter for where area and device are', () => {
-    const custom = topicLayout('site-9/+/sensors/+/temperature')
-    const result = decode(custom, 'site-9/hall/sensors/h-1/temperature', Buffer.from('{"temperature":20}'), RECEIVED)
+    const custom = nativeRouter('site-9/+/sensors/+/temperature')
+    const result = asResult(custom.route({ topic: 'site-9/hall/sensors/h-1/temperature', payload: Buffer.from('{"temperature":20}'), receivedAtMs: RECEIVED, retained: false }))
     expect(result.ok && { area: result.reading.area, device: result.reading.device }).toEqual({ area: 'hall', device: 'h-1' })
   })
 })
@@ -133,7 +142,8 @@ describe('decode: every kind of bad message has its own reason', () => {
     ['bad area segment', '{"temperature": 20}', DeadLetterReasons.badTopic, 'thermostats/kitchen area/t1/temperature'],
     ['empty device segment', '{"temperature": 20}', DeadLetterReasons.badTopic, 'thermostats/kitchen//temperature'],
     ['area longer than 64', '{"temperature": 20}', DeadLetterReasons.badTopic, `thermostats/${'a'.repeat(65)}/t1/temperature`],
-    ['too many segments', '{"temperature": 20}', DeadLetterReasons.badTopic, 'thermostats/kitchen/t1/x/temperature'],
+    // A topic the filter does not match (a subscription left from another setting): no source claims it.
+    ['too many segments', '{"temperature": 20}', DeadLetterReasons.noSource, 'thermostats/kitchen/t1/x/temperature'],
     ['oversized', Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20), DeadLetterReasons.payloadTooLarge],
     ['CloudEvent of an unknown specversion', '{"specversion": "2.0", "id": "a", "data": {"temperature": 1}}', DeadLetterReasons.unsupportedSpecversion],
     ['CloudEvent without id', '{"specversion": "1.0", "data": {"temperature": 1}}', DeadLetterReasons.invalidCloudEvent],

@@ -7,7 +7,7 @@ import { FORMATS, type FormatName } from '../../ingest/sources/formats/index.ts'
 import { tasmotaTime } from '../../ingest/sources/formats/tasmota.ts'
 import { type FormatContext, type FormatOutcome } from '../../ingest/sources/formats/types.ts'
 
-const context: FormatContext = { timezone: 'UTC', unit: 'C' }
+const context: FormatContext = { timezone: 'UTC', unit: 'C', receivedAtMs: Date.parse('2026-11-30T12:00:00Z') }
 const decode = (format: FormatName, payload: string, overrides: Partial<typeof context> = {}): FormatOutcome => FORMATS[format](Buffer.from(payload), { ...context, ...overrides })
 
 type Case = [what: string, payload: string, expected: FormatOutcome]
@@ -105,6 +105,13 @@ describe('tasmota', () => {
     ['a clock never set (1970): the receive time', '{"Time":"1970-01-01T00:05:12","AM2301":{"Temperature":21,"Humidity":50},"TempUnit":"C"}', { values: [{ sensor: 'AM2301', value: 21, unit: 'C' }] }],
     ['LWT', 'Online', { ignored: 'no_temperature' }],
     ['STATE (no sensor)', '{"Time":"2021-01-01T00:00:00","Uptime":"0T00:05:00","Heap":25,"Wifi":{"RSSI":80}}', { ignored: 'no_temperature' }],
+    [
+      'SetOption2 Global repeats the sensors: left out',
+      '{"Time":"2021-01-01T00:00:00","AM2301":{"Temperature":21,"Humidity":50},"Global":{"Temperature":21,"Humidity":50},"TempUnit":"C"}',
+      { values: [{ sensor: 'AM2301', value: 21, unit: 'C', timeMs: Date.parse('2021-01-01T00:00:00Z') }] },
+    ],
+    ['a Zigbee thermostat (LocalTemperature)', '{"ZbReceived":{"0x6C4E":{"Device":"0x6C4E","LocalTemperature":19.5,"Endpoint":1}}}', { values: [{ sensor: '0x6C4E', value: 19.5, unit: 'C' }] }],
+    ['a probe that read nothing', '{"Time":"2021-01-01T00:00:00","DS18B20":{"Temperature":null},"TempUnit":"C"}', { ignored: 'null_temperature' }],
     ['an unknown TempUnit', '{"Time":"2021-01-01T00:00:00","AM2301":{"Temperature":21},"TempUnit":"X"}', { deadLetter: { reason: 'unknown_unit', detail: 'TempUnit "X" is not "C" or "F"' } }],
   ])('%s', (_what, payload, expected) => expect(decode('tasmota', payload)).toEqual(expected))
 
@@ -114,6 +121,15 @@ describe('tasmota', () => {
     expect(tasmotaTime('2026-03-29T03:30:00', 'Europe/Berlin')).toBe(Date.parse('2026-03-29T01:30:00Z'))
     expect(tasmotaTime('2026-11-30T10:15:00', 'America/New_York')).toBe(Date.parse('2026-11-30T15:15:00Z'))
     expect(tasmotaTime('2026-02-30T10:15:00', 'UTC')).toBeUndefined()
+    // 02:30 occurs twice in Berlin on 2026-10-25 (CEST, then CET): the instant nearer the receive time.
+    const first = Date.parse('2026-10-25T00:30:00Z')
+    const second = Date.parse('2026-10-25T01:30:00Z')
+    expect(tasmotaTime('2026-10-25T02:30:00', 'Europe/Berlin', first + 2_000)).toBe(first)
+    expect(tasmotaTime('2026-10-25T02:30:00', 'Europe/Berlin', second + 2_000)).toBe(second)
+    // Epoch (SetOption141) wins over Time: no time zone to guess.
+    expect(decode('tasmota', '{"Time":"2026-10-25T02:30:00","Epoch":1792895400,"AM2301":{"Temperature":20}}', { timezone: 'Europe/Berlin' })).toEqual({
+      values: [{ sensor: 'AM2301', value: 20, unit: 'C', timeMs: 1792895400000 }],
+    })
     expect(decode('tasmota', '{"Time":"2026-11-30T10:15:00","AM2301":{"Temperature":21.7}}', { timezone: 'Europe/Berlin' })).toEqual({
       values: [{ sensor: 'AM2301', value: 21.7, unit: 'C', timeMs: Date.parse('2026-11-30T09:15:00Z') }],
     })

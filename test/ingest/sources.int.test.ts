@@ -146,6 +146,8 @@ describe('ingest with a sources file', () => {
     const got = readings(await consumeUntil(readingsTopic!, (records) => records.length >= written, { timeoutMs: 30_000 }))
     expect(got).toHaveLength(written)
     expect(new Set(got.filter((r) => r.device === 'zb-2').map((r) => r.area))).toEqual(new Set(['lobby']))
+    // Every zb-1 message (known all along) is a reading; zb-2's are readings or dead letters, never lost.
+    expect(got.filter((r) => r.device === 'zb-1' && r.area === 'kitchen')).toHaveLength(total / 2)
     const dead = await consumeUntil(dlqTopic!, (records) => records.length >= unknown, { timeoutMs: 30_000 })
     expect(dead).toHaveLength(unknown)
     // Before the reload zb-2 is unknown, after it known: the dead letters are all earlier messages than the zb-2 readings.

@@ -121,9 +121,22 @@ describe('the router', () => {
       ],
     })
     // A device name outside [A-Za-z0-9_.-] is looked up as it is, then written sanitized.
-    expect(route('living room esp/sensor/temperature/state', '21.50')).toMatchObject({ readings: [{ area: 'lounge', device: 'living_room_esp', timeMs: Date.parse('2026-11-30T10:00:00Z') }] })
+    expect(route('living room esp/sensor/temperature/state', '21.50')).toMatchObject({
+      readings: [{ area: 'lounge', device: expect.stringMatching(/^living_room_esp-[0-9a-f]{8}$/), timeMs: Date.parse('2026-11-30T10:00:00Z') }],
+    })
     expect(route('home/gw-2/BTtoMQTT/A4C1386E4AE8', '{"tempc":"19.2"}')).toMatchObject({ format: 'openmqttgateway', readings: [{ area: 'porch', device: 'A4C1386E4AE8', celsius: 19.2 }] })
     expect(route('thermostats/lab/t-9/temperature', '{"temperature":20,"id":"r-9"}')).toMatchObject({ format: 'native', readings: [{ id: 'r-9', area: 'lab', device: 't-9' }] })
+  })
+
+  it('dead-letters a device time far ahead of its receipt, or beyond the range of a date, rather than fail on it', () => {
+    expect(route('shellyplusht-b8d61a8b17cc/events/rpc', '{"method":"NotifyStatus","params":{"ts":1796029200620,"temperature:0":{"id":0,"tC":19.8}}}')).toEqual({
+      format: 'shelly-rpc',
+      deadLetter: { reason: 'unparsable_time', detail: 'time +058883-11-25T00:10:20.000Z is more than a day after the message was received' },
+    })
+    expect(route('shellyplusht-b8d61a8b17cc/events/rpc', '{"method":"NotifyStatus","params":{"ts":1e13,"temperature:0":{"id":0,"tC":19.8}}}')).toEqual({
+      format: 'shelly-rpc',
+      deadLetter: { reason: 'unparsable_time', detail: 'time 10000000000000000 ms is outside the range of a date' },
+    })
   })
 
   it('dead-letters a device in neither the topic nor the map, and what its format cannot read', () => {
@@ -139,7 +152,12 @@ describe('the router', () => {
     expect(route('zigbee2mqtt/0x00158d0001a2b3c4', '{"state":"online"}')).toEqual({ format: 'zigbee2mqtt', ignored: 'no_temperature' })
     expect(route('living room esp/sensor/temperature/state', '21.5', true)).toEqual({ format: 'plain', ignored: 'retained' })
     expect(route('zigbee2mqtt/0x00158d0001a2b3c4', '{"temperature":21,"last_seen":"2026-11-30T09:00:00Z"}', true)).toMatchObject({ readings: [{ timeMs: Date.parse('2026-11-30T09:00:00Z') }] })
-    expect(route('somewhere/else', '21')).toEqual({ format: 'none', ignored: 'no_source' })
+    // A message no source claims (a subscription left from an earlier file) is kept, as a dead letter.
+    expect(route('somewhere/else', '21')).toEqual({ format: 'none', deadLetter: { reason: 'no_source', detail: 'no source of this bridge matches topic "somewhere/else"' } })
+    // A device missing from the map is only an error when it sends a reading: a plug, a light or a
+    // beacon on the same topics is skipped like any message without a temperature.
+    expect(route('zigbee2mqtt/0xplug', '{"state":"ON","power":12.5,"linkquality":80}')).toEqual({ format: 'zigbee2mqtt', ignored: 'no_temperature' })
+    expect(route('home/gw-1/BTtoMQTT/AABBCCDDEEFF', '{"id":"AA:BB:CC:DD:EE:FF","rssi":-70,"brand":"GENERIC","model":"iBeacon"}')).toEqual({ format: 'openmqttgateway', ignored: 'no_temperature' })
   })
 
   it('uses a new device map from the next message on', () => {
@@ -154,8 +172,11 @@ describe('the router', () => {
 describe('device names', () => {
   it('are sanitized deterministically into [A-Za-z0-9_.-]{1,64}', () => {
     expect(deviceName('kitchen-t01')).toBe('kitchen-t01')
-    expect(deviceName('bedroom/radiator')).toBe('bedroom_radiator')
-    expect(deviceName('TRV Bathroom')).toBe('TRV_Bathroom')
+    expect(deviceName('bedroom/radiator')).toMatch(/^bedroom_radiator-[0-9a-f]{8}$/)
+    // Three names that differ only in what sanitizing replaces stay three devices.
+    const names = ['TRV Bathroom', 'TRV:Bathroom', 'TRV_Bathroom'].map(deviceName)
+    expect(new Set(names).size).toBe(3)
+    expect(names[2]).toBe('TRV_Bathroom')
     const long = 'x'.repeat(100)
     expect(deviceName(long)).toMatch(/^x{55}-[0-9a-f]{8}$/)
     expect(deviceName(long)).toBe(deviceName(long))

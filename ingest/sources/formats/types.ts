@@ -11,8 +11,6 @@ export type Unit = 'C' | 'F' | 'K'
 export interface SensorValue {
   /** Appended to the device name as `<device>.<sensor>` (a Tasmota sensor key, a Shelly component id). */
   sensor?: string
-  /** Replaces the device name of the topic (a Tasmota Zigbee bridge's child device). */
-  device?: string
   value: number
   unit: Unit
   /** Event time from the payload; the receive time when absent. */
@@ -28,6 +26,8 @@ export interface FormatContext {
   timezone: string
   /** The source's `unit`, for formats whose payload has none (plain). */
   unit: Unit
+  /** When the bridge received the message: tells the two instants of a local time that occurs twice apart. */
+  receivedAtMs: number
 }
 
 export type FormatDecoder = (payload: Buffer, context: FormatContext) => FormatOutcome
@@ -36,13 +36,11 @@ export type FormatDecoder = (payload: Buffer, context: FormatContext) => FormatO
 export const IgnoredReasons = {
   noTemperature: 'no_temperature',
   nullTemperature: 'null_temperature',
-  notANumber: 'not_a_number',
   unavailable: 'unavailable',
   noProbe: 'no_probe',
   empty: 'empty',
   notAStatus: 'not_a_status',
   retained: 'retained',
-  noSource: 'no_source',
 } as const
 
 export const ignored = (reason: string): FormatOutcome => ({ ignored: reason })
