@@ -14,6 +14,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   ingest: { summary: 'bridge MQTT readings into Kafka as CloudEvents', load: async () => (await import('../ingest/command.ts')).ingestCommand },
   process: { summary: "window the readings per area and publish each window's variance to control-panel", load: async () => (await import('../processor/command.ts')).processCommand },
   simulate: { summary: 'publish simulated thermostat readings (or replay a JSONL file) to MQTT', load: async () => (await import('../simulator/command.ts')).simulateCommand },
+  panel: { summary: 'serve a web control panel and JSON API of the windows on control-panel', load: async () => (await import('../panel/command.ts')).panelCommand },
 }
 
 function usage(): string {

@@ -16,6 +16,7 @@ import { ingestOptions } from '../ingest/options.ts'
 import { PROCESSOR_METRICS_PORT } from '../processor/options.ts'
 import { areaName } from '../simulator/model.ts'
 import { SIMULATOR_METRICS_PORT } from '../simulator/options.ts'
+import { PANEL_PORT } from '../panel/options.ts'
 import { tail } from '../stack/process.ts'
 import { stackDown, stackUp } from '../stack/stack.ts'
 import { startControlPanelReader, type ControlPanelReader } from './control-panel-reader.ts'
@@ -38,7 +39,7 @@ topics, GROUP_ID, TOPIC_ROOT with MQTT_TOPIC_FILTER, MQTT_CLIENT_ID, ...) can be
 environment. For a quick look: WINDOW_MS=3000 GRACE_MS=1000 npm run demo`
 
 /** How long each service may take to finish its in-flight work after its stop signal. */
-const STOP_GRACE_MS = { simulator: 15_000, ingest: 20_000, processor: 30_000 } as const
+const STOP_GRACE_MS = { simulator: 15_000, ingest: 20_000, processor: 30_000, panel: 10_000 } as const
 
 export const demoCommand: Command = {
   async run(argv) {
@@ -105,6 +106,7 @@ export const demoCommand: Command = {
         simulator: await choosePort(SIMULATOR_METRICS_PORT),
         ingest: await choosePort(ingestOptions.metricsPort.default),
         processor: await choosePort(PROCESSOR_METRICS_PORT),
+        panel: await choosePort(PANEL_PORT),
       }
       // How to reach the stack (KAFKA_BROKERS, MQTT_URL, and for --secure the TLS files and credentials),
       // and nothing else: security settings of the demo's own environment (a sourced env file of the
@@ -177,6 +179,14 @@ export const demoCommand: Command = {
         PROGRESS_MS: '1000',
       }
       const simulator = launch({ name: 'simulator', args: ['simulate'], env: simulatorEnv, logFile: logFile('simulator'), ready: /\[simulate\] publishing to/ })
+      // The control panel in a browser, beside the table: the same windows, with their history.
+      const panel = launch({
+        name: 'panel',
+        args: ['panel'],
+        env: { ...common, PANEL_PORT: String(ports.panel), PANEL_HOST: '127.0.0.1' },
+        logFile: logFile('panel'),
+        ready: /\[panel\] control panel on/,
+      })
       let simulatorRate = '0/s'
       simulator.onLine((line) => {
         const match = /^simulate: (\S+\/s) {2}sent/.exec(line)
@@ -204,7 +214,8 @@ export const demoCommand: Command = {
             serviceLine('simulator', pipeline.simulator(simulatorRate), metricsUrl(ports.simulator)),
             serviceLine('ingest', pipeline.ingest(), metricsUrl(ports.ingest)),
             serviceLine('processor', `${pipeline.processor()}; ${state.windowsReceived} windows shown`, metricsUrl(ports.processor)),
-            `logs       ${logDir}/{simulator,ingest,processor}.log`,
+            serviceLine('panel', 'the windows in a browser', `http://127.0.0.1:${ports.panel}/`),
+            `logs       ${logDir}/{simulator,ingest,processor,panel}.log`,
             `stack      ${stackLine}`,
             'Ctrl-C stops everything.',
           ],
@@ -222,8 +233,8 @@ export const demoCommand: Command = {
         void pipeline.poll()
         if (tty) draw()
       }, 1_000)
-      await Promise.race([simulator.whenReady(config.readyTimeoutMs), stopRequested])
-      logger.info('running; Ctrl-C stops', { metrics: [ports.simulator, ports.ingest, ports.processor].map(metricsUrl).join(' ') })
+      await Promise.race([Promise.all([simulator.whenReady(config.readyTimeoutMs), panel.whenReady(config.readyTimeoutMs)]), stopRequested])
+      logger.info(`running; Ctrl-C stops. The control panel: http://127.0.0.1:${ports.panel}/`, { metrics: [ports.simulator, ports.ingest, ports.processor].map(metricsUrl).join(' ') })
       draw()
 
       const crashed = await Promise.race([stopRequested.then(() => undefined), ...services.map((service) => service.exited.then((code) => ({ service, code })))])
@@ -236,11 +247,12 @@ export const demoCommand: Command = {
       failure = error
     } finally {
       // Data-flow order: nothing new enters while the downstream services finish what they hold.
-      const [processor, ingest, simulator] = services
+      const [processor, ingest, simulator, panel] = services
       const codes: Record<string, number | string> = {}
       if (simulator !== undefined) codes.simulator = await simulator.stop('SIGINT', STOP_GRACE_MS.simulator)
       if (ingest !== undefined) codes.ingest = await ingest.stop('SIGTERM', STOP_GRACE_MS.ingest)
       if (processor !== undefined) codes.processor = await processor.stop('SIGTERM', STOP_GRACE_MS.processor)
+      if (panel !== undefined) codes.panel = await panel.stop('SIGTERM', STOP_GRACE_MS.panel)
       guard?.release()
       await reader?.close().catch((error: unknown) => logger.warn('closing the control-panel reader failed', { error }))
       const stopped = await stackDown(config, started)

@@ -1,0 +1,121 @@
+// The control panel page: every area's latest window, its history as a chart, live through
+// server-sent events. Names from the topic are shown with textContent only: never parsed as HTML.
+'use strict'
+
+const state = { settings: { varianceAlert: 1, windowMs: 15000 }, latest: new Map(), history: new Map() }
+const HISTORY_POINTS = 240
+
+function el(tag, className, text) {
+  const node = document.createElement(tag)
+  if (className) node.className = className
+  if (text !== undefined) node.textContent = text
+  return node
+}
+
+function fixed(value, digits) {
+  return typeof value === 'number' ? value.toFixed(digits) : '–'
+}
+
+function age(window, now) {
+  const seconds = Math.max(0, Math.round((now - Date.parse(window.windowEnd)) / 1000))
+  return seconds < 120 ? `${seconds} s ago` : `${Math.round(seconds / 60)} min ago`
+}
+
+function why(window, now) {
+  const reasons = []
+  if (window.variance > state.settings.varianceAlert) reasons.push(`variance above ${state.settings.varianceAlert} °C²`)
+  if (now - Date.parse(window.windowEnd) > 2 * state.settings.windowMs + 5000) reasons.push('no window for two window lengths')
+  return reasons
+}
+
+function chart(history) {
+  const ns = 'http://www.w3.org/2000/svg'
+  const svg = document.createElementNS(ns, 'svg')
+  svg.setAttribute('viewBox', '0 0 100 40')
+  svg.setAttribute('preserveAspectRatio', 'none')
+  svg.setAttribute('role', 'img')
+  svg.setAttribute('aria-label', 'variance (solid) and mean (dashed) over the last windows')
+  if (history.length < 2) return svg
+  const line = (values, className) => {
+    const min = Math.min(...values)
+    const span = Math.max(...values) - min || 1
+    const points = values.map((value, index) => `${((index / (values.length - 1)) * 100).toFixed(2)},${(38 - ((value - min) / span) * 36).toFixed(2)}`)
+    const path = document.createElementNS(ns, 'polyline')
+    path.setAttribute('points', points.join(' '))
+    path.setAttribute('class', className)
+    path.setAttribute('vector-effect', 'non-scaling-stroke')
+    svg.append(path)
+  }
+  line(history.map((window) => window.variance), 'variance')
+  line(history.map((window) => window.mean), 'mean')
+  return svg
+}
+
+function card(area, now) {
+  const window = state.latest.get(area)
+  const reasons = why(window, now)
+  const node = el('article', reasons.length > 0 ? 'area alert' : 'area')
+  node.dataset.area = area
+  node.append(el('h2', '', area))
+  if (reasons.length > 0) node.append(el('p', 'why', reasons.join('; ')))
+  const list = el('dl')
+  const rows = [
+    ['variance', `${fixed(window.variance, 4)} °C²`],
+    ['std. deviation', `${fixed(window.stddev, 3)} °C`],
+    ['mean', `${fixed(window.mean, 2)} °C`],
+    ['readings', String(window.count)],
+    ['devices', String(window.devices)],
+    ['window', `${window.windowStart.slice(11, 19)}–${window.windowEnd.slice(11, 19)} UTC, ${age(window, now)}`],
+  ]
+  for (const [term, value] of rows) list.append(el('dt', '', term), el('dd', '', value))
+  node.append(list, chart(state.history.get(area) || []), el('p', 'chart-legend', 'variance (solid), mean (dashed)'))
+  return node
+}
+
+function render() {
+  const now = Date.now()
+  const areas = [...state.latest.keys()].sort()
+  document.getElementById('empty').hidden = areas.length > 0
+  document.getElementById('areas').replaceChildren(...areas.map((area) => card(area, now)))
+}
+
+function record(window) {
+  const history = state.history.get(window.area) || []
+  const at = history.findIndex((kept) => kept.windowStart === window.windowStart)
+  if (at >= 0) history[at] = window
+  else history.push(window)
+  history.sort((a, b) => Date.parse(a.windowStart) - Date.parse(b.windowStart))
+  state.history.set(window.area, history.slice(-HISTORY_POINTS))
+  const latest = state.latest.get(window.area)
+  if (!latest || Date.parse(window.windowStart) >= Date.parse(latest.windowStart)) state.latest.set(window.area, window)
+}
+
+async function getJson(path) {
+  const response = await fetch(path)
+  if (!response.ok) throw new Error(`${path}: ${response.status}`)
+  return response.json()
+}
+
+async function start() {
+  const status = document.getElementById('status')
+  state.settings = await getJson('/api/settings')
+  // Subscribe first, then load: a window published in between arrives twice, never not at all.
+  const events = new EventSource('/api/events')
+  events.addEventListener('window', (event) => {
+    record(JSON.parse(event.data))
+    render()
+  })
+  events.onopen = () => (status.textContent = 'live')
+  events.onerror = () => (status.textContent = 'reconnecting…')
+  const { areas } = await getJson('/api/areas')
+  for (const window of areas) {
+    const { windows } = await getJson(`/api/areas/${encodeURIComponent(window.area)}/windows`)
+    for (const kept of windows) record(kept)
+  }
+  render()
+  setInterval(render, 5000)
+}
+
+start().catch((error) => {
+  document.getElementById('status').textContent = `error: ${error.message}`
+})

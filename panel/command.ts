@@ -1,0 +1,113 @@
+/**
+ * `thermocline panel`: reads the control-panel topic from the beginning (read_committed) into the
+ * read model and serves it (server.ts). Ready once it has read the topic up to where it ended at
+ * start. Stops cleanly on SIGTERM and SIGINT.
+ */
+import { Counter, Gauge } from 'prom-client'
+import { type Command } from '../common/command.ts'
+import { readCommandSettings } from '../common/config.ts'
+import { decodeWindow } from '../common/control-panel.ts'
+import { CloudEventHeaders, headersToStrings } from '../common/events.ts'
+import { createKafka, kafkaStartFailure, retrying } from '../common/kafka.ts'
+import { createLogger } from '../common/logger.ts'
+import { createRegistry, METRIC_PREFIX } from '../common/metrics.ts'
+import { kafkaSecurity } from '../common/security.ts'
+import { EventTypes } from '../common/topics.ts'
+import { panelOptions } from './options.ts'
+import { PanelModel } from './read-model.ts'
+import { startPanelServer } from './server.ts'
+
+const USAGE = 'thermocline panel [options]'
+const SUMMARY = `Serves a web control panel of the windows on the control-panel topic: every area's latest
+variance, standard deviation and mean, its history as a chart, live; and its JSON API (/api/areas,
+/api/areas/{area}/windows, /api/events as server-sent events). Read only; on 127.0.0.1 by default.`
+
+export const panelCommand: Command = {
+  async run(argv) {
+    const config = readCommandSettings('panel', panelOptions, argv, { usage: USAGE, summary: SUMMARY })
+    if (config === undefined) return 0
+    const security = kafkaSecurity(config)
+    const logger = createLogger('panel', config.logLevel)
+    const registry = createRegistry('panel')
+    const P = `${METRIC_PREFIX}panel_`
+    const metrics = {
+      windows: new Counter({ name: `${P}windows_total`, help: 'window events read from the control-panel topic', registers: [registry] }),
+      skipped: new Counter({ name: `${P}skipped_records_total`, help: 'control-panel records that are not window events, skipped', registers: [registry] }),
+      areas: new Gauge({ name: `${P}areas`, help: 'areas the panel keeps', registers: [registry] }),
+      droppedAreas: new Gauge({ name: `${P}dropped_area_windows`, help: 'windows of areas beyond PANEL_MAX_AREAS, not kept', registers: [registry] }),
+      streams: new Gauge({ name: `${P}ready`, help: '1 once the topic has been read up to where it ended at start', registers: [registry] }),
+    }
+    const model = new PanelModel({ historyMs: config.panelHistoryMs, maxAreas: config.panelMaxAreas })
+
+    const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `thermocline-panel-${process.pid}`, logger, security })
+    const admin = kafka.admin()
+    // A group of its own for this run, deleted at the end: the panel reads everything, every time.
+    const groupId = `thermocline-panel-${process.pid}-${Date.now()}`
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false })
+    let ready = false
+    const endAtStart = new Map<number, number>()
+    const position = new Map<number, number>()
+    const checkReady = (): void => {
+      if (ready) return
+      for (const [partition, end] of endAtStart) if ((position.get(partition) ?? 0) < end) return
+      ready = true
+      metrics.streams.set(1)
+      logger.info('ready: read the control-panel topic up to where it ended at start', { areas: model.areaCount })
+    }
+
+    let server: Awaited<ReturnType<typeof startPanelServer>> | undefined
+    try {
+      await admin.connect()
+      for (const { partition, high } of await retrying(() => admin.fetchTopicOffsets(config.controlPanelTopic))) endAtStart.set(partition, Number(high))
+      server = await startPanelServer({ model, registry, ready: () => ready, settings: { varianceAlert: config.panelVarianceAlert, windowMs: config.windowMs } }, config.panelPort, config.panelHost)
+      await consumer.connect()
+      await consumer.subscribe({ topic: config.controlPanelTopic, fromBeginning: true })
+      // Every batch read, a transaction's closing marker alone included (kafkajs reports those here,
+      // not to eachBatch): how far each partition has been read.
+      consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+        const { partition, lastOffset } = event.payload as { partition: number; lastOffset: string }
+        position.set(partition, Math.max(position.get(partition) ?? 0, Number(lastOffset) + 1))
+        checkReady()
+      })
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const message of batch.messages) {
+            const headers = headersToStrings(message.headers)
+            if (headers[CloudEventHeaders.type] !== EventTypes.window || message.value === null) {
+              metrics.skipped.inc()
+              continue
+            }
+            try {
+              const window = decodeWindow(message.value)
+              metrics.windows.inc()
+              if (model.add(window)) server?.publish(window)
+            } catch (error) {
+              metrics.skipped.inc()
+              logger.debug('skipped a control-panel record that is not a window', { offset: message.offset, error })
+            }
+          }
+          metrics.areas.set(model.areaCount)
+          metrics.droppedAreas.set(model.droppedWindows)
+        },
+      })
+      checkReady()
+    } catch (error) {
+      await server?.close()
+      await consumer.disconnect().catch(() => undefined)
+      await admin.disconnect().catch(() => undefined)
+      throw await kafkaStartFailure(error, config.kafkaBrokers, security)
+    }
+    logger.info(`control panel on http://${config.panelHost}:${server.port}/`, { topic: config.controlPanelTopic, metrics: `http://${config.panelHost}:${server.port}/metrics` })
+
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', resolve)
+      process.once('SIGINT', resolve)
+    })
+    logger.info('stopping', { signal })
+    await server.close()
+    await consumer.disconnect()
+    await admin.deleteGroups([groupId]).catch(() => undefined)
+    await admin.disconnect()
+    return 0
+  },
+}

@@ -1,0 +1,42 @@
+/** Settings of `thermocline panel` (docs/contract.md, "The control panel and tracing"). */
+import { decimal, integer, port, text, type ConfigOf, type Option } from '../common/config.ts'
+import { controlPanelTopic, kafkaBrokers, logLevel, windowMs } from '../common/options.ts'
+import { kafkaSecurityOptions } from '../common/security.ts'
+
+/** The panel's default port (docs/contract.md). */
+export const PANEL_PORT = 8080
+
+export const panelOptions = {
+  kafkaBrokers,
+  ...kafkaSecurityOptions,
+  controlPanelTopic,
+  panelPort: { env: 'PANEL_PORT', description: 'port of the panel (page, API and /metrics; 0 picks a free one)', default: PANEL_PORT, parse: port({ allowZero: true }) } as Option<number>,
+  panelHost: {
+    env: 'PANEL_HOST',
+    description: 'address the panel listens on (it is read only, but shows what the topic holds: keep it on loopback unless you mean it)',
+    default: '127.0.0.1',
+    parse: text(/^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),
+  } as Option<string>,
+  panelHistoryMs: {
+    env: 'PANEL_HISTORY',
+    description: "how much of each area's history the panel keeps, in milliseconds of windows",
+    default: 3_600_000,
+    parse: integer({ min: 1_000, max: 7 * 86_400_000 }),
+  } as Option<number>,
+  panelMaxAreas: {
+    env: 'PANEL_MAX_AREAS',
+    description: 'most areas the panel keeps (windows of further areas are counted and dropped)',
+    default: 10_000,
+    parse: integer({ min: 1, max: 1_000_000 }),
+  } as Option<number>,
+  panelVarianceAlert: {
+    env: 'PANEL_VARIANCE_ALERT',
+    description: 'an area whose latest variance is above this (°C²) stands out on the page',
+    default: 1,
+    parse: decimal({ min: 0 }),
+  } as Option<number>,
+  windowMs: { ...windowMs, description: "the processor's window length: an area silent for two of them stands out" } as Option<number>,
+  logLevel,
+}
+
+export type PanelSettings = ConfigOf<typeof panelOptions>

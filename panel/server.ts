@@ -1,0 +1,119 @@
+/**
+ * The panel's HTTP side (docs/contract.md, "The control panel and tracing"): the JSON API over the
+ * read model, server-sent events for each new window, the page and its assets (served from
+ * panel/assets/, nothing from a CDN), health and readiness, and the panel's own metrics. Read only:
+ * every route is a GET. Every response carries a Content-Security-Policy that allows this origin's
+ * scripts and styles only, so a name holding HTML (any producer can write to control-panel) cannot run.
+ */
+import { readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { type Registry } from 'prom-client'
+import { type WindowData } from '../common/control-panel.ts'
+import { type PanelModel } from './read-model.ts'
+
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+}
+
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+}
+
+/** Comment lines keep idle event streams open through proxies. */
+const KEEPALIVE_MS = 15_000
+
+export interface PanelServerOptions {
+  model: PanelModel
+  registry: Registry
+  /** Ready once the topic has been read up to where it ended at start (GET /readyz). */
+  ready: () => boolean
+  /** Settings the page needs (its thresholds), served as /api/settings. */
+  settings: { varianceAlert: number; windowMs: number }
+}
+
+export interface PanelServer {
+  port: number
+  /** Sends a window to every open event stream. */
+  publish(window: WindowData): void
+  close(): Promise<void>
+}
+
+export async function startPanelServer(options: PanelServerOptions, port: number, host: string): Promise<PanelServer> {
+  const streams = new Set<ServerResponse>()
+  const assets = new Map(Object.entries(ASSETS).map(([path, asset]) => [path, { body: readFileSync(new URL(`./assets/${asset.file}`, import.meta.url)), type: asset.type }]))
+
+  const send = (response: ServerResponse, status: number, body: unknown): void => {
+    response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS })
+    response.end(JSON.stringify(body))
+  }
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const path = new URL(request.url ?? '/', 'http://panel').pathname
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD', ...SECURITY_HEADERS })
+      response.end()
+      return
+    }
+    const asset = assets.get(path)
+    if (asset !== undefined) {
+      response.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache', ...SECURITY_HEADERS })
+      response.end(asset.body)
+      return
+    }
+    if (path === '/api/areas') return send(response, 200, { areas: options.model.latest() })
+    const windows = /^\/api\/areas\/([^/]+)\/windows$/.exec(path)
+    if (windows !== null) {
+      const area = decodeURIComponent(windows[1]!)
+      const history = options.model.history(area)
+      return history === undefined ? send(response, 404, { error: `no window of area ${JSON.stringify(area)}` }) : send(response, 200, { area, windows: history })
+    }
+    if (path === '/api/settings') return send(response, 200, options.settings)
+    if (path === '/api/events') {
+      response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', ...SECURITY_HEADERS })
+      response.write(': connected\n\n')
+      streams.add(response)
+      request.on('close', () => streams.delete(response))
+      return
+    }
+    if (path === '/healthz') return send(response, 200, { status: 'ok' })
+    if (path === '/readyz') return options.ready() ? send(response, 200, { status: 'ready' }) : send(response, 503, { status: 'reading the control-panel topic' })
+    if (path === '/metrics') {
+      response.writeHead(200, { 'content-type': options.registry.contentType, ...SECURITY_HEADERS })
+      response.end(await options.registry.metrics())
+      return
+    }
+    send(response, 404, { error: `no such resource: ${path}` })
+  }
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) send(response, 500, { error: (error as Error).message })
+      else response.destroy()
+    })
+  })
+  const keepalive = setInterval(() => {
+    for (const stream of streams) stream.write(': keepalive\n\n')
+  }, KEEPALIVE_MS)
+  keepalive.unref()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => resolve())
+  })
+  return {
+    port: (server.address() as { port: number }).port,
+    publish(window) {
+      const frame = `event: window\ndata: ${JSON.stringify(window)}\n\n`
+      for (const stream of streams) stream.write(frame)
+    },
+    async close() {
+      clearInterval(keepalive)
+      for (const stream of streams) stream.end()
+      streams.clear()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
