@@ -15,6 +15,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   process: { summary: "window the readings per area and publish each window's variance to control-panel", load: async () => (await import('../processor/command.ts')).processCommand },
   simulate: { summary: 'publish simulated thermostat readings (or replay a JSONL file) to MQTT', load: async () => (await import('../simulator/command.ts')).simulateCommand },
   panel: { summary: 'serve a web control panel and JSON API of the windows on control-panel', load: async () => (await import('../panel/command.ts')).panelCommand },
+  trace: { summary: 'where did a reading go: counted in which window, late, pending, or not found', load: async () => (await import('../trace/command.ts')).traceCommand },
 }
 
 function usage(): string {

@@ -16,6 +16,10 @@ import { EventTypes } from '../common/topics.ts'
 import { panelOptions } from './options.ts'
 import { PanelModel } from './read-model.ts'
 import { startPanelServer } from './server.ts'
+import { traceReading, type TraceResult } from '../trace/trace.ts'
+
+/** How far back GET /api/readings/{id} looks, as `thermocline trace` by default. */
+const TRACE_SINCE_MS = 86_400_000
 
 const USAGE = 'thermocline panel [options]'
 const SUMMARY = `Serves a web control panel of the windows on the control-panel topic: every area's latest
@@ -59,7 +63,12 @@ export const panelCommand: Command = {
     try {
       await admin.connect()
       for (const { partition, high } of await retrying(() => admin.fetchTopicOffsets(config.controlPanelTopic))) endAtStart.set(partition, Number(high))
-      server = await startPanelServer({ model, registry, ready: () => ready, settings: { varianceAlert: config.panelVarianceAlert, windowMs: config.windowMs } }, config.panelPort, config.panelHost)
+      const trace = (id: string): Promise<TraceResult> => traceReading(kafka, config, id, Date.now() - TRACE_SINCE_MS)
+      server = await startPanelServer(
+        { model, registry, ready: () => ready, trace, settings: { varianceAlert: config.panelVarianceAlert, windowMs: config.windowMs } },
+        config.panelPort,
+        config.panelHost,
+      )
       await consumer.connect()
       await consumer.subscribe({ topic: config.controlPanelTopic, fromBeginning: true })
       // Every batch read, a transaction's closing marker alone included (kafkajs reports those here,

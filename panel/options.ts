@@ -1,6 +1,6 @@
 /** Settings of `thermocline panel` (docs/contract.md, "The control panel and tracing"). */
 import { decimal, integer, port, text, type ConfigOf, type Option } from '../common/config.ts'
-import { controlPanelTopic, kafkaBrokers, logLevel, windowMs } from '../common/options.ts'
+import { controlPanelTopic, kafkaBrokers, lateTopic, logLevel, readingsTopic, windowMs } from '../common/options.ts'
 import { kafkaSecurityOptions } from '../common/security.ts'
 
 /** The panel's default port (docs/contract.md). */
@@ -10,6 +10,8 @@ export const panelOptions = {
   kafkaBrokers,
   ...kafkaSecurityOptions,
   controlPanelTopic,
+  readingsTopic,
+  lateTopic,
   panelPort: { env: 'PANEL_PORT', description: 'port of the panel (page, API and /metrics; 0 picks a free one)', default: PANEL_PORT, parse: port({ allowZero: true }) } as Option<number>,
   panelHost: {
     env: 'PANEL_HOST',

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { type Registry } from 'prom-client'
 import { type WindowData } from '../common/control-panel.ts'
+import { type TraceResult } from '../trace/trace.ts'
 import { type PanelModel } from './read-model.ts'
 
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -33,6 +34,8 @@ export interface PanelServerOptions {
   ready: () => boolean
   /** Settings the page needs (its thresholds), served as /api/settings. */
   settings: { varianceAlert: number; windowMs: number }
+  /** Where a reading went (GET /api/readings/{id}); 404 when not found. */
+  trace: (id: string) => Promise<TraceResult>
 }
 
 export interface PanelServer {
@@ -72,6 +75,11 @@ export async function startPanelServer(options: PanelServerOptions, port: number
       return history === undefined ? send(response, 404, { error: `no window of area ${JSON.stringify(area)}` }) : send(response, 200, { area, windows: history })
     }
     if (path === '/api/settings') return send(response, 200, options.settings)
+    const reading = /^\/api\/readings\/([^/]+)$/.exec(path)
+    if (reading !== null) {
+      const result = await options.trace(decodeURIComponent(reading[1]!))
+      return send(response, result.status === 'not-found' ? 404 : 200, result)
+    }
     if (path === '/api/events') {
       response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', ...SECURITY_HEADERS })
       response.write(': connected\n\n')

@@ -12,7 +12,7 @@ describe('thermocline (no broker needed)', () => {
       .split('\n')
       .filter((line) => /^ {2}\w/.test(line))
       .map((line) => line.trim().split(/\s{2,}/))
-    expect(commands.map(([name]) => name)).toEqual(['demo', 'stack', 'ingest', 'process', 'simulate', 'panel'])
+    expect(commands.map(([name]) => name)).toEqual(['demo', 'stack', 'ingest', 'process', 'simulate', 'panel', 'trace'])
     for (const [name, summary] of commands) expect(summary?.length ?? 0, `${name} has a summary`).toBeGreaterThan(20)
   })
 

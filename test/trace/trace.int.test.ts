@@ -1,0 +1,84 @@
+/**
+ * `thermocline trace` and the panel's GET /api/readings/{id} against a real Kafka: a reading counted
+ * in a window, one sent to the late topic, one whose window is not out yet, and one that is nowhere.
+ */
+import { describe, expect, it } from 'vitest'
+import { windowId, windowMessage } from '../../common/control-panel.ts'
+import { readingMessage, type Reading } from '../../common/readings.ts'
+import { createTopics, testProducer, uniqueName } from '../helpers/brokers.ts'
+import { runCli } from '../helpers/cli.ts'
+import { startCli } from '../simulator/simulator-process.ts'
+
+describe('thermocline trace', () => {
+  it('says where each reading went: counted (in which window), late, pending, or not found', { timeout: 120_000 }, async () => {
+    const [readings, controlPanel, late] = await createTopics(['trace-readings', 'trace-control-panel', 'trace-late'], 3)
+    const now = Date.now()
+    const at = (offsetMs: number): number => now - (now % 15_000) - offsetMs
+    const reading = (id: string, area: string, timeMs: number): Reading => ({ id, area, device: `${area}-t01`, celsius: 21.25, timeMs })
+    const counted = reading(uniqueName('counted'), 'kitchen', at(60_000) + 1_000)
+    const tooLate = reading(uniqueName('late'), 'lobby', at(120_000) + 2_000)
+    const pending = reading(uniqueName('pending'), 'porch', at(0) + 500)
+    const producer = await testProducer()
+    await producer.send({ topic: readings!, acks: -1, messages: [counted, tooLate, pending].map(readingMessage) })
+    // What the processor would write: the window counted holds the first; the late topic keeps the second's record.
+    const countedWindowStart = counted.timeMs - (counted.timeMs % 15_000)
+    await producer.send({
+      topic: controlPanel!,
+      acks: -1,
+      messages: [
+        windowMessage({
+          area: 'kitchen',
+          windowStart: new Date(countedWindowStart).toISOString(),
+          windowEnd: new Date(countedWindowStart + 15_000).toISOString(),
+          count: 1,
+          devices: 1,
+          mean: 21.25,
+          variance: 0,
+          sampleVariance: null,
+          stddev: 0,
+          min: 21.25,
+          max: 21.25,
+        }),
+      ],
+    })
+    await producer.send({ topic: late!, acks: -1, messages: [readingMessage(tooLate)] })
+
+    const env = { READINGS_TOPIC: readings!, CONTROL_PANEL_TOPIC: controlPanel!, LATE_TOPIC: late! }
+    const trace = async (id: string): Promise<{ code: number; result: Record<string, unknown> }> => {
+      const run = await runCli(['trace', id, '--since', '1h'], env, 60_000)
+      return { code: run.code, result: JSON.parse(run.stdout) as Record<string, unknown> }
+    }
+    const [a, b, c, d] = await Promise.all([trace(counted.id), trace(tooLate.id), trace(pending.id), trace('no-such-reading')])
+    expect(a).toEqual({
+      code: 0,
+      result: {
+        id: counted.id,
+        status: 'counted',
+        window: windowId('kitchen', countedWindowStart),
+        area: 'kitchen',
+        device: 'kitchen-t01',
+        time: new Date(counted.timeMs).toISOString(),
+        celsius: 21.25,
+        partition: expect.any(Number),
+        offset: expect.any(String),
+      },
+    })
+    expect(b).toMatchObject({ code: 0, result: { id: tooLate.id, status: 'late', area: 'lobby' } })
+    expect(c).toMatchObject({ code: 0, result: { id: pending.id, status: 'pending', area: 'porch' } })
+    expect(d).toEqual({ code: 1, result: { id: 'no-such-reading', status: 'not-found' } })
+
+    const pretty = await runCli(['trace', counted.id, '--pretty'], env, 60_000)
+    expect(pretty.stdout).toContain(`reading ${counted.id}: counted`)
+    expect(pretty.stdout).toContain(`window ${windowId('kitchen', countedWindowStart)}`)
+
+    // The panel answers the same.
+    const panel = startCli(['panel', '--panel-port', '0'], env, { signal: 'SIGTERM', graceMs: 10_000 })
+    const [, base] = await panel.waitFor(/control panel on (http:\/\/127\.0\.0\.1:\d+)\//, 60_000)
+    const found = await fetch(`${base}/api/readings/${encodeURIComponent(counted.id)}`)
+    expect(found.status).toBe(200)
+    expect(await found.json()).toMatchObject({ id: counted.id, status: 'counted', window: windowId('kitchen', countedWindowStart) })
+    expect((await fetch(`${base}/api/readings/no-such-reading`)).status).toBe(404)
+    panel.child.kill('SIGTERM')
+    expect(await panel.exited).toBe(0)
+  })
+})

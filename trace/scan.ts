@@ -1,0 +1,61 @@
+/**
+ * Finds the first record of a topic that matches, reading only what was written since a moment:
+ * each partition from the offset Kafka gives for that time (ListOffsets by timestamp), up to where
+ * the partition ended when the scan began. Never a scan from the beginning of the topic.
+ */
+import { type Kafka, type KafkaMessage } from 'kafkajs'
+import { retrying } from '../common/kafka.ts'
+
+export interface Found {
+  partition: number
+  offset: string
+  message: KafkaMessage
+}
+
+export async function findRecord(kafka: Kafka, topic: string, sinceMs: number, matches: (message: KafkaMessage) => boolean, timeoutMs = 60_000): Promise<Found | undefined> {
+  const admin = kafka.admin()
+  await admin.connect()
+  const groupId = `thermocline-trace-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false, readUncommitted: false })
+  try {
+    const ends = new Map((await retrying(() => admin.fetchTopicOffsets(topic))).map(({ partition, high }) => [partition, Number(high)]))
+    const starts = new Map((await retrying(() => admin.fetchTopicOffsetsByTimestamp(topic, sinceMs))).map(({ partition, offset }) => [partition, Number(offset)]))
+    const position = new Map<number, number>()
+    for (const [partition, end] of ends) {
+      const start = starts.get(partition) ?? end
+      position.set(partition, start < 0 ? end : start)
+    }
+    const done = (): boolean => [...ends].every(([partition, end]) => (position.get(partition) ?? 0) >= end)
+    if (done()) return undefined
+
+    return await new Promise<Found | undefined>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${topic}: not read to its end within ${timeoutMs} ms`)), timeoutMs)
+      const finish = (found: Found | undefined): void => {
+        clearTimeout(timer)
+        resolve(found)
+      }
+      consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+        const { partition, lastOffset } = event.payload as { partition: number; lastOffset: string }
+        position.set(partition, Math.max(position.get(partition) ?? 0, Number(lastOffset) + 1))
+        if (done()) finish(undefined)
+      })
+      void (async () => {
+        await consumer.connect()
+        await consumer.subscribe({ topic, fromBeginning: false })
+        await consumer.run({
+          eachBatch: async ({ batch }) => {
+            for (const message of batch.messages) {
+              if (Number(message.offset) >= (ends.get(batch.partition) ?? Infinity)) return
+              if (matches(message)) return finish({ partition: batch.partition, offset: message.offset, message })
+            }
+          },
+        })
+        for (const [partition, offset] of position) if (offset < (ends.get(partition) ?? 0)) consumer.seek({ topic, partition, offset: String(offset) })
+      })().catch(reject)
+    })
+  } finally {
+    await consumer.disconnect().catch(() => undefined)
+    await admin.deleteGroups([groupId]).catch(() => undefined)
+    await admin.disconnect().catch(() => undefined)
+  }
+}
