@@ -41,13 +41,21 @@ export const panelCommand: Command = {
       droppedAreas: new Gauge({ name: `${P}dropped_area_windows`, help: 'windows of areas beyond PANEL_MAX_AREAS, not kept', registers: [registry] }),
       streams: new Gauge({ name: `${P}ready`, help: '1 once the topic has been read up to where it ended at start', registers: [registry] }),
     }
-    const model = new PanelModel({ historyMs: config.panelHistoryMs, maxAreas: config.panelMaxAreas })
+    const model = new PanelModel({ historyMs: config.panelHistoryMs, maxAreas: config.panelMaxAreas, windowMs: config.windowMs })
 
     const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `thermocline-panel-${process.pid}`, logger, security })
     const admin = kafka.admin()
     // A group of its own for this run, deleted at the end: the panel reads everything, every time.
     const groupId = `thermocline-panel-${process.pid}-${Date.now()}`
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false })
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload as { error: Error; restart: boolean }
+      logger.error(restart ? 'the control-panel consumer crashed; kafkajs restarts it' : 'the control-panel consumer stopped for good: the panel is no longer ready', { error })
+      if (!restart) {
+        ready = false
+        metrics.streams.set(0)
+      }
+    })
     let ready = false
     const endAtStart = new Map<number, number>()
     const position = new Map<number, number>()
@@ -79,6 +87,8 @@ export const panelCommand: Command = {
         checkReady()
       })
       await consumer.run({
+        // Committed to this run's own group (deleted at exit): should a starved process lose its
+        // session, the rejoined consumer goes on from there instead of reading the topic again.
         eachBatch: async ({ batch }) => {
           for (const message of batch.messages) {
             const headers = headersToStrings(message.headers)
@@ -89,7 +99,8 @@ export const panelCommand: Command = {
             try {
               const window = decodeWindow(message.value)
               metrics.windows.inc()
-              if (model.add(window)) server?.publish(window)
+              // Streamed only once caught up: a page that connects gets the history from the API.
+              if (model.add(window, Date.now()) && ready) server?.publish(window)
             } catch (error) {
               metrics.skipped.inc()
               logger.debug('skipped a control-panel record that is not a window', { offset: message.offset, error })
@@ -103,6 +114,7 @@ export const panelCommand: Command = {
     } catch (error) {
       await server?.close()
       await consumer.disconnect().catch(() => undefined)
+      await admin.deleteGroups([groupId]).catch(() => undefined)
       await admin.disconnect().catch(() => undefined)
       throw await kafkaStartFailure(error, config.kafkaBrokers, security)
     }

@@ -9,13 +9,19 @@ import { type WindowData } from '../common/control-panel.ts'
 export interface PanelModelOptions {
   historyMs: number
   maxAreas: number
+  /** The processor's window length: bounds the windows an area keeps to historyMs / windowMs + 1. */
+  windowMs: number
 }
+
+/** A window starting later than this after now is not believed (any producer can write the topic). */
+const MAX_AHEAD_MS = 86_400_000
 
 export class PanelModel {
   readonly #options: PanelModelOptions
   /** Per area, its windows by start (ms), oldest first. */
   readonly #areas = new Map<string, WindowData[]>()
   #droppedAreas = 0
+  #rejected = 0
 
   constructor(options: PanelModelOptions) {
     this.#options = options
@@ -26,6 +32,11 @@ export class PanelModel {
     return this.#droppedAreas
   }
 
+  /** Windows not believed: starting more than a day after the moment they were read. */
+  get rejectedWindows(): number {
+    return this.#rejected
+  }
+
   get areaCount(): number {
     return this.#areas.size
   }
@@ -34,8 +45,13 @@ export class PanelModel {
    * Takes a window; a re-emitted one (same area and start) replaces the earlier. Returns whether the
    * model changed: false for a window older than the area's history, or of an area over the bound.
    */
-  add(window: WindowData): boolean {
+  add(window: WindowData, nowMs: number): boolean {
     const startMs = Date.parse(window.windowStart)
+    // A window from the far future would push every real one out of the area's history, for good.
+    if (!(startMs <= nowMs + MAX_AHEAD_MS)) {
+      this.#rejected++
+      return false
+    }
     let history = this.#areas.get(window.area)
     if (history === undefined) {
       if (this.#areas.size >= this.#options.maxAreas) {
@@ -52,7 +68,8 @@ export class PanelModel {
     else if (Date.parse(history[at]!.windowStart) === startMs) history[at] = window
     else history.splice(at, 0, window)
     const newestMs = Date.parse(history.at(-1)!.windowStart)
-    while (Date.parse(history[0]!.windowStart) <= newestMs - this.#options.historyMs) history.shift()
+    const most = Math.ceil(this.#options.historyMs / this.#options.windowMs) + 1
+    while (Date.parse(history[0]!.windowStart) <= newestMs - this.#options.historyMs || history.length > most) history.shift()
     return true
   }
 

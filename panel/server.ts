@@ -26,6 +26,11 @@ const SECURITY_HEADERS = {
 
 /** Comment lines keep idle event streams open through proxies. */
 const KEEPALIVE_MS = 15_000
+/** Event streams at once; a stream whose client has this much unread is closed (it reconnects). */
+const MAX_STREAMS = 100
+const MAX_UNREAD_BYTES = 1024 * 1024
+/** Traces at once: each reads topics for up to seconds. */
+const MAX_TRACES = 2
 
 export interface PanelServerOptions {
   model: PanelModel
@@ -54,12 +59,22 @@ export async function startPanelServer(options: PanelServerOptions, port: number
     response.end(JSON.stringify(body))
   }
 
+  let traces = 0
+  // DNS rebinding: a page elsewhere must not reach the panel through a name that resolves here.
+  const hosts = new Set([host, 'localhost', '127.0.0.1', '[::1]'])
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? '/', 'http://panel').pathname
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', ...SECURITY_HEADERS })
       response.end()
       return
+    }
+    const hostHeader = (request.headers.host ?? '').replace(/:\d+$/, '')
+    if (!hosts.has(hostHeader) && host !== '0.0.0.0' && host !== '::') return send(response, 421, { error: `not served for host ${JSON.stringify(hostHeader)}` })
+    try {
+      decodeURIComponent(path)
+    } catch {
+      return send(response, 400, { error: 'the path is not valid percent-encoding' })
     }
     const asset = assets.get(path)
     if (asset !== undefined) {
@@ -77,14 +92,27 @@ export async function startPanelServer(options: PanelServerOptions, port: number
     if (path === '/api/settings') return send(response, 200, options.settings)
     const reading = /^\/api\/readings\/([^/]+)$/.exec(path)
     if (reading !== null) {
-      const result = await options.trace(decodeURIComponent(reading[1]!))
-      return send(response, result.status === 'not-found' ? 404 : 200, result)
+      if (request.method === 'HEAD') return send(response, 200, {})
+      if (traces >= MAX_TRACES) return send(response, 429, { error: `${MAX_TRACES} traces are running; try again` })
+      traces++
+      try {
+        const result = await options.trace(decodeURIComponent(reading[1]!))
+        return send(response, result.status === 'not-found' ? 404 : 200, result)
+      } finally {
+        traces--
+      }
     }
     if (path === '/api/events') {
+      if (request.method === 'HEAD' || streams.size >= MAX_STREAMS) {
+        if (request.method !== 'HEAD') return send(response, 503, { error: `${MAX_STREAMS} event streams are open` })
+        response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', ...SECURITY_HEADERS })
+        response.end()
+        return
+      }
       response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', ...SECURITY_HEADERS })
       response.write(': connected\n\n')
       streams.add(response)
-      request.on('close', () => streams.delete(response))
+      response.on('close', () => streams.delete(response))
       return
     }
     if (path === '/healthz') return send(response, 200, { status: 'ok' })
@@ -115,7 +143,11 @@ export async function startPanelServer(options: PanelServerOptions, port: number
     port: (server.address() as { port: number }).port,
     publish(window) {
       const frame = `event: window\ndata: ${JSON.stringify(window)}\n\n`
-      for (const stream of streams) stream.write(frame)
+      for (const stream of streams) {
+        // A client that does not read would have the panel buffer for it without end.
+        if (stream.writableLength > MAX_UNREAD_BYTES) stream.destroy()
+        else stream.write(frame)
+      }
     },
     async close() {
       clearInterval(keepalive)

@@ -1,7 +1,7 @@
 /**
- * Finds the first record of a topic that matches, reading only what was written since a moment:
- * each partition from the offset Kafka gives for that time (ListOffsets by timestamp), up to where
- * the partition ended when the scan began. Never a scan from the beginning of the topic.
+ * Finds the first record of a topic that matches among those with a timestamp since a moment,
+ * reading each partition from the offset Kafka gives for that time (ListOffsets by timestamp) up to
+ * where the partition ended when the scan began. Never a scan from the beginning of the topic.
  */
 import { type Kafka, type KafkaMessage } from 'kafkajs'
 import { retrying } from '../common/kafka.ts'
@@ -14,10 +14,10 @@ export interface Found {
 
 export async function findRecord(kafka: Kafka, topic: string, sinceMs: number, matches: (message: KafkaMessage) => boolean, timeoutMs = 60_000): Promise<Found | undefined> {
   const admin = kafka.admin()
-  await admin.connect()
   const groupId = `thermocline-trace-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false, readUncommitted: false })
   try {
+    await admin.connect()
     const ends = new Map((await retrying(() => admin.fetchTopicOffsets(topic))).map(({ partition, high }) => [partition, Number(high)]))
     const starts = new Map((await retrying(() => admin.fetchTopicOffsetsByTimestamp(topic, sinceMs))).map(({ partition, offset }) => [partition, Number(offset)]))
     const position = new Map<number, number>()
@@ -34,6 +34,15 @@ export async function findRecord(kafka: Kafka, topic: string, sinceMs: number, m
         clearTimeout(timer)
         resolve(found)
       }
+      const fail = (error: unknown): void => {
+        clearTimeout(timer)
+        reject(error)
+      }
+      // A consumer that kafkajs gives up on (a join that timed out on a starved broker) ends the scan now, with its error.
+      consumer.on(consumer.events.CRASH, (event) => {
+        const { error, restart } = event.payload as { error: Error; restart: boolean }
+        if (!restart) fail(error)
+      })
       consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
         const { partition, lastOffset } = event.payload as { partition: number; lastOffset: string }
         position.set(partition, Math.max(position.get(partition) ?? 0, Number(lastOffset) + 1))
@@ -43,15 +52,19 @@ export async function findRecord(kafka: Kafka, topic: string, sinceMs: number, m
         await consumer.connect()
         await consumer.subscribe({ topic, fromBeginning: false })
         await consumer.run({
+          // The group is this scan's alone: nothing to commit.
+          autoCommit: false,
           eachBatch: async ({ batch }) => {
             for (const message of batch.messages) {
               if (Number(message.offset) >= (ends.get(batch.partition) ?? Infinity)) return
+              // The time index finds where the moment starts; a record written with an older timestamp after it is still older.
+              if (Number(message.timestamp) < sinceMs) continue
               if (matches(message)) return finish({ partition: batch.partition, offset: message.offset, message })
             }
           },
         })
         for (const [partition, offset] of position) if (offset < (ends.get(partition) ?? 0)) consumer.seek({ topic, partition, offset: String(offset) })
-      })().catch(reject)
+      })().catch(fail)
     })
   } finally {
     await consumer.disconnect().catch(() => undefined)

@@ -72,6 +72,18 @@ function card(area, now) {
   return node
 }
 
+let renderQueued = false
+
+/** Renders at most once a frame, however many windows arrive meanwhile (a close brings one per area). */
+function scheduleRender() {
+  if (renderQueued) return
+  renderQueued = true
+  window.requestAnimationFrame(() => {
+    renderQueued = false
+    render()
+  })
+}
+
 function render() {
   const now = Date.now()
   const areas = [...state.latest.keys()].sort()
@@ -96,6 +108,15 @@ async function getJson(path) {
   return response.json()
 }
 
+async function load() {
+  const { areas } = await getJson('/api/areas')
+  for (const latest of areas) {
+    const { windows } = await getJson(`/api/areas/${encodeURIComponent(latest.area)}/windows`)
+    for (const kept of windows) record(kept)
+  }
+  scheduleRender()
+}
+
 async function start() {
   const status = document.getElementById('status')
   state.settings = await getJson('/api/settings')
@@ -103,17 +124,21 @@ async function start() {
   const events = new EventSource('/api/events')
   events.addEventListener('window', (event) => {
     record(JSON.parse(event.data))
-    render()
+    scheduleRender()
   })
-  events.onopen = () => (status.textContent = 'live')
-  events.onerror = () => (status.textContent = 'reconnecting…')
-  const { areas } = await getJson('/api/areas')
-  for (const window of areas) {
-    const { windows } = await getJson(`/api/areas/${encodeURIComponent(window.area)}/windows`)
-    for (const kept of windows) record(kept)
+  let lost = false
+  events.onopen = () => {
+    status.textContent = 'live'
+    // Back after a break (the panel restarted, say): what came meanwhile is in the API.
+    if (lost) load().catch((error) => (status.textContent = `error: ${error.message}`))
+    lost = false
   }
-  render()
-  setInterval(render, 5000)
+  events.onerror = () => {
+    lost = true
+    status.textContent = 'reconnecting…'
+  }
+  await load()
+  setInterval(scheduleRender, 5000)
 }
 
 start().catch((error) => {

@@ -105,8 +105,21 @@ describe('thermocline panel', () => {
     expect(page.headers.get('content-type')).toMatch(/^text\/html/)
     expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/)
     expect(page.body).toContain('<script src="/app.js" defer></script>')
-    expect((await get(base!, '/app.js')).body).toContain('textContent')
+    expect((await get(base!, '/api/areas')).headers.get('content-security-policy')).toMatch(/default-src 'none'/)
     expect((await get(base!, '/api/areas', { method: 'POST' })).status).toBe(405)
+    expect((await get(base!, '/api/areas/%E0/windows')).status).toBe(400)
+    expect((await get(base!, '/api/events', { method: 'HEAD' })).status).toBe(200)
+    // DNS rebinding: a request for another host name is refused.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const url = new URL(base!)
+      request({ host: url.hostname, port: url.port, path: '/api/areas', headers: { host: 'attacker.example' } }, (response) => {
+        response.resume()
+        resolve(response.statusCode ?? 0)
+      })
+        .on('error', reject)
+        .end()
+    })
+    expect(rebound).toBe(421)
     const metrics = (await get(base!, '/metrics')).body
     expect(metrics).toMatch(/^thermocline_panel_windows_total(\{[^}]*\})? 4$/m)
     expect(metrics).toMatch(/^thermocline_panel_skipped_records_total(\{[^}]*\})? 1$/m)

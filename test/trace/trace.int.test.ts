@@ -10,7 +10,7 @@ import { runCli } from '../helpers/cli.ts'
 import { startCli } from '../simulator/simulator-process.ts'
 
 describe('thermocline trace', () => {
-  it('says where each reading went: counted (in which window), late, pending, or not found', { timeout: 120_000 }, async () => {
+  it('says where each reading went: counted (in which window), late, pending, or not found', { timeout: 300_000 }, async () => {
     const [readings, controlPanel, late] = await createTopics(['trace-readings', 'trace-control-panel', 'trace-late'], 3)
     const now = Date.now()
     const at = (offsetMs: number): number => now - (now % 15_000) - offsetMs
@@ -45,10 +45,16 @@ describe('thermocline trace', () => {
 
     const env = { READINGS_TOPIC: readings!, CONTROL_PANEL_TOPIC: controlPanel!, LATE_TOPIC: late! }
     const trace = async (id: string): Promise<{ code: number; result: Record<string, unknown> }> => {
-      const run = await runCli(['trace', id, '--since', '1h'], env, 60_000)
+      const started = Date.now()
+      const run = await runCli(['trace', id, '--since', '1h'], env, 120_000)
+      if (run.stdout === '') throw new Error(`trace ${id} printed nothing after ${Date.now() - started} ms (${run.signal ?? run.code}):\n${run.stderr}`)
       return { code: run.code, result: JSON.parse(run.stdout) as Record<string, unknown> }
     }
-    const [a, b, c, d] = await Promise.all([trace(counted.id), trace(tooLate.id), trace(pending.id), trace('no-such-reading')])
+    // One after the other, as a person asks (each trace joins consumer groups of its own).
+    const a = await trace(counted.id)
+    const b = await trace(tooLate.id)
+    const c = await trace(pending.id)
+    const d = await trace('no-such-reading')
     expect(a).toEqual({
       code: 0,
       result: {
@@ -66,6 +72,14 @@ describe('thermocline trace', () => {
     expect(b).toMatchObject({ code: 0, result: { id: tooLate.id, status: 'late', area: 'lobby' } })
     expect(c).toMatchObject({ code: 0, result: { id: pending.id, status: 'pending', area: 'porch' } })
     expect(d).toEqual({ code: 1, result: { id: 'no-such-reading', status: 'not-found' } })
+
+    // Bounded in time: a reading written two hours ago is not found within the last hour, and is within three.
+    const old = reading(uniqueName('old'), 'attic', at(7_200_000))
+    await producer.send({ topic: readings!, acks: -1, messages: [{ ...readingMessage(old), timestamp: String(Date.now() - 7_200_000) }] })
+    expect((await trace(old.id)).result).toEqual({ id: old.id, status: 'not-found' })
+    const wider = await runCli(['trace', old.id, '--since', '3h'], env, 60_000)
+    expect(wider.code, wider.stderr).toBe(0)
+    expect(JSON.parse(wider.stdout)).toMatchObject({ id: old.id, status: 'pending', area: 'attic' })
 
     const pretty = await runCli(['trace', counted.id, '--pretty'], env, 60_000)
     expect(pretty.stdout).toContain(`reading ${counted.id}: counted`)
