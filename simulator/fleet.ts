@@ -207,22 +207,24 @@ export function createFleet(options: FleetOptions): Fleet {
       faults: traits,
     }
 
+    pushWithFaults(reading, traits, device.index)
+  }
+
+  /** Queues a valid reading, sent late, out of order and/or twice as the options draw it. */
+  const pushWithFaults = (reading: Pending['publication'], traits: Fault[], deviceIndex: number): void => {
     let heldBack = false
     const duplicate = random.duplicate.chance(options.duplicates)
     if (random.late.chance(options.late)) {
-      reading.dueMs = timeMs + options.lateByMs
+      reading.dueMs = reading.timeMs + options.lateByMs
       reading.faults = [...traits, Faults.late]
     } else if (random.outOfOrder.chance(options.outOfOrder)) {
       // Just after the device's next reading, which is due exactly one interval later.
-      reading.dueMs = timeMs + intervalMs + 0.5
+      reading.dueMs = reading.timeMs + intervalMs + 0.5
       heldBack = true
     }
-    if (duplicate) {
-      // A redelivery: same payload and id, up to one interval after the original.
-      const copy = { ...reading, dueMs: reading.dueMs + random.duplicate.below(intervalMs + 1), faults: [...traits, Faults.duplicate] }
-      push(reading, device.index, heldBack)
-      push(copy, device.index, false)
-    } else push(reading, device.index, heldBack)
+    push(reading, deviceIndex, heldBack)
+    // A redelivery: same payload and id, up to one interval after the original.
+    if (duplicate) push({ ...reading, dueMs: reading.dueMs + random.duplicate.below(intervalMs + 1), faults: [...traits, Faults.duplicate] }, deviceIndex, false)
   }
 
   /** A reading of a device that speaks a vendor's format (°C, as those formats publish it). */
@@ -243,20 +245,8 @@ export function createFleet(options: FleetOptions): Fleet {
       faults: traits,
     }
     // Stamped when received, a reading sent late or twice would be another reading: only timed formats get these faults.
-    if (!carriesTime(format)) {
-      push(reading, device.index, false)
-      return
-    }
-    let heldBack = false
-    if (random.late.chance(options.late)) {
-      reading.dueMs = timeMs + options.lateByMs
-      reading.faults = [...traits, Faults.late]
-    } else if (random.outOfOrder.chance(options.outOfOrder)) {
-      reading.dueMs = timeMs + intervalMs + 0.5
-      heldBack = true
-    }
-    push(reading, device.index, heldBack)
-    if (random.duplicate.chance(options.duplicates)) push({ ...reading, dueMs: reading.dueMs + random.duplicate.below(intervalMs + 1), faults: [...traits, Faults.duplicate] }, device.index, false)
+    if (carriesTime(format)) pushWithFaults(reading, traits, device.index)
+    else push(reading, device.index, false)
   }
 
   const push = (publication: Pending['publication'], deviceIndex: number, heldBack: boolean): void => {
