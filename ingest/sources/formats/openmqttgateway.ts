@@ -10,12 +10,9 @@
 import { IgnoredReasons, deadLetter, ignored, numeric, parseObject, type FormatDecoder } from './types.ts'
 
 export const openmqttgateway: FormatDecoder = (payload) => {
-  const parsed = parseObject(payload)
-  if ('outcome' in parsed) {
-    const text = payload.toString('utf8').trim()
-    if (text === 'online' || text === 'offline') return ignored(IgnoredReasons.noTemperature)
-    return parsed.outcome
-  }
+  // The gateway's LWT: online / offline.
+  const parsed = parseObject(payload, ['online', 'offline'])
+  if ('outcome' in parsed) return parsed.outcome
   const raw = parsed.object.tempc
   if (raw === undefined) return ignored(IgnoredReasons.noTemperature)
   if (raw === null) return ignored(IgnoredReasons.nullTemperature)

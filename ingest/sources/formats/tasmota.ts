@@ -20,13 +20,9 @@ const NOT_SENSORS = new Set(['ESP32', 'ESP8266', 'Global'])
 const EARLIEST_PLAUSIBLE_MS = Date.UTC(2016, 0, 1)
 
 export const tasmota: FormatDecoder = (payload, context) => {
-  const parsed = parseObject(payload)
-  if ('outcome' in parsed) {
-    const text = payload.toString('utf8').trim()
-    // tele/<topic>/LWT
-    if (text === 'Online' || text === 'Offline') return ignored(IgnoredReasons.noTemperature)
-    return parsed.outcome
-  }
+  // tele/<topic>/LWT: Online / Offline.
+  const parsed = parseObject(payload, ['Online', 'Offline'])
+  if ('outcome' in parsed) return parsed.outcome
   const message = isObject(parsed.object.StatusSNS) ? parsed.object.StatusSNS : parsed.object
   const unitField = message.TempUnit ?? 'C'
   if (unitField !== 'C' && unitField !== 'F') return deadLetter('unknown_unit', `TempUnit ${JSON.stringify(unitField)} is not "C" or "F"`)

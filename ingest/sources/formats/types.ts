@@ -49,10 +49,14 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** A JSON object payload, or the outcome that says why the payload is not one. */
-export function parseObject(payload: Buffer): { object: Record<string, unknown> } | { outcome: FormatOutcome } {
+/**
+ * A JSON object payload, or the outcome that says why the payload is not one. `statusWords` are the
+ * bare words a device sends on the same topics to say it is up or down (availability, LWT): no reading.
+ */
+export function parseObject(payload: Buffer, statusWords: readonly string[] = []): { object: Record<string, unknown> } | { outcome: FormatOutcome } {
   const text = payload.toString('utf8').trim()
   if (text === '') return { outcome: ignored(IgnoredReasons.empty) }
+  if (statusWords.includes(text)) return { outcome: ignored(IgnoredReasons.noTemperature) }
   let parsed: unknown
   try {
     parsed = JSON.parse(text)

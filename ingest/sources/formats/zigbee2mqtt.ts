@@ -10,13 +10,9 @@ import { parseTime } from '../../decode.ts'
 import { deadLetter, IgnoredReasons, ignored, numeric, parseObject, type FormatDecoder } from './types.ts'
 
 export const zigbee2mqtt: FormatDecoder = (payload) => {
-  const parsed = parseObject(payload)
-  if ('outcome' in parsed) {
-    // Availability (`online`, or {"state":"online"}) and the bridge's own topics are not readings.
-    const text = payload.toString('utf8').trim()
-    if (text === 'online' || text === 'offline') return ignored(IgnoredReasons.noTemperature)
-    return parsed.outcome
-  }
+  // Availability (`online`, or {"state":"online"}, handled below) and the bridge's own topics are not readings.
+  const parsed = parseObject(payload, ['online', 'offline'])
+  if ('outcome' in parsed) return parsed.outcome
   const fields = parsed.object
   const key = 'temperature' in fields ? 'temperature' : 'local_temperature' in fields ? 'local_temperature' : undefined
   if (key === undefined) return ignored(IgnoredReasons.noTemperature)
