@@ -11,11 +11,13 @@
  *   3. Latency from the moment a window may close (stream time, driven by live readings, reaches
  *      windowEnd + grace) to its arrival on control-panel, read by a read_committed consumer.
  *   4. Resident memory (VmRSS) of the processor and the bridge at two fleet sizes.
+ *   5. Memory of the control panel holding an hour of windows of 1,000 areas, against the panel on
+ *      an empty topic.
  *
  * Every throughput is the median of --runs runs, the legs interleaved so that a slow spell of the
  * shared machine hits all of them alike; ratios are between figures of the same run.
  *
- *   npx tsx bench/run.ts [--quick | --smoke] [--runs=N] [--out=FILE] [--only=fairness,processor,bridge,latency,memory] [--fairness-dump=DIR]
+ *   npx tsx bench/run.ts [--quick | --smoke] [--runs=N] [--out=FILE] [--only=fairness,processor,bridge,latency,memory,panel] [--fairness-dump=DIR]
  *
  * --quick shrinks every size for iteration; --smoke is the tiny run of test/bench/bench.int.test.ts.
  * Without --out the result goes to bench/results/latest.json and bench/results/YYYY-MM-DD.json.
@@ -27,6 +29,8 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { parseArgs } from '../common/config.ts'
 import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
@@ -39,8 +43,9 @@ import { stackOptions } from '../stack/stack.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { buildStreamsPeer, startStreamsPeer, streamsPeerKafkaVersion } from './peers/kafka-streams.ts'
 import { freePort } from '../stack/probe.ts'
-import { decodeWindow, type WindowData } from '../common/control-panel.ts'
+import { decodeWindow, windowMessage, type WindowData } from '../common/control-panel.ts'
 import { windowData } from '../processor/outputs.ts'
+import { PanelModel } from '../panel/read-model.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -53,7 +58,7 @@ const logger = createLogger('bench', 'info')
 // ---------------------------------------------------------------------------------------------
 // Settings
 
-const Sections = ['fairness', 'processor', 'bridge', 'latency', 'memory'] as const
+const Sections = ['fairness', 'processor', 'bridge', 'latency', 'memory', 'panel'] as const
 type Section = (typeof Sections)[number]
 
 interface Profile {
@@ -64,7 +69,7 @@ interface Profile {
   /** MQTT messages per bridge / raw-pipe leg. */
   bridgeMessages: number
   latency: { areas: number; ratePerSec: number; durationSec: number; windowMs: number; graceMs: number }
-  memory: { fleets: number[]; reportIntervalMs: number; eventTimeSec: number; bridgeSeconds: number; bridgeRatePerSec: number }
+  memory: { fleets: number[]; reportIntervalMs: number; eventTimeSec: number; bridgeSeconds: number; bridgeRatePerSec: number; panel: { areas: number; windowsPerArea: number } }
 }
 
 const PROFILES: Record<Profile['name'], Profile> = {
@@ -74,7 +79,8 @@ const PROFILES: Record<Profile['name'], Profile> = {
     readings: 1_000_000,
     bridgeMessages: 100_000,
     latency: { areas: 1_000, ratePerSec: 2_000, durationSec: 80, windowMs: 15_000, graceMs: 5_000 },
-    memory: { fleets: [10_000, 100_000], reportIntervalMs: 10_000, eventTimeSec: 40, bridgeSeconds: 30, bridgeRatePerSec: 2_000 },
+    // The panel's default PANEL_HISTORY (one hour) keeps 241 windows of 15 s an area.
+    memory: { fleets: [10_000, 100_000], reportIntervalMs: 10_000, eventTimeSec: 40, bridgeSeconds: 30, bridgeRatePerSec: 2_000, panel: { areas: 1_000, windowsPerArea: 241 } },
   },
   quick: {
     name: 'quick',
@@ -82,7 +88,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
     readings: 200_000,
     bridgeMessages: 20_000,
     latency: { areas: 1_000, ratePerSec: 2_000, durationSec: 30, windowMs: 5_000, graceMs: 1_000 },
-    memory: { fleets: [10_000, 100_000], reportIntervalMs: 10_000, eventTimeSec: 20, bridgeSeconds: 10, bridgeRatePerSec: 2_000 },
+    memory: { fleets: [10_000, 100_000], reportIntervalMs: 10_000, eventTimeSec: 20, bridgeSeconds: 10, bridgeRatePerSec: 2_000, panel: { areas: 1_000, windowsPerArea: 241 } },
   },
   smoke: {
     name: 'smoke',
@@ -90,7 +96,7 @@ const PROFILES: Record<Profile['name'], Profile> = {
     readings: 20_000,
     bridgeMessages: 2_000,
     latency: { areas: 50, ratePerSec: 500, durationSec: 7, windowMs: 2_000, graceMs: 500 },
-    memory: { fleets: [200, 1_000], reportIntervalMs: 1_000, eventTimeSec: 6, bridgeSeconds: 3, bridgeRatePerSec: 500 },
+    memory: { fleets: [200, 1_000], reportIntervalMs: 1_000, eventTimeSec: 6, bridgeSeconds: 3, bridgeRatePerSec: 500, panel: { areas: 20, windowsPerArea: 10 } },
   },
 }
 
@@ -725,6 +731,93 @@ async function bridgeMemory(admin: Admin, mqttUrl: string, profile: Profile, dev
   }
 }
 
+interface PanelMemoryFigures {
+  areas: number
+  windows: number
+  /** From start to "ready" (the topic read up to where it ended at start). */
+  readySeconds: number
+  /** VmRSS and V8's used heap, 3 s after ready. */
+  rssMiB: number
+  heapUsedMiB: number
+}
+
+/** One window of the panel legs: area a's w-th window, 15 s apart from FAIR_T0. */
+function panelWindow(a: number, w: number): WindowData {
+  const startMs = FAIR_T0 + w * 15_000
+  const variance = 0.05 + ((a * 31 + w * 7) % 100) / 100
+  return {
+    area: `area-${String(a).padStart(4, '0')}`,
+    windowStart: new Date(startMs).toISOString(),
+    windowEnd: new Date(startMs + 15_000).toISOString(),
+    count: 75,
+    devices: 5,
+    mean: 18 + (a % 70) / 10,
+    variance,
+    sampleVariance: (variance * 75) / 74,
+    stddev: Math.sqrt(variance),
+    min: 17,
+    max: 26,
+  }
+}
+
+/**
+ * The heap the panel's read model keeps for `areas` × `windowsPerArea` windows, each decoded from
+ * its record as the panel does: V8's used heap after a full collection, before and after.
+ */
+function panelModelRetainedBytes(areas: number, windowsPerArea: number): number {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  gc()
+  const before = process.memoryUsage().heapUsed
+  const model = new PanelModel({ historyMs: 3_600_000, maxAreas: areas, windowMs: 15_000 })
+  for (let w = 0; w < windowsPerArea; w++) for (let a = 0; a < areas; a++) model.add(decodeWindow(windowMessage(panelWindow(a, w)).value as Buffer), FAIR_T0)
+  gc()
+  const retained = process.memoryUsage().heapUsed - before
+  if (model.areaCount !== areas) throw new Error('panel model: areas missing')
+  return retained
+}
+
+/**
+ * `thermocline panel` reading a control-panel topic of `areas` × `windowsPerArea` windows (written
+ * once and reused; windows 15 s apart, so an hour's history holds 241), or an empty one for 0 areas.
+ */
+async function panelMemory(kafka: Kafka, admin: Admin, areas: number, windowsPerArea: number): Promise<PanelMemoryFigures> {
+  const windows = areas * windowsPerArea
+  const topic = areas === 0 ? `bench-panel-empty-${suffix()}` : `bench-panel-${areas}x${windowsPerArea}`
+  const exists = (await admin.listTopics()).includes(topic)
+  const size = exists ? (await retrying(() => admin.fetchTopicOffsets(topic))).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) : -1
+  if (size !== windows) {
+    if (size >= 0) await admin.deleteTopics({ topics: [topic] })
+    await createTopics(admin, [topic])
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    const messages: Message[] = []
+    for (let w = 0; w < windowsPerArea; w++) {
+      for (let a = 0; a < areas; a++) {
+        messages.push(windowMessage(panelWindow(a, w)))
+        // Window events are larger than readings: batches stay under the broker's 1 MiB.
+        if (messages.length === 2_000) await producer.send({ topic, acks: -1, messages: messages.splice(0) })
+      }
+    }
+    if (messages.length > 0) await producer.send({ topic, acks: -1, messages })
+    await producer.disconnect()
+  }
+  const port = await freePort()
+  const started = performance.now()
+  const panel = new Service('panel', { CONTROL_PANEL_TOPIC: topic, PANEL_PORT: String(port), WINDOW_MS: '15000', PANEL_HISTORY: '3600000' })
+  try {
+    await panel.waitForLog(/ready: read the control-panel topic/, 600_000)
+    const readySeconds = (performance.now() - started) / 1000
+    await sleep(3_000)
+    const held = await metricValue(port, 'thermocline_panel_areas')
+    if (held !== areas) throw new Error(`panel memory run: the panel holds ${held} areas, not ${areas}`)
+    return { areas, windows, readySeconds: round(readySeconds, 1), rssMiB: MiB(residentBytes(panel.pid)), heapUsedMiB: MiB(await metricValue(port, 'nodejs_heap_size_used_bytes')) }
+  } finally {
+    await panel.stop()
+    if (areas === 0) await deleteTopics(admin, [topic])
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Machine and results
 
@@ -848,6 +941,20 @@ async function main(): Promise<void> {
         memory.bridge[String(devices)] = await bridgeMemory(admin, mqttUrl, profile, devices)
       }
       result.memory = memory
+      checkpoint()
+    }
+    if (only.has('panel')) {
+      const { areas, windowsPerArea } = profile.memory.panel
+      logger.info('panel memory', { areas, windowsPerArea })
+      const empty = await panelMemory(kafka, admin, 0, windowsPerArea)
+      const full = await panelMemory(kafka, admin, areas, windowsPerArea)
+      const retained = panelModelRetainedBytes(areas, windowsPerArea)
+      result.panel = {
+        empty,
+        [String(areas)]: full,
+        rssBytesPerWindow: Math.round(((full.rssMiB - empty.rssMiB) * 2 ** 20) / full.windows),
+        model: { retainedMiB: MiB(retained), bytesPerWindow: Math.round(retained / full.windows) },
+      }
       checkpoint()
     }
     // Last: the longest section (a partial result file keeps what came before).

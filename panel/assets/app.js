@@ -51,6 +51,15 @@ function chart(history) {
   return svg
 }
 
+/** The chart's scale in words: it has no axes. */
+function legend(history) {
+  if (history.length < 2) return 'the chart starts with the second window'
+  const range = (values, digits) => `${fixed(Math.min(...values), digits)}–${fixed(Math.max(...values), digits)}`
+  const variance = range(history.map((window) => window.variance), 2)
+  const mean = range(history.map((window) => window.mean), 1)
+  return `last ${history.length} windows: variance (solid) ${variance} °C², mean (dashed) ${mean} °C`
+}
+
 function card(area, now) {
   const window = state.latest.get(area)
   const reasons = why(window, now)
@@ -68,7 +77,8 @@ function card(area, now) {
     ['window', `${window.windowStart.slice(11, 19)}–${window.windowEnd.slice(11, 19)} UTC, ${age(window, now)}`],
   ]
   for (const [term, value] of rows) list.append(el('dt', '', term), el('dd', '', value))
-  node.append(list, chart(state.history.get(area) || []), el('p', 'chart-legend', 'variance (solid), mean (dashed)'))
+  const history = state.history.get(area) || []
+  node.append(list, chart(history), el('p', 'chart-legend', legend(history)))
   return node
 }
 
@@ -117,7 +127,45 @@ async function load() {
   scheduleRender()
 }
 
+const TRACE_WORDS = {
+  counted: 'counted in its window',
+  late: 'late: on the late topic, not counted',
+  pending: 'on the readings topic; its window is not out yet',
+  'not-found': 'not on the readings topic',
+}
+
+/** The search box: GET /api/readings/{id}, shown as text (the id and names are the user's or a producer's). */
+async function trace(id, output) {
+  output.className = ''
+  output.replaceChildren(el('span', 'status', `${id}: tracing…`))
+  const response = await fetch(`/api/readings/${encodeURIComponent(id)}`)
+  const body = await response.json().catch(() => ({}))
+  if (response.status !== 200 && response.status !== 404) {
+    output.className = 'failed'
+    output.replaceChildren(el('span', 'status', `${id}: ${body.error || `the panel answered ${response.status}`}`))
+    return
+  }
+  output.className = body.status
+  const parts = [el('span', 'status', `${id}: ${TRACE_WORDS[body.status] || body.status}`)]
+  if (body.area !== undefined) {
+    parts.push(el('span', '', ` — area ${body.area}, device ${body.device}, ${fixed(body.celsius, 2)} °C at ${body.time}`))
+    parts.push(el('span', '', `; window ${body.window}; readings partition ${body.partition}, offset ${body.offset}`))
+  }
+  output.replaceChildren(...parts)
+}
+
 async function start() {
+  const form = document.getElementById('trace')
+  const output = document.getElementById('trace-result')
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const id = document.getElementById('trace-id').value.trim()
+    if (id === '') return
+    trace(id, output).catch((error) => {
+      output.className = 'failed'
+      output.replaceChildren(el('span', 'status', `${id}: ${error.message}`))
+    })
+  })
   const status = document.getElementById('status')
   state.settings = await getJson('/api/settings')
   // Subscribe first, then load: a window published in between arrives twice, never not at all.

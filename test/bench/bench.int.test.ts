@@ -116,6 +116,10 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
       expect(memory[service]![fleet]!.peakRssMiB).toBeGreaterThanOrEqual(memory[service]![fleet]!.idleRssMiB)
     }
   }
+  const panel = result.panel as Record<string, { areas: number; windows: number; rssMiB: number; heapUsedMiB: number }>
+  expect(panel['20']).toMatchObject({ areas: 20, windows: 200 })
+  expect(panel.empty).toMatchObject({ areas: 0, windows: 0 })
+  for (const held of [panel['20']!, panel.empty!]) expect(positive(held.rssMiB) && positive(held.heapUsedMiB), JSON.stringify(held)).toBe(true)
   expect(result.machine).toMatchObject({ cpus: expect.any(Number), node: process.version })
   expect(positive(result.machine!.memoryGiB)).toBe(true)
 
