@@ -39,6 +39,13 @@ const HARMLESS_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer
  */
 const RETRIED_KAFKAJS_ERRORS = ['The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing']
 
+/**
+ * The waits for Kafka in progress (kafka-wait.ts). While one runs, kafkajs' connection errors are
+ * logged at debug: each attempt would repeat them, and the wait says once per interval what fails.
+ */
+export const quietConnectionErrors = new Set<unknown>()
+const CONNECTION_ERRORS = ['Connection error', 'Failed to connect to seed broker', 'Connection timeout']
+
 /** A kafkajs client whose log lines go to our logger (kafkajs' own INFO chatter is dropped). */
 export function createKafka(options: KafkaClientOptions): Kafka {
   const { logger } = options
@@ -57,7 +64,8 @@ export function createKafka(options: KafkaClientOptions): Kafka {
         const { message, ...fields } = log
         if (level > KafkaLogLevel.ERROR && HARMLESS_KAFKAJS_WARNINGS.some((harmless) => message.startsWith(harmless))) return
         const line = `kafkajs: ${message}`
-        if (message.startsWith('Response ') && RETRIED_KAFKAJS_ERRORS.includes(String(fields.error))) {
+        const waiting = quietConnectionErrors.size > 0 && CONNECTION_ERRORS.some((prefix) => message.startsWith(prefix))
+        if (waiting || (message.startsWith('Response ') && RETRIED_KAFKAJS_ERRORS.includes(String(fields.error)))) {
           logger.debug(line, fields)
           return
         }
@@ -93,6 +101,23 @@ export async function retrying<T>(request: () => Promise<T>, timeoutMs = 30_000)
       if ((error as { retriable?: unknown }).retriable !== true || Date.now() + delayMs > deadline) throw error
       await new Promise((resolve) => setTimeout(resolve, delayMs))
     }
+  }
+}
+
+/** How the topics a service creates are replicated (TOPIC_REPLICATION_FACTOR, TOPIC_MIN_INSYNC_REPLICAS; 0: the broker's default). */
+export interface TopicReplication {
+  topicReplicationFactor: number
+  topicMinInsyncReplicas: number
+}
+
+/** A topic to create with `ensureTopics`: its partitions (the broker's default when not given) and replication. */
+export function newTopic(topic: string, replication: Partial<TopicReplication>, numPartitions?: number): ITopicConfig {
+  const { topicReplicationFactor = 0, topicMinInsyncReplicas = 0 } = replication
+  return {
+    topic,
+    ...(numPartitions === undefined ? {} : { numPartitions }),
+    ...(topicReplicationFactor > 0 ? { replicationFactor: topicReplicationFactor } : {}),
+    ...(topicMinInsyncReplicas > 0 ? { configEntries: [{ name: 'min.insync.replicas', value: String(topicMinInsyncReplicas) }] } : {}),
   }
 }
 

@@ -60,6 +60,25 @@ export const dlqTopic = topic('DLQ_TOPIC', 'Kafka topic for what could not be re
 export const lateTopic = topic('LATE_TOPIC', 'Kafka topic for readings that missed their window', DefaultTopics.late)
 export const controlPanelTopic = topic('CONTROL_PANEL_TOPIC', 'Kafka topic of window CloudEvents', DefaultTopics.controlPanel)
 
+/** 0 means: leave it to the broker (its default.replication.factor, min.insync.replicas). */
+const brokersDefault = (value: number): string => (value === 0 ? "0 (the broker's default)" : String(value))
+
+export const topicReplicationFactor: Option<number> = {
+  env: 'TOPIC_REPLICATION_FACTOR',
+  description: "replicas of each topic this service creates; 0 leaves it to the broker's default.replication.factor (3 on `stack up --brokers 3`)",
+  default: 0,
+  parse: integer({ min: 0, max: 100 }),
+  show: brokersDefault,
+}
+
+export const topicMinInsyncReplicas: Option<number> = {
+  env: 'TOPIC_MIN_INSYNC_REPLICAS',
+  description: "min.insync.replicas of each topic this service creates (replicas that must have a write before it is acknowledged); 0 leaves it to the broker's (2 on `stack up --brokers 3`)",
+  default: 0,
+  parse: integer({ min: 0, max: 100 }),
+  show: brokersDefault,
+}
+
 export const logLevel: Option<LogLevel> = {
   env: 'LOG_LEVEL',
   description: `log verbosity (${Object.keys(LogLevels).join(', ')})`,

@@ -4,8 +4,8 @@
  * to the adapters (mqtt-source, kafka-sink); owns start and the order of a clean stop.
  */
 import { Partitioners, type Kafka } from 'kafkajs'
-import { type ThermoclineError } from '../common/errors.ts'
-import { ensureTopics, kafkaStartFailure } from '../common/kafka.ts'
+import { ensureTopics, newTopic } from '../common/kafka.ts'
+import { untilKafkaUsable } from '../common/kafka-wait.ts'
 import { type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
 import { type Logger } from '../common/logger.ts'
 import { KafkaSink, type SinkRecord } from './kafka-sink.ts'
@@ -83,6 +83,9 @@ export type BridgeSettings = {
   | 'readingsTopic'
   | 'dlqTopic'
   | 'topicPartitions'
+  | 'kafkaWaitMs'
+  | 'topicReplicationFactor'
+  | 'topicMinInsyncReplicas'
   | 'maxBatchRecords'
   | 'kafkaProducers'
 >
@@ -94,8 +97,9 @@ export interface Bridge {
   setDevices(devices: Map<string, string>): void
 }
 
-export async function startBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<Bridge> {
-  const { source, sink, router } = await openBridge(settings, kafka, metrics, logger)
+/** `cancel` ends a wait for Kafka at start (KafkaWaitCancelled). */
+export async function startBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger, cancel?: Promise<unknown>): Promise<Bridge> {
+  const { source, sink, router } = await openBridge(settings, kafka, metrics, logger, cancel)
   try {
     await source.start()
   } catch (error) {
@@ -127,7 +131,7 @@ export async function retireBridgeSessions(
   logger: Logger,
   stop: { requested: Promise<unknown>; timeoutMs: number },
 ): Promise<Retirement> {
-  const { source, sink } = await openBridge(settings, kafka, metrics, logger)
+  const { source, sink } = await openBridge(settings, kafka, metrics, logger, stop.requested)
   void stop.requested.then(() => source.stop(stop.timeoutMs))
   try {
     return await source.retireFrom(0)
@@ -138,50 +142,61 @@ export async function retireBridgeSessions(
 }
 
 /** Kafka checked and ready (topics, producers), and an MQTT source that writes into it; nothing connected to MQTT yet. */
-async function openBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger): Promise<{ source: MqttSource; sink: KafkaSink; router: SourceRouter }> {
+async function openBridge(
+  settings: BridgeSettings,
+  kafka: Kafka,
+  metrics: IngestMetrics,
+  logger: Logger,
+  cancel?: Promise<unknown>,
+): Promise<{ source: MqttSource; sink: KafkaSink; router: SourceRouter }> {
   const routing: RecordRouting = { router: routerOf(settings), readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic }
   exportFormats(metrics, routing.router.formats)
 
-  // Kafka must answer at start: a bridge that cannot write would only hold messages.
-  const unreachable = (error: unknown): Promise<ThermoclineError> => kafkaStartFailure(error, settings.kafkaBrokers, settings.kafkaSecurity)
-  const admin = kafka.admin()
-  const partitionCounts = new Map<string, number>()
-  try {
-    await admin.connect()
-    await ensureTopics(
-      admin,
-      [settings.readingsTopic, settings.dlqTopic].map((topic) => ({ topic, numPartitions: settings.topicPartitions })),
-    )
-    const metadata = await admin.fetchTopicMetadata({ topics: [settings.readingsTopic, settings.dlqTopic] })
-    for (const topic of metadata.topics) partitionCounts.set(topic.name, topic.partitions.length)
-  } catch (error) {
-    throw await unreachable(error)
-  } finally {
-    await admin.disconnect()
-  }
-
-  const sink = new KafkaSink({
-    // acks=all is set per request (sendBatch); idempotent keeps kafkajs' own retries from duplicating.
-    // The default (Java-compatible murmur2) partitioner, named so kafkajs does not warn about its v2 change.
-    createProducer: () =>
-      kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
-      }),
-    maxBatchRecords: settings.maxBatchRecords,
-    lanes: settings.kafkaProducers,
-    partitionCounts,
-    metrics,
-    logger,
-  })
-  try {
-    await sink.start()
-  } catch (error) {
-    await sink.close()
-    throw await unreachable(error)
-  }
+  // Kafka must answer before MQTT is read: a bridge that cannot write would only hold messages. A
+  // Kafka in a failover is waited out (KAFKA_WAIT_MS); what no wait mends stops the bridge at once.
+  const wait = { brokers: settings.kafkaBrokers, security: settings.kafkaSecurity, waitMs: settings.kafkaWaitMs, logger, what: 'start the bridge', gauge: metrics.kafkaWaiting, cancel }
+  const sink = await untilKafkaUsable(async () => {
+    const admin = kafka.admin()
+    const partitionCounts = new Map<string, number>()
+    try {
+      await admin.connect()
+      await ensureTopics(
+        admin,
+        [settings.readingsTopic, settings.dlqTopic].map((topic) => newTopic(topic, settings, settings.topicPartitions)),
+      )
+      const metadata = await admin.fetchTopicMetadata({ topics: [settings.readingsTopic, settings.dlqTopic] })
+      for (const topic of metadata.topics) partitionCounts.set(topic.name, topic.partitions.length)
+    } finally {
+      await admin.disconnect()
+    }
+    const sink = new KafkaSink({
+      // acks=all is set per request (sendBatch); idempotent keeps kafkajs' own retries from
+      // duplicating. They last about 30 s, longer than a leader election after a broker dies (its
+      // session, 12 s on the local cluster, 9 s by Kafka's default, then the election): the same
+      // batch with the same sequence numbers, which the broker deduplicates. Only when they run out
+      // does the sink send the records again with a fresh producer (at least once: docs/ingest.md).
+      // The default (Java-compatible murmur2) partitioner, named so kafkajs does not warn about its v2 change.
+      createProducer: () =>
+        kafka.producer({
+          idempotent: true,
+          maxInFlightRequests: 1,
+          createPartitioner: Partitioners.DefaultPartitioner,
+          retry: { retries: 10, initialRetryTime: 250, maxRetryTime: 5_000 },
+        }),
+      maxBatchRecords: settings.maxBatchRecords,
+      lanes: settings.kafkaProducers,
+      partitionCounts,
+      metrics,
+      logger,
+    })
+    try {
+      await sink.start()
+      return sink
+    } catch (error) {
+      await sink.close()
+      throw error
+    }
+  }, wait)
 
   const source = new MqttSource({
     url: settings.mqttUrl,

@@ -10,6 +10,7 @@ import { retireBridgeSessions, startBridge, type Bridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
 import { DEFAULT_TOPIC_FILTER, ingestOptions } from './options.ts'
 import { readSourcesFile, type SourcesFile } from './sources/sources-file.ts'
+import { KafkaWaitCancelled } from '../common/kafka-wait.ts'
 
 const USAGE = 'thermocline ingest [options]'
 const SUMMARY = `Bridges thermostat readings from MQTT to Kafka as CloudEvents (binary mode, keyed by area).
@@ -46,7 +47,15 @@ export const ingestCommand: Command = {
         for (const warning of [settings.kafkaSecurity.warning, settings.mqttSecurity.warning]) if (warning !== undefined) logger.warn(warning)
         if (config.retireSessions) {
           logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
-          const { ended, failed, interrupted } = await retireBridgeSessions(settings, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs })
+          const retired = await retireBridgeSessions(settings, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs }).catch((error: unknown) => {
+            if (error instanceof KafkaWaitCancelled) return undefined
+            throw error
+          })
+          if (retired === undefined) {
+            logger.info('stopped while waiting for Kafka: no session ended')
+            return 1
+          }
+          const { ended, failed, interrupted } = retired
           if (failed > 0)
             throw new ThermoclineError(
               ErrorCodes.broker,
@@ -59,7 +68,13 @@ export const ingestCommand: Command = {
           logger.info(`retired: ended ${ended} MQTT session${ended === 1 ? '' : 's'}`, { clientId: config.clientId })
           return 0
         }
-        bridge = await startBridge(settings, kafka, metrics, logger)
+        try {
+          bridge = await startBridge(settings, kafka, metrics, logger, stopRequested)
+        } catch (error) {
+          if (!(error instanceof KafkaWaitCancelled)) throw error
+          logger.info('stopped while waiting for Kafka')
+          return 0
+        }
         if (reloadPending) reloadDevices(config.sourcesFile, bridge, logger)
         logger.info('metrics on /metrics', { port: metricsPort })
         const signal = await stopRequested

@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { METRIC_PREFIX } from '../common/metrics.ts'
 import { IngestDeadLetterReasons } from '../common/dead-letters.ts'
+import { kafkaWaitingGauge } from '../common/kafka-wait.ts'
 
 const P = `${METRIC_PREFIX}ingest_`
 
@@ -23,6 +24,8 @@ export interface IngestMetrics {
   mqttConnected: Gauge
   mqttConnections: Gauge
   kafkaUp: Gauge
+  /** While the bridge waits for Kafka at start (common/kafka-wait.ts). */
+  kafkaWaiting: Gauge
 }
 
 export function createIngestMetrics(registry: Registry): IngestMetrics {
@@ -50,6 +53,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     mqttConnected: new Gauge({ name: `${P}mqtt_connected_connections`, help: 'MQTT connections currently connected', registers }),
     mqttConnections: new Gauge({ name: `${P}mqtt_connections`, help: 'MQTT connections configured (MQTT_CONNECTIONS)', registers }),
     kafkaUp: new Gauge({ name: `${P}kafka_up`, help: '1 when the last Kafka produce request succeeded (or none failed yet), 0 while writes fail', registers }),
+    kafkaWaiting: kafkaWaitingGauge(registry),
   }
   // Every reason is exported from the start, so a rate() over it has a series before the first one happens.
   for (const reason of Object.values(IngestDeadLetterReasons)) metrics.deadLettered.inc({ reason }, 0)

@@ -1,8 +1,9 @@
 /** ingest's settings: the shared ones (common/options.ts) plus the bridge's own. Validated once, at start. */
 import { hostname } from 'node:os'
 import { boolean, integer, text, type ConfigOf, type Option } from '../common/config.ts'
-import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic } from '../common/options.ts'
+import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic, topicMinInsyncReplicas, topicReplicationFactor } from '../common/options.ts'
 import { kafkaSecurityOptions, mqttSecurityOptions } from '../common/security.ts'
+import { kafkaWaitMs } from '../common/kafka-wait.ts'
 import { topicLayout } from './decode.ts'
 import { readSourcesFile, type SourcesFile } from './sources/sources-file.ts'
 
@@ -105,6 +106,7 @@ const retireSessions: Option<boolean> = {
 export const ingestOptions = {
   kafkaBrokers,
   ...kafkaSecurityOptions,
+  kafkaWaitMs,
   mqttUrl,
   ...mqttSecurityOptions,
   topicFilter,
@@ -117,6 +119,8 @@ export const ingestOptions = {
   readingsTopic,
   dlqTopic,
   topicPartitions,
+  topicReplicationFactor,
+  topicMinInsyncReplicas,
   maxBatchRecords,
   kafkaProducers,
   shutdownTimeoutMs,

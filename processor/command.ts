@@ -1,6 +1,7 @@
 import { runService, type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
-import { createKafka, kafkaStartFailure } from '../common/kafka.ts'
+import { createKafka } from '../common/kafka.ts'
+import { fatalKafkaError, KafkaWaitCancelled, kafkaWaitingGauge, untilKafkaUsable } from '../common/kafka-wait.ts'
 import { kafkaSecurity } from '../common/security.ts'
 import { createProcessorMetrics } from './metrics.ts'
 import { processorOptions } from './options.ts'
@@ -22,35 +23,57 @@ export const processCommand: Command = {
       const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: `thermocline-processor-${process.pid}`, logger, security })
       logger.info('connecting', { kafka: config.kafkaBrokers.join(','), kafkaSecurity: security.description })
       if (security.warning !== undefined) logger.warn(security.warning)
-      let fatal: (error: Error) => void = () => undefined
-      const crashed = new Promise<Error>((resolve) => (fatal = resolve))
-      const processor = new Processor({ config, kafka, logger, metrics, onFatal: (error) => fatal(error) })
-
-      try {
-        await processor.start()
-      } catch (error) {
-        await processor.stop().catch(() => undefined)
-        // kafkajs' errors (connection refused, unknown host, refused credentials, ...) become one line, as in ingest.
-        throw await kafkaStartFailure(error, config.kafkaBrokers, security)
+      const waiting = kafkaWaitingGauge(registry)
+      for (let run = 1; ; run++) {
+        let fatal: (error: Error) => void = () => undefined
+        const crashed = new Promise<Error>((resolve) => (fatal = resolve))
+        // A Kafka in a failover (no leader yet, a broker gone) is waited out, at start and after a
+        // crash alike (KAFKA_WAIT_MS); refused credentials or a bad setting stop the processor at once.
+        let processor: Processor
+        try {
+          processor = await untilKafkaUsable(
+            async () => {
+              const candidate = new Processor({ config, kafka, logger, metrics, onFatal: (error) => fatal(error) })
+              try {
+                await candidate.start()
+                return candidate
+              } catch (error) {
+                await candidate.stop().catch(() => undefined)
+                throw error
+              }
+            },
+            { brokers: config.kafkaBrokers, security, waitMs: config.kafkaWaitMs, logger, what: run === 1 ? 'start the processor' : 'restart the processor', gauge: waiting, cancel: stopRequested },
+          )
+        } catch (error) {
+          if (!(error instanceof KafkaWaitCancelled)) throw error
+          logger.info('stopped while waiting for Kafka')
+          return 0
+        }
+        logger.info('processing', {
+          readings: config.readingsTopic,
+          controlPanel: config.controlPanelTopic,
+          group: config.groupId,
+          windowMs: config.windowMs,
+          graceMs: config.graceMs,
+          idleMs: config.idleMs,
+          metrics: metricsUrl,
+        })
+        const outcome = await Promise.race([stopRequested, crashed])
+        logger.info('stopping: committing done work and leaving the group', { signal: outcome instanceof Error ? 'consumer crash' : outcome })
+        await processor.stop()
+        if (!(outcome instanceof Error)) {
+          logger.info('stopped')
+          return 0
+        }
+        // kafkajs gave up on the consumer (its retries ran out, a broker gone for longer than they
+        // last): start again once Kafka is usable, from the last commit, unless no wait can mend it.
+        const final = await fatalKafkaError(outcome, config.kafkaBrokers, security)
+        if (final !== undefined || config.kafkaWaitMs === 0) {
+          logger.error('stopped after a consumer crash: done work is committed, open windows are rebuilt on restart', { error: outcome })
+          return 1
+        }
+        logger.warn('the consumer crashed; starting again from the last commit once Kafka is usable', { error: outcome })
       }
-      logger.info('processing', {
-        readings: config.readingsTopic,
-        controlPanel: config.controlPanelTopic,
-        group: config.groupId,
-        windowMs: config.windowMs,
-        graceMs: config.graceMs,
-        idleMs: config.idleMs,
-        metrics: metricsUrl,
-      })
-      const outcome = await Promise.race([stopRequested, crashed])
-      logger.info('stopping: committing done work and leaving the group', { signal: outcome instanceof Error ? 'consumer crash' : outcome })
-      await processor.stop()
-      if (outcome instanceof Error) {
-        logger.error('stopped after a consumer crash: done work is committed, open windows are rebuilt on restart', { error: outcome })
-        return 1
-      }
-      logger.info('stopped')
-      return 0
     })
   },
 }

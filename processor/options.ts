@@ -1,6 +1,20 @@
 /** Settings of `thermocline process`: one spec, validated once at start (see common/config.ts). */
 import { integer, text, type ConfigOf, type Option } from '../common/config.ts'
-import { controlPanelTopic, dlqTopic, graceMs, kafkaBrokers, lateTopic, logLevel, metricsHost, metricsPort, readingsTopic, windowMs } from '../common/options.ts'
+import {
+  controlPanelTopic,
+  dlqTopic,
+  graceMs,
+  kafkaBrokers,
+  lateTopic,
+  logLevel,
+  metricsHost,
+  metricsPort,
+  readingsTopic,
+  topicMinInsyncReplicas,
+  topicReplicationFactor,
+  windowMs,
+} from '../common/options.ts'
+import { kafkaWaitMs } from '../common/kafka-wait.ts'
 import { kafkaSecurityOptions } from '../common/security.ts'
 
 /** Where Prometheus finds the processor (ingest has 9601). */
@@ -38,6 +52,7 @@ const sessionTimeoutMs: Option<number> = {
 export const processorOptions = {
   kafkaBrokers,
   ...kafkaSecurityOptions,
+  kafkaWaitMs,
   readingsTopic,
   controlPanelTopic,
   lateTopic,
@@ -48,6 +63,8 @@ export const processorOptions = {
   idleMs,
   commitIntervalMs,
   sessionTimeoutMs,
+  topicReplicationFactor,
+  topicMinInsyncReplicas,
   metricsPort: metricsPort(PROCESSOR_METRICS_PORT),
   metricsHost,
   logLevel,

@@ -9,7 +9,7 @@
  * Exactly once: the protocol is described in checkpoint.ts (and docs/processor.md, "Exactly once").
  */
 import { type Admin, type Batch, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs'
-import { ensureTopics } from '../common/kafka.ts'
+import { ensureTopics, newTopic } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
 import { GroupOffsets, parseCheckpoint } from './checkpoint.ts'
 import { type ProcessorMetrics } from './metrics.ts'
@@ -23,7 +23,8 @@ import { PartitionWindows } from './windows.ts'
 const PAUSE_THRESHOLD_MS = 1_000
 
 export interface ProcessorOptions {
-  config: Pick<ProcessorConfig, 'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'>
+  config: Pick<ProcessorConfig, 'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'> &
+    Partial<Pick<ProcessorConfig, 'topicReplicationFactor' | 'topicMinInsyncReplicas'>>
   kafka: Kafka
   logger: Logger
   metrics: ProcessorMetrics
@@ -72,7 +73,7 @@ export class Processor {
     await admin.connect()
     await ensureTopics(
       admin,
-      [config.readingsTopic, config.controlPanelTopic, config.lateTopic, config.dlqTopic].map((topic) => ({ topic })),
+      [config.readingsTopic, config.controlPanelTopic, config.lateTopic, config.dlqTopic].map((topic) => newTopic(topic, config)),
     )
     this.#offsets = new GroupOffsets(admin, config.groupId, config.readingsTopic)
     await moveOffsetsPastDeletedRecords({ kafka: this.#kafka, offsets: this.#offsets, groupId: config.groupId, topic: config.readingsTopic, logger: this.#logger, metrics: this.#metrics })

@@ -2,13 +2,17 @@ import { type Command } from '../common/command.ts'
 import { formatHelp, parseArgs } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { createLogger } from '../common/logger.ts'
-import { shellWord, stackDown, stackOptions, stackStatus, stackUp } from './stack.ts'
+import { shellWord, stackDown, stackOptions, stackStatus, stackUp, type StackStatus } from './stack.ts'
 
 const USAGE = 'thermocline stack up|down|status [options]'
 const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker (Mosquitto) for the demo and tests.
   up      start what is not already answering (Kafka jars are fetched with Maven on first use)
   down    stop what \`stack up\` started; brokers it found running are left alone
-  status  report each part; exits 1 when one is down
+  status  report each part (--json: as JSON); exits 1 when one is down
+With --brokers 3, the same for a local Kafka cluster of three KRaft nodes (127.0.0.1:29091-29093,
+beside the one-broker stack): topics get replication 3 and min.insync.replicas 2. \`up\` also
+restarts a node that has stopped; the services reach it with
+KAFKA_BROKERS=127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093.
 With --secure, the same for the secured stack (beside the plain one, on its own ports): Kafka with
 SASL_SSL (SCRAM) and mutual TLS, Mosquitto with TLS and a password, certificates made with openssl;
 \`up\` writes the settings the services need to THERMOCLINE_HOME/secure/thermocline.env.`
@@ -36,6 +40,7 @@ export const stackCommand: Command = {
       const status = await stackStatus(config)
       const fetched = result.kafkaFetchSeconds > 0 ? ` (of which ${result.kafkaFetchSeconds.toFixed(1)} s fetching Kafka jars)` : ''
       process.stdout.write(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s${fetched}\n${formatStatus(status)}`)
+      if (config.brokers > 1) process.stdout.write(`the services reach it with KAFKA_BROKERS=${result.clientEnv.KAFKA_BROKERS}\n`)
       if (result.envFile !== undefined) {
         const file = shellWord(result.envFile)
         process.stdout.write(`settings for the services: ${file}\n  run a service with them:  (set -a; . ${file}; exec thermocline process)\n`)
@@ -49,12 +54,25 @@ export const stackCommand: Command = {
       return 0
     }
     const status = await stackStatus(config)
-    process.stdout.write(formatStatus(status))
+    process.stdout.write(config.json ? `${JSON.stringify(statusJson(status))}\n` : formatStatus(status))
     return status.kafka.state === 'down' || status.mqtt.state === 'down' ? 1 : 0
   },
 }
 
-function formatStatus(status: Awaited<ReturnType<typeof stackStatus>>): string {
-  const line = (name: string, part: (typeof status)['kafka']): string => `${name.padEnd(6)} ${(part.state === 'down' ? 'DOWN' : 'up').padEnd(5)} ${part.address.padEnd(16)} ${part.detail}\n`
-  return line('kafka', status.kafka) + line('mqtt', status.mqtt)
+function formatStatus(status: StackStatus): string {
+  const line = (name: string, part: StackStatus['kafka']): string => `${name.padEnd(6)} ${(part.state === 'down' ? 'DOWN' : 'up').padEnd(5)} ${part.address.padEnd(16)} ${part.detail}\n`
+  const brokers =
+    status.brokers.length > 1
+      ? status.brokers.map((broker) => `  node ${broker.id} ${(broker.up ? 'up' : 'DOWN').padEnd(5)} ${broker.host}:${broker.port}${broker.pid === null ? '' : ` pid ${broker.pid}`}\n`).join('')
+      : ''
+  return line('kafka', status.kafka) + brokers + line('mqtt', status.mqtt)
+}
+
+/** `status --json` (docs/contract.md, "Running on several brokers"): pid null for a broker this stack did not start. */
+function statusJson(status: StackStatus): unknown {
+  const [host, port] = status.mqtt.address.split(':') as [string, string]
+  return {
+    kafka: { brokers: status.brokers.map(({ id, host, port, pid, up }) => ({ id, host, port, pid, up })) },
+    mqtt: { host, port: Number(port), pid: status.mqtt.pid ?? null, up: status.mqtt.state !== 'down' },
+  }
 }

@@ -1,7 +1,8 @@
 /**
- * One local Kafka broker in KRaft mode (combined broker + controller), run straight from Apache
- * Kafka's jars: this machine has no Docker engine and Debian packages no Kafka. The jars are fetched
- * once with Maven into the stack cache and reused offline afterwards.
+ * One local Kafka node in KRaft mode (combined broker + controller), run straight from Apache Kafka's
+ * jars: this machine has no Docker engine and Debian packages no Kafka. The jars are fetched once with
+ * Maven into the stack cache and reused offline afterwards. A node runs alone (the one-broker stack)
+ * or as a member of a local cluster (stack/cluster.ts), where every node is a voter of the quorum.
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -54,6 +55,25 @@ export interface KafkaBrokerSettings {
    * (default: LOCAL_BROKER_SESSION_MS). A restart after a crash waits out the old session.
    */
   brokerSessionMs?: number
+  /** Set for a member of a cluster; a node alone is node 1 of a quorum of one. */
+  member?: ClusterMember
+}
+
+export interface ClusterMember {
+  /** node.id, 1 to the size of the cluster. */
+  id: number
+  /** controller.quorum.voters: every node, as `id@host:controllerPort`. */
+  voters: string
+  /** How many nodes the cluster has: internal topics get min(3, size) replicas. */
+  size: number
+  /** The KRaft cluster id every node's storage is formatted with. */
+  clusterId: string
+}
+
+/** Replication of a cluster of `size` nodes: 3 replicas (or all there are), writes need 2 of them in sync. */
+export function clusterReplication(size: number): { replicas: number; minInsync: number } {
+  const replicas = Math.min(3, size)
+  return { replicas, minInsync: replicas >= 3 ? 2 : 1 }
 }
 
 export interface KafkaTlsListeners {
@@ -101,11 +121,11 @@ export function kafkaJars(home: string, version: string): string {
 }
 
 /**
- * The files of the broker of `home`. Storage is per release (data-<version>): a log formatted by one
- * release is not handed to another.
+ * The files of the broker of `home` (of its node `node` in a cluster). Storage is per release
+ * (data-<version>): a log formatted by one release is not handed to another.
  */
-export function kafkaPaths(home: string, version = DEFAULT_KAFKA_VERSION): KafkaPaths {
-  const dir = join(home, 'run', 'kafka')
+export function kafkaPaths(home: string, version = DEFAULT_KAFKA_VERSION, node?: number): KafkaPaths {
+  const dir = join(home, 'run', node === undefined ? 'kafka' : `kafka-${node}`)
   return {
     libs: join(kafkaJars(home, version), 'libs'),
     dir,
@@ -119,16 +139,16 @@ export function kafkaPaths(home: string, version = DEFAULT_KAFKA_VERSION): Kafka
   }
 }
 
-/** The pid of the broker `stack up` started, if it is running. */
-export function runningKafkaPid(home: string): number | undefined {
-  return managedPid(kafkaPaths(home).pidFile, MAIN_CLASS)
+/** The pid of the broker `stack up` started (node `node` of a cluster), if it is running. */
+export function runningKafkaPid(home: string, node?: number): number | undefined {
+  return managedPid(kafkaPaths(home, DEFAULT_KAFKA_VERSION, node).pidFile, MAIN_CLASS)
 }
 
 /** The release of the broker `stack up` started in `home`, if one runs. */
-export function runningKafkaVersion(home: string): string | undefined {
-  if (runningKafkaPid(home) === undefined) return undefined
+export function runningKafkaVersion(home: string, node?: number): string | undefined {
+  if (runningKafkaPid(home, node) === undefined) return undefined
   try {
-    return readFileSync(kafkaPaths(home).versionFile, 'utf8').trim() || undefined
+    return readFileSync(kafkaPaths(home, DEFAULT_KAFKA_VERSION, node).versionFile, 'utf8').trim() || undefined
   } catch {
     return undefined
   }
@@ -188,22 +208,27 @@ listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.p
 }
 
 function serverProperties(settings: KafkaBrokerSettings, paths: KafkaPaths): string {
-  const { host, controllerPort } = settings
+  const { host, controllerPort, member } = settings
+  const { replicas, minInsync } = clusterReplication(member?.size ?? 1)
+  const replication =
+    member === undefined
+      ? '# One node: every internal topic has one replica, and transactions need an ISR of one.'
+      : `# Node ${member.id} of a cluster of ${member.size}: topics get ${replicas} replicas, and a write needs ${minInsync} of them.`
   return `# Written by thermocline stack up; edits are overwritten.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@${host}:${controllerPort}
+node.id=${member?.id ?? 1}
+controller.quorum.voters=${member?.voters ?? `1@${host}:${controllerPort}`}
 ${listeners(settings)}controller.listener.names=CONTROLLER
 log.dirs=${paths.data}
 num.partitions=${settings.partitions}
-# One node: every internal topic has one replica, and transactions need an ISR of one.
-offsets.topic.replication.factor=1
+${replication}
+offsets.topic.replication.factor=${replicas}
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=${replicas}
+transaction.state.log.min.isr=${minInsync}
 transaction.state.log.num.partitions=10
-min.insync.replicas=1
-default.replication.factor=1
+min.insync.replicas=${minInsync}
+default.replication.factor=${replicas}
 # Consumer groups form at once instead of waiting 3 s for more members.
 group.initial.rebalance.delay.ms=0
 # See LOCAL_BROKER_SESSION_MS in stack/kafka-broker.ts.
@@ -286,7 +311,7 @@ async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promis
   writeFileSync(paths.properties, serverProperties(settings, paths), { mode: 0o600 })
   writeFileSync(paths.log4j, log4jProperties(settings.version, paths))
   if (existsSync(join(paths.data, 'meta.properties'))) return
-  const clusterId = randomClusterId()
+  const clusterId = settings.member?.clusterId ?? randomClusterId()
   try {
     // SCRAM credentials live in the metadata log: made at format time, before the broker first starts.
     const password = settings.tls?.credentials.kafkaPassword
@@ -315,26 +340,40 @@ async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promis
 
 /** Starts the broker and waits until it answers a metadata request. Returns its pid. */
 export async function startKafka(settings: KafkaBrokerSettings, logger: Logger): Promise<number> {
-  const paths = kafkaPaths(settings.home, settings.version)
+  const pid = await launchKafka(settings, logger)
+  await awaitKafka(settings, pid)
+  return pid
+}
+
+/** Formats the node's storage the first time and starts it, without waiting for it to answer. */
+export async function launchKafka(settings: KafkaBrokerSettings, logger: Logger): Promise<number> {
+  const paths = kafkaPaths(settings.home, settings.version, settings.member?.id)
   await prepare(settings, paths)
   const pid = spawnDetached('java', javaArgs(settings, paths, MAIN_CLASS, [paths.properties]), paths.stdoutLog, paths.pidFile, paths.dir)
   writeFileSync(paths.versionFile, `${settings.version}\n`)
-  logger.info(`started Kafka ${settings.version} broker`, { pid, port: settings.port, log: paths.serverLog })
+  const node = settings.member === undefined ? {} : { node: settings.member.id }
+  logger.info(`started Kafka ${settings.version} broker`, { ...node, pid, port: settings.port, log: paths.serverLog })
+  return pid
+}
+
+/** Waits until the broker `launchKafka` started answers a metadata request; stops it if it never does. */
+export async function awaitKafka(settings: KafkaBrokerSettings, pid: number): Promise<void> {
+  const paths = kafkaPaths(settings.home, settings.version, settings.member?.id)
   const deadline = Date.now() + settings.startTimeoutMs
   while (Date.now() < deadline) {
     if (managedPid(paths.pidFile, MAIN_CLASS) === undefined) {
       throw new StackError(`Kafka exited during start. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}\n${tail(paths.stdoutLog, 10)}`)
     }
-    if (await kafkaAnswers(settings.host, settings.port, 2_000, brokerClientSecurity(settings))) return pid
+    if (await kafkaAnswers(settings.host, settings.port, 2_000, brokerClientSecurity(settings))) return
     await sleep(250)
   }
   await stopProcess(pid, paths.pidFile, 5_000)
   throw new StackError(`Kafka did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}`)
 }
 
-export async function stopKafka(home: string): Promise<boolean> {
-  const paths = kafkaPaths(home)
-  const pid = runningKafkaPid(home)
+export async function stopKafka(home: string, node?: number): Promise<boolean> {
+  const paths = kafkaPaths(home, DEFAULT_KAFKA_VERSION, node)
+  const pid = runningKafkaPid(home, node)
   if (pid === undefined) return false
   await stopProcess(pid, paths.pidFile)
   return true

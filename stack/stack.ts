@@ -1,6 +1,7 @@
 /**
  * `thermocline stack up|down|status`: a local Kafka (127.0.0.1:9092) and MQTT broker
- * (127.0.0.1:1883) for the demo and the tests. `up` reuses whatever already answers on a port and
+ * (127.0.0.1:1883) for the demo and the tests; with `--brokers 3`, a local Kafka cluster instead
+ * (stack/cluster.ts, 127.0.0.1:29091-29093, beside the one-broker stack). `up` reuses whatever already answers on a port and
  * starts only what is missing; `down` stops only what `up` started (tracked by pid files).
  *
  * With `--secure`, a second, secured stack of its own (under THERMOCLINE_HOME/secure, on its own
@@ -8,16 +9,18 @@
  * listeners, Mosquitto with TLS and a password, certificates made with openssl, and an env file
  * holding the settings a service needs to reach them.
  */
-import { existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { boolean, integer, port, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
 import { ConfigError, StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
+import { clusterDown, clusterHome, clusterNodes, clusterStatus, clusterUp, type BrokerStatus, type ClusterSettings } from './cluster.ts'
 import { STACK_USER, ensureCredentials, existingCredentials, type Credentials } from './credentials.ts'
 import {
   DEFAULT_KAFKA_VERSION,
   brokerClientSecurity,
+  clusterReplication,
   fetchKafkaJars,
   kafkaJars,
   kafkaPaths,
@@ -45,6 +48,21 @@ export const stackOptions = {
     parse: boolean,
     implicit: true,
   } as Option<boolean>,
+  brokers: {
+    env: 'STACK_BROKERS',
+    flag: '--brokers',
+    description: 'Kafka brokers: 1, or a local cluster of that many (3: replication 3, min.insync.replicas 2) on KAFKA_CLUSTER_PORT and up',
+    default: 1,
+    parse: integer({ min: 1, max: 5 }),
+  } as Option<number>,
+  json: {
+    env: 'STACK_JSON',
+    flag: '--json',
+    description: 'status: print JSON (brokers and the MQTT broker, with their ports and pids)',
+    default: false,
+    parse: boolean,
+    implicit: true,
+  } as Option<boolean>,
   kafkaVersion: {
     env: 'KAFKA_VERSION',
     description: 'Apache Kafka release the local broker runs (3.9.x or 4.x; its jars are fetched from Maven Central once)',
@@ -53,12 +71,14 @@ export const stackOptions = {
   } as Option<string>,
   kafkaPort: portOption('KAFKA_PORT', 'port of the local Kafka broker', 9092),
   kafkaControllerPort: portOption('KAFKA_CONTROLLER_PORT', 'port of the local KRaft controller listener', 9093),
+  kafkaClusterPort: portOption('KAFKA_CLUSTER_PORT', 'cluster (--brokers N): port of its first broker; the others take the next ones', 29091),
+  kafkaClusterControllerPort: portOption('KAFKA_CLUSTER_CONTROLLER_PORT', "cluster (--brokers N): its first node's KRaft controller port; the others take the next ones", 29191),
   kafkaSecurePort: portOption('KAFKA_SECURE_PORT', 'secured stack: Kafka SASL_SSL listener (SCRAM-SHA-512/256, PLAIN)', 9094),
   kafkaMtlsPort: portOption('KAFKA_MTLS_PORT', 'secured stack: Kafka listener requiring a client certificate (mutual TLS)', 9095),
   kafkaSecureControllerPort: portOption('KAFKA_SECURE_CONTROLLER_PORT', "secured stack: its KRaft controller's port (loopback only)", 9096),
   kafkaHeap: {
     env: 'KAFKA_HEAP',
-    description: 'JVM heap of the local broker (-Xms and -Xmx)',
+    description: 'JVM heap of the local broker, or of each broker of a cluster (-Xms and -Xmx)',
     default: '1g',
     parse: text(/^\d+[mMgG]$/, 'a JVM size such as 512m or 1g'),
   } as Option<string>,
@@ -82,6 +102,8 @@ export interface PartStatus {
 }
 export interface StackStatus {
   kafka: PartStatus
+  /** Each Kafka broker: one, or the cluster's. */
+  brokers: BrokerStatus[]
   mqtt: PartStatus
 }
 
@@ -112,6 +134,8 @@ interface Layout {
   mqttTls?: MosquittoTlsListeners
   credentials?: Credentials
   envFile?: string
+  /** Set for a cluster (--brokers N, N > 1): kafkaPort and controllerPort are its first node's. */
+  cluster?: ClusterSettings
 }
 
 const secureHome = (settings: StackSettings): string => join(settings.home, 'secure')
@@ -124,6 +148,23 @@ const secureHome = (settings: StackSettings): string => join(settings.home, 'sec
 async function layoutOf(settings: StackSettings, purpose: 'up' | 'look'): Promise<Layout> {
   const o = stackOptions
   const port = <K extends keyof StackSettings>(key: K): Port => ({ option: o[key] as Option<number>, value: settings[key] as number })
+  if (settings.brokers > 1) {
+    if (settings.secure) throw new ConfigError(settingName(o.brokers), 'a secured cluster is not supported yet: --secure runs one broker')
+    const cluster: ClusterSettings = {
+      home: settings.home,
+      version: settings.kafkaVersion,
+      host: HOST,
+      size: settings.brokers,
+      firstPort: settings.kafkaClusterPort,
+      firstControllerPort: settings.kafkaClusterControllerPort,
+      heap: settings.kafkaHeap,
+      partitions: settings.kafkaPartitions,
+      startTimeoutMs: settings.startTimeoutMs,
+      portOption: o.kafkaClusterPort,
+      controllerPortOption: o.kafkaClusterControllerPort,
+    }
+    return { runHome: clusterHome(settings.home), kafkaPort: port('kafkaClusterPort'), controllerPort: port('kafkaClusterControllerPort'), mqttPort: port('mqttPort'), cluster }
+  }
   if (!settings.secure) return { runHome: settings.home, kafkaPort: port('kafkaPort'), controllerPort: port('kafkaControllerPort'), mqttPort: port('mqttPort') }
   const runHome = secureHome(settings)
   const dir = join(runHome, 'credentials')
@@ -150,7 +191,12 @@ async function layoutOf(settings: StackSettings, purpose: 'up' | 'look'): Promis
 
 /** The environment a service needs to reach the stack; for the secured one, by SASL_SSL and MQTT over TLS. */
 function clientEnv(layout: Layout): Record<string, string> {
-  const kafka = `${HOST}:${layout.kafkaPort.value}`
+  const kafka =
+    layout.cluster === undefined
+      ? `${HOST}:${layout.kafkaPort.value}`
+      : clusterNodes(layout.cluster)
+          .map((node) => `${HOST}:${node.port}`)
+          .join(',')
   const mqttPort = layout.mqttPort.value
   const { credentials } = layout
   if (credentials === undefined) return { KAFKA_BROKERS: kafka, MQTT_URL: `mqtt://${HOST}:${mqttPort}` }
@@ -201,7 +247,16 @@ export async function stackStatus(settings: StackSettings): Promise<StackStatus>
     if (pid !== undefined) return { state: 'down', address, pid, detail: `process ${pid} runs but does not answer; log ${log}` }
     return { state: 'down', address, detail: 'not running' }
   }
+  const mqtt = describe(
+    mqttUp,
+    mqttPid,
+    `${HOST}:${mqttPort}`,
+    `MQTT broker${layout.mqttTls === undefined ? '' : ` (TLS + password; with client certificate on ${settings.mqttMtlsPort})`}`,
+    mosquittoPaths(layout.runHome).log,
+  )
+  if (layout.cluster !== undefined) return { ...(await clusterPartStatus(layout.cluster)), mqtt }
   return {
+    brokers: [{ id: 1, host: HOST, port: kafkaPort, pid: kafkaPid ?? null, up: kafkaUp }],
     kafka: describe(
       kafkaUp,
       kafkaPid,
@@ -209,14 +264,23 @@ export async function stackStatus(settings: StackSettings): Promise<StackStatus>
       ['Kafka', runningKafkaVersion(layout.runHome), `(KRaft${layout.kafkaTls === undefined ? '' : `, SASL_SSL; mutual TLS on ${settings.kafkaMtlsPort}`})`].filter(Boolean).join(' '),
       kafkaPaths(layout.runHome).serverLog,
     ),
-    mqtt: describe(
-      mqttUp,
-      mqttPid,
-      `${HOST}:${mqttPort}`,
-      `MQTT broker${layout.mqttTls === undefined ? '' : ` (TLS + password; with client certificate on ${settings.mqttMtlsPort})`}`,
-      mosquittoPaths(layout.runHome).log,
-    ),
+    mqtt,
   }
+}
+
+/** A cluster's brokers, and a summary as one part: up when every broker answers. */
+async function clusterPartStatus(cluster: ClusterSettings): Promise<{ kafka: PartStatus; brokers: BrokerStatus[] }> {
+  const brokers = await clusterStatus(cluster)
+  const answering = brokers.filter((broker) => broker.up)
+  const { replicas, minInsync } = clusterReplication(cluster.size)
+  const version = brokers.map((broker) => runningKafkaVersion(clusterHome(cluster.home), broker.id)).find((running) => running !== undefined)
+  const what = ['Kafka', version, `cluster of ${cluster.size} (KRaft; replication ${replicas}, min.insync.replicas ${minInsync})`].filter(Boolean).join(' ')
+  const down = brokers.filter((broker) => !broker.up).map((broker) => `node ${broker.id} (${broker.port})${broker.pid === null ? '' : ` runs as pid ${broker.pid} but does not answer`}`)
+  const address = `${HOST}:${brokers[0]!.port}-${brokers.at(-1)!.port}`
+  const managed = brokers.every((broker) => broker.pid !== null)
+  const state: PartState = down.length > 0 ? 'down' : managed ? 'managed' : 'external'
+  const detail = `${what}: ${answering.length} of ${brokers.length} brokers answer${down.length > 0 ? `; down: ${down.join(', ')}` : ''}; logs in ${join(clusterHome(cluster.home), 'run')}`
+  return { kafka: { state, address, detail }, brokers }
 }
 
 /** A port that is taken by something that is not the broker we expect: a bad setting, named. */
@@ -240,8 +304,12 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
   const controllerPort = layout.controllerPort.value
   const mqttPort = layout.mqttPort.value
   const mtls = (key: 'kafkaMtlsPort' | 'mqttMtlsPort'): Port[] => (layout.credentials === undefined ? [] : [{ option: stackOptions[key], value: settings[key] }])
+  const clusterPorts = (layout.cluster === undefined ? [] : clusterNodes(layout.cluster).slice(1)).flatMap((node) => [
+    { option: layout.kafkaPort.option, value: node.port },
+    { option: layout.controllerPort.option, value: node.controllerPort },
+  ])
   const taken = new Map<number, Option<number>>()
-  for (const { option, value } of [layout.kafkaPort, layout.controllerPort, ...mtls('kafkaMtlsPort'), layout.mqttPort, ...mtls('mqttMtlsPort')]) {
+  for (const { option, value } of [layout.kafkaPort, layout.controllerPort, ...clusterPorts, ...mtls('kafkaMtlsPort'), layout.mqttPort, ...mtls('mqttMtlsPort')]) {
     const other = taken.get(value)
     if (other !== undefined) throw new ConfigError(settingName(option), `must differ from ${other.env} (${value})`)
     taken.set(value, option)
@@ -257,6 +325,12 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
   }
 
   try {
+    if (layout.cluster !== undefined) {
+      kafkaFetchSeconds = await fetchKafkaJars(settings.home, settings.kafkaVersion, logger)
+      linkJars(settings, layout.runHome)
+      started.kafka = (await clusterUp(layout.cluster, logger)).length > 0
+      return { started, kafkaFetchSeconds, clientEnv: clientEnv(layout) }
+    }
     const kafkaSecurity = brokerClientSecurity({ tls: layout.kafkaTls })
     const kafkaRunning = await assertPortUsable(layout.kafkaPort.option, kafkaPort, () => kafkaAnswers(HOST, kafkaPort, 3_000, kafkaSecurity), 'a Kafka broker')
     if (kafkaRunning) {
@@ -269,9 +343,7 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
       await assertFree(layout.controllerPort.option, controllerPort)
       if (layout.kafkaTls !== undefined) await assertFree(stackOptions.kafkaMtlsPort, layout.kafkaTls.mtlsPort)
       kafkaFetchSeconds = await fetchKafkaJars(settings.home, settings.kafkaVersion, logger)
-      // The secured stack keeps its own data but shares the cached jars.
-      const jars = kafkaJars(layout.runHome, settings.kafkaVersion)
-      if (layout.runHome !== settings.home && !existsSync(jars)) symlinkSync(kafkaJars(settings.home, settings.kafkaVersion), jars)
+      linkJars(settings, layout.runHome)
       await startKafka(
         {
           home: layout.runHome,
@@ -298,8 +370,22 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
   return { started, kafkaFetchSeconds, clientEnv: env, ...(layout.envFile === undefined ? {} : { envFile: layout.envFile }) }
 }
 
+/** The secured stack and the cluster keep their own data but share the cached jars. */
+function linkJars(settings: StackSettings, runHome: string): void {
+  const jars = kafkaJars(runHome, settings.kafkaVersion)
+  if (runHome === settings.home || existsSync(jars)) return
+  mkdirSync(runHome, { recursive: true })
+  symlinkSync(kafkaJars(settings.home, settings.kafkaVersion), jars)
+}
+
 /** Stops what `stack up` started; `only` limits it to the parts one `stackUp` call started. */
 export async function stackDown(settings: StackSettings, only: { kafka: boolean; mqtt: boolean } = { kafka: true, mqtt: true }): Promise<{ kafka: boolean; mqtt: boolean }> {
+  if (settings.brokers > 1) {
+    const cluster = { home: settings.home, size: settings.brokers, firstPort: settings.kafkaClusterPort, firstControllerPort: settings.kafkaClusterControllerPort }
+    const kafka = only.kafka ? (await clusterDown(cluster)).length > 0 : false
+    const mqtt = only.mqtt ? await stopMosquitto(clusterHome(settings.home)) : false
+    return { kafka, mqtt }
+  }
   const runHome = settings.secure ? secureHome(settings) : settings.home
   const kafka = only.kafka ? await stopKafka(runHome) : false
   const mqtt = only.mqtt ? await stopMosquitto(runHome) : false

@@ -112,8 +112,8 @@ describe('thermocline ingest', () => {
     expect(bad.stderr.trim()).toBe('thermocline ingest: invalid setting MQTT_TOPIC_FILTER (--mqtt-topic-filter): must not contain # (area and device are the two + segments) (got "thermostats/#")')
   })
 
-  it('stops at start with one line when Kafka does not answer', async () => {
-    const result = await runCli(['ingest'], { KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '0' })
+  it('stops at start with one line when Kafka does not answer and KAFKA_WAIT_MS is 0', async () => {
+    const result = await runCli(['ingest'], { KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '0', KAFKA_WAIT_MS: '0' })
     expect(result.code).toBe(1)
     expect(result.stderr.trim().split('\n').at(-1)).toBe('thermocline ingest: Kafka at 127.0.0.1:1 is not usable (plaintext): Connection error: connect ECONNREFUSED 127.0.0.1:1')
   })

@@ -17,11 +17,26 @@ describe('thermocline process (no broker needed)', () => {
     expect(stderr.trim().split('\n')).toEqual(['thermocline process: invalid setting GRACE_MS (--grace-ms): must be between 0 and 86400000 (got "-1")'])
   })
 
-  it('stops at start with one line, not a stack trace, when Kafka does not answer', async () => {
+  it('stops at start with one line, not a stack trace, when Kafka does not answer and KAFKA_WAIT_MS is 0', async () => {
     // Nothing listens on port 1 of the loopback: refused at once, no broker involved.
-    const { code, stderr } = await runCli(['process'], { KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '0' })
+    const { code, stderr } = await runCli(['process'], { KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '0', KAFKA_WAIT_MS: '0' })
     expect(code).toBe(1)
     expect(stderr.trim().split('\n').at(-1)).toBe('thermocline process: Kafka at 127.0.0.1:1 is not usable (plaintext): Connection error: connect ECONNREFUSED 127.0.0.1:1')
+    expect(stderr).not.toMatch(/^\s+at /m)
+  })
+
+  it('waits for a Kafka that does not answer, saying so, and gives up with one line after KAFKA_WAIT_MS', { timeout: 70_000 }, async () => {
+    // One attempt is kafkajs' own connection retries (about 8 s here): 15 s is two attempts.
+    const { code, stderr } = await runCli(['process'], { KAFKA_BROKERS: '127.0.0.1:1', METRICS_PORT: '0', KAFKA_WAIT_MS: '15000' }, 60_000)
+    expect(code).toBe(1)
+    expect(stderr).toMatch(
+      /WARN +\[processor\] waiting for Kafka to start the processor: not usable yet waitedSeconds=\d+ givesUpAfterSeconds=15 error="Connection error: connect ECONNREFUSED 127\.0\.0\.1:1"/,
+    )
+    // While it waits, kafkajs' own connection errors are not repeated at ERROR: the line above says it.
+    expect(stderr).not.toMatch(/ERROR/)
+    expect(stderr.trim().split('\n').at(-1)).toMatch(
+      /^thermocline process: Kafka at 127\.0\.0\.1:1 is not usable \(plaintext\): Connection error: connect ECONNREFUSED 127\.0\.0\.1:1 \(waited \d+ s, KAFKA_WAIT_MS\)$/,
+    )
     expect(stderr).not.toMatch(/^\s+at /m)
   })
 })
