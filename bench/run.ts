@@ -18,12 +18,16 @@
  * shared machine hits all of them alike; ratios are between figures of the same run.
  *
  *   npx tsx bench/run.ts [--quick | --smoke] [--runs=N] [--out=FILE] [--only=fairness,processor,bridge,latency,memory,panel] [--fairness-dump=DIR]
+ *   npx tsx bench/run.ts --soak=20m [--out=FILE]
+ *
+ * --soak=DURATION runs only the soak (bench/soak.ts): the pipeline at 5,000 readings/s for that long,
+ * sampled every 10 s; results in bench/results/soak-YYYY-MM-DD.json and a plot beside it (.png).
  *
  * --quick shrinks every size for iteration; --smoke is the tiny run of test/bench/bench.int.test.ts.
  * Without --out the result goes to bench/results/latest.json and bench/results/YYYY-MM-DD.json.
  * --fairness-dump=DIR also writes the fairness input and Thermocline's windows there.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -33,7 +37,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { parseArgs } from '../common/config.ts'
-import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
+import { createKafka, retrying } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { readingMessage } from '../common/readings.ts'
 import { PartitionWindows, Outcome } from '../processor/windows.ts'
@@ -47,11 +51,11 @@ import { decodeWindow, windowMessage, type WindowData } from '../common/control-
 import { windowData } from '../processor/outputs.ts'
 import { PanelModel } from '../panel/read-model.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
+import { plotSoak, type SoakResult } from './plot-soak.ts'
+import { parseDuration, runSoak } from './soak.ts'
+import { BROKERS, createTopics, deleteTopics, median, metricValue, MiB, PARTITIONS, percentile, residentBytes, round, Service, sleep, suffix } from './harness.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const BIN = join(ROOT, 'bin', 'thermocline.js')
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
-const PARTITIONS = 6
 const execFileAsync = promisify(execFile)
 const logger = createLogger('bench', 'info')
 
@@ -100,7 +104,8 @@ const PROFILES: Record<Profile['name'], Profile> = {
   },
 }
 
-function parseFlags(argv: string[]): { profile: Profile; out: string | undefined; only: Set<Section>; fairnessDump: string | undefined } {
+function parseFlags(argv: string[]): { profile: Profile; out: string | undefined; only: Set<Section>; fairnessDump: string | undefined; soakMs: number | undefined } {
+  let soakMs: number | undefined
   let profile = PROFILES.full
   let out: string | undefined
   let fairnessDump: string | undefined
@@ -112,6 +117,7 @@ function parseFlags(argv: string[]): { profile: Profile; out: string | undefined
     else if (name === '--smoke') profile = PROFILES.smoke
     else if (name === '--out' && value) out = resolve(value)
     else if (name === '--fairness-dump' && value) fairnessDump = resolve(value)
+    else if (name === '--soak' && value) soakMs = parseDuration(value)
     else if (name === '--runs' && value && Number.isInteger(Number(value)) && Number(value) >= 1) runs = Number(value)
     else if (name === '--only' && value) {
       const names = value.split(',')
@@ -126,88 +132,11 @@ function parseFlags(argv: string[]): { profile: Profile; out: string | undefined
       process.exit(0)
     } else throw new Error(`unknown flag ${arg} (see --help)`)
   }
-  return { profile: runs === undefined ? profile : { ...profile, runs }, out, only, fairnessDump }
+  return { profile: runs === undefined ? profile : { ...profile, runs }, out, only, fairnessDump, soakMs }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small tools
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-const suffix = (): string => Math.random().toString(36).slice(2, 8)
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-const round = (value: number, digits = 0): number => Number(value.toFixed(digits))
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
-}
-
-/** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or 0 once it is gone. */
-export function residentBytes(pid: number): number {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return match ? Number(match[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
-}
-
-/** A Thermocline service (`thermocline <command>`) as a child process. */
-class Service {
-  readonly child: ChildProcess
-  #stderr = ''
-  readonly #exited: Promise<void>
-  #done = false
-
-  constructor(command: string, env: Record<string, string>) {
-    this.child = spawn(process.execPath, [BIN, command], { env: { ...process.env, KAFKA_BROKERS: BROKERS.join(','), LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
-    this.child.stderr!.setEncoding('utf8')
-    this.child.stderr!.on('data', (chunk: string) => {
-      // Keep the tail only: a long run must not grow the harness.
-      this.#stderr = (this.#stderr + chunk).slice(-20_000)
-    })
-    this.#exited = new Promise((done) => this.child.once('exit', () => done()))
-    void this.#exited.then(() => (this.#done = true))
-  }
-
-  get pid(): number {
-    return this.child.pid!
-  }
-
-  async waitForLog(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!pattern.test(this.#stderr)) {
-      if (this.#done) throw new Error(`thermocline exited before logging ${pattern}:\n${this.#stderr}`)
-      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${this.#stderr}`)
-      await sleep(20)
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.#done) return
-    this.child.kill('SIGTERM')
-    const killer = setTimeout(() => this.child.kill('SIGKILL'), 30_000)
-    await this.#exited
-    clearTimeout(killer)
-  }
-}
-
-async function metricValue(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
-}
-
-/** kafkajs' own waitForLeaders sometimes fails with UNKNOWN_TOPIC_OR_PARTITION right after creating (seen in CI): ensureTopics polls instead. */
-async function createTopics(admin: Admin, topics: string[], partitions = PARTITIONS): Promise<void> {
-  await ensureTopics(
-    admin,
-    topics.map((topic) => ({ topic, numPartitions: partitions })),
-  )
-}
-
-async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {
-  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
-}
 
 /** Every record of `topic` a read_committed reader sees once `expected` of them are there (or the time is up). */
 async function readTopic(kafka: Kafka, topic: string, expected: number, timeoutMs: number): Promise<Array<{ key: string; value: string; arrivedMs: number }>> {
@@ -624,8 +553,6 @@ async function samplePeak(pid: number, until: Promise<unknown>): Promise<number>
   return Math.max(peak, residentBytes(pid))
 }
 
-const MiB = (bytes: number): number => round(bytes / 2 ** 20, 1)
-
 /**
  * The processor at a fleet size: the readings a fleet of `devices` thermostats (1,000 areas, one
  * report per device every reportIntervalMs) sends over eventTimeSec of event time, pre-filled once
@@ -858,8 +785,37 @@ async function sourceTree(): Promise<{ head: string; uncommitted: string[] }> {
 
 const spread = (values: number[]): { median: number; runs: number[] } => ({ median: Math.round(median(values)), runs: values.map((value) => Math.round(value)) })
 
+/** `--soak=DURATION`: only the soak run, its JSON and its plot. */
+async function soakMain(durationMs: number, out: string | undefined): Promise<void> {
+  const startedAt = new Date()
+  const kafka = createKafka({ brokers: BROKERS, clientId: 'bench-soak', logger: createLogger('bench-kafka', 'warn'), security: PLAINTEXT_KAFKA })
+  const admin = kafka.admin()
+  await admin.connect()
+  const settings = { durationMs, devices: 5_000, areas: 1_000, sampleEveryMs: 10_000, warmupMs: Math.min(300_000, Math.round(durationMs / 4)) }
+  const result: Record<string, unknown> = {
+    date: startedAt.toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
+    machine: await machine(),
+    source: await sourceTree(),
+  }
+  try {
+    Object.assign(result, await runSoak(kafka, admin, settings, logger))
+  } finally {
+    await admin.disconnect()
+  }
+  ;(result.machine as Record<string, unknown>).loadAverageAtEnd = loadavg().map((value) => round(value, 2))
+  const file = out ?? join(ROOT, 'bench', 'results', `soak-${startedAt.toISOString().slice(0, 10)}.json`)
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
+  const png = file.replace(/\.json$/, '') + '.png'
+  await plotSoak(result as unknown as SoakResult, png)
+  process.stdout.write(JSON.stringify(result.summary, null, 2) + '\n')
+  logger.info('results written', { files: [file, png] })
+}
+
 async function main(): Promise<void> {
-  const { profile, out, only, fairnessDump } = parseFlags(process.argv.slice(2))
+  const { profile, out, only, fairnessDump, soakMs } = parseFlags(process.argv.slice(2))
+  if (soakMs !== undefined) return soakMain(soakMs, out)
   const startedAt = new Date()
   const result: Record<string, unknown> = {
     date: startedAt.toISOString(),

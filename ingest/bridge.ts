@@ -76,6 +76,7 @@ export type BridgeSettings = {
   | 'mqttUrl'
   | 'topicFilter'
   | 'shareGroup'
+  | 'sharedSubscription'
   | 'clientId'
   | 'connections'
   | 'receiveMaximum'
@@ -202,7 +203,7 @@ async function openBridge(
     url: settings.mqttUrl,
     security: settings.mqttSecurity,
     topicFilters: routing.router.filters,
-    shareGroup: settings.shareGroup,
+    shareGroup: settings.sharedSubscription ? settings.shareGroup : undefined,
     clientId: settings.clientId,
     connections: settings.connections,
     receiveMaximum: settings.receiveMaximum,

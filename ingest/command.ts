@@ -25,6 +25,9 @@ export const ingestCommand: Command = {
     if (config.sourcesFile !== undefined && config.topicFilter !== DEFAULT_TOPIC_FILTER) {
       throw new ConfigError(settingName(ingestOptions.topicFilter), "give the native source's topic in the sources file (SOURCES_FILE) instead")
     }
+    if (!config.sharedSubscription && config.connections > 1) {
+      throw new ConfigError(settingName(ingestOptions.sharedSubscription), `false (a plain subscription) needs MQTT_CONNECTIONS=1: each of ${config.connections} connections would get every reading`)
+    }
     const settings = { ...config, sources: config.sourcesFile, kafkaSecurity: kafkaSecurity(config), mqttSecurity: mqttSecurity(config) }
     return runService({ name: 'ingest', registryName: 'ingest', ...config }, async ({ logger, registry, metricsPort, stopRequested }) => {
       // SIGHUP re-reads the device map, from the first moment to the last: Node's default for it

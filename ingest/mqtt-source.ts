@@ -31,7 +31,8 @@ export interface MqttSourceOptions {
   security: MqttSecurity
   /** `thermostats/+/+/temperature`, or one filter per source of a sources file. */
   topicFilters: string[]
-  shareGroup: string
+  /** Undefined: plain subscriptions (MQTT_SHARED_SUBSCRIPTION=false). */
+  shareGroup: string | undefined
   /** Connection i uses `<clientId>-<i>`: stable, so each finds its persistent session again. */
   clientId: string
   connections: number
@@ -63,9 +64,10 @@ export class MqttSource {
     this.#options = options
   }
 
-  /** The shared subscriptions every connection makes, one per filter. */
+  /** The subscriptions every connection makes, one per filter: shared, or plain without a share group. */
   get subscriptions(): string[] {
-    return this.#options.topicFilters.map((filter) => `$share/${this.#options.shareGroup}/${filter}`)
+    const { shareGroup } = this.#options
+    return this.#options.topicFilters.map((filter) => (shareGroup === undefined ? filter : `$share/${shareGroup}/${filter}`))
   }
 
   /** Messages received and not yet acknowledged. */

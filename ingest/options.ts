@@ -38,6 +38,14 @@ const shareGroup: Option<string> = {
   parse: text(/^[^/+#\s]{1,64}$/, 'a name of 1 to 64 characters without /, +, # or spaces'),
 }
 
+const sharedSubscription: Option<boolean> = {
+  env: 'MQTT_SHARED_SUBSCRIPTION',
+  description:
+    'subscribe as $share/<MQTT_SHARE_GROUP>/<filter>, so that bridges (and connections) split the readings; false: a plain subscription, for one bridge with one connection, which Mosquitto 2.0 keeps across its restart (it forgets shared ones until the bridge subscribes again, and drops what comes meanwhile)',
+  default: true,
+  parse: boolean,
+}
+
 const clientId: Option<string> = {
   env: 'MQTT_CLIENT_ID',
   description: 'stable MQTT client id prefix of this bridge (connection i is <id>-<i>); its persistent sessions are keyed by it',
@@ -112,6 +120,7 @@ export const ingestOptions = {
   topicFilter,
   sourcesFile,
   shareGroup,
+  sharedSubscription,
   clientId,
   connections,
   receiveMaximum,

@@ -87,8 +87,6 @@ keyfile ${credentials.serverKeyFile}
 `
   return `# Secured (thermocline stack up --secure): TLS and a password on both listeners; the second also
 # requires a client certificate signed by the stack's CA.
-# Stay the user that started the stack: the certificates and password file are readable by it only.
-user ${userInfo().username}
 allow_anonymous false
 password_file ${paths.passwordFile}
 listener ${settings.port} ${settings.host}
@@ -99,6 +97,10 @@ ${tls}require_certificate true
 
 function config(settings: MosquittoSettings, paths: ReturnType<typeof mosquittoPaths>): string {
   return `# Written by thermocline stack up; edits are overwritten.
+# Stay the user that started the stack (as root, Mosquitto would otherwise become the mosquitto user
+# and could write neither its log nor its store here); the certificates and password file are
+# readable by that user only.
+user ${userInfo().username}
 ${listeners(settings, paths)}# Persistent sessions (clean: false) must survive a broker restart, or the bridge loses what it
 # had not acknowledged yet.
 persistence true

@@ -56,6 +56,8 @@ export interface ConsumedRecord {
   key: string | null
   value: Buffer | null
   headers: Record<string, string>
+  /** The record's timestamp (ms since the epoch): when the producer sent it. */
+  timestamp: number
 }
 
 /**
@@ -89,7 +91,7 @@ export async function consumeUntil(
             for (const [name, value] of Object.entries(message.headers ?? {})) {
               if (value !== undefined) headers[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString()
             }
-            records.push({ topic: from, partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers })
+            records.push({ topic: from, partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers, timestamp: Number(message.timestamp) })
             check()
           },
         })

@@ -107,6 +107,11 @@ describe('thermocline ingest', () => {
     for (const env of ['KAFKA_BROKERS', 'MQTT_URL', 'MQTT_TOPIC_FILTER', 'MQTT_SHARE_GROUP', 'MQTT_CLIENT_ID', 'READINGS_TOPIC', 'DLQ_TOPIC', 'METRICS_PORT']) {
       expect(help.stdout).toContain(env)
     }
+    const plain = await runCli(['ingest'], { MQTT_SHARED_SUBSCRIPTION: 'false', MQTT_CONNECTIONS: '2' })
+    expect(plain.code).toBe(2)
+    expect(plain.stderr.trim()).toBe(
+      'thermocline ingest: invalid setting MQTT_SHARED_SUBSCRIPTION (--mqtt-shared-subscription): false (a plain subscription) needs MQTT_CONNECTIONS=1: each of 2 connections would get every reading',
+    )
     const bad = await runCli(['ingest'], { MQTT_TOPIC_FILTER: 'thermostats/#' })
     expect(bad.code).toBe(2)
     expect(bad.stderr.trim()).toBe('thermocline ingest: invalid setting MQTT_TOPIC_FILTER (--mqtt-topic-filter): must not contain # (area and device are the two + segments) (got "thermostats/#")')

@@ -1,0 +1,94 @@
+/**
+ * What the benchmark's legs share (bench/run.ts, bench/soak.ts): Thermocline's services as child
+ * processes, their metrics and resident memory, topics, and small arithmetic.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type Admin } from 'kafkajs'
+import { ensureTopics } from '../common/kafka.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BIN = join(ROOT, 'bin', 'thermocline.js')
+export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
+export const PARTITIONS = 6
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+export const suffix = (): string => Math.random().toString(36).slice(2, 8)
+export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+export const round = (value: number, digits = 0): number => Number(value.toFixed(digits))
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+}
+
+/** Resident set size of a process in bytes (VmRSS of /proc/<pid>/status), or 0 once it is gone. */
+export function residentBytes(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/** A Thermocline service (`thermocline <command>`) as a child process. */
+export class Service {
+  readonly child: ChildProcess
+  #stderr = ''
+  readonly #exited: Promise<void>
+  #done = false
+
+  constructor(command: string, env: Record<string, string>) {
+    this.child = spawn(process.execPath, [BIN, command], { env: { ...process.env, KAFKA_BROKERS: BROKERS.join(','), LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+    this.child.stderr!.setEncoding('utf8')
+    this.child.stderr!.on('data', (chunk: string) => {
+      // Keep the tail only: a long run must not grow the harness.
+      this.#stderr = (this.#stderr + chunk).slice(-20_000)
+    })
+    this.#exited = new Promise((done) => this.child.once('exit', () => done()))
+    void this.#exited.then(() => (this.#done = true))
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  async waitForLog(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!pattern.test(this.#stderr)) {
+      if (this.#done) throw new Error(`thermocline exited before logging ${pattern}:\n${this.#stderr}`)
+      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${this.#stderr}`)
+      await sleep(20)
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#done) return
+    this.child.kill('SIGTERM')
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 30_000)
+    await this.#exited
+    clearTimeout(killer)
+  }
+}
+
+export async function metricValue(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+}
+
+/** kafkajs' own waitForLeaders sometimes fails with UNKNOWN_TOPIC_OR_PARTITION right after creating (seen in CI): ensureTopics polls instead. */
+export async function createTopics(admin: Admin, topics: string[], partitions = PARTITIONS): Promise<void> {
+  await ensureTopics(
+    admin,
+    topics.map((topic) => ({ topic, numPartitions: partitions })),
+  )
+}
+
+export async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
+}
+
+export const MiB = (bytes: number): number => round(bytes / 2 ** 20, 1)
