@@ -55,14 +55,14 @@ function panel(x: number, y: number, title: string, unit: string, series: Series
   for (let minute = 0; minute <= minutes; minute += step) {
     parts.push(`<text x="${sx(minute * 60)}" y="${plot.top + plot.height + 16}" font-size="11" text-anchor="middle">${minute} min</text>`)
   }
-  parts.push(`<text x="${plot.left - 50}" y="${plot.top - 8}" font-size="11">${escape(unit)}</text>`)
+  parts.push(`<text x="${x + PANEL.width - 20}" y="${y + 16}" font-size="11" text-anchor="end">${escape(unit)}</text>`)
   series.forEach((s, index) => {
     const path = s.points
       .filter((point): point is [number, number] => point[1] !== null && Number.isFinite(point[1]))
       .map(([sec, value], i) => `${i === 0 ? 'M' : 'L'}${sx(sec).toFixed(1)},${sy(value).toFixed(1)}`)
       .join(' ')
     parts.push(`<path d="${path}" fill="none" stroke="${s.colour}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`)
-    const lx = plot.left + 10 + index * 150
+    const lx = plot.left + 10 + index * 120
     parts.push(
       `<line x1="${lx}" y1="${y + 42 + PANEL.height - 30}" x2="${lx + 18}" y2="${y + 42 + PANEL.height - 30}" stroke="${s.colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
     )

@@ -3,8 +3,8 @@
  * `thermocline ingest` → Kafka → `thermocline process`, at a steady live rate (default 5,000
  * readings/s: 5,000 thermostats in 1,000 areas, one report a second each), for the given time. Every
  * 10 s it records each service's resident memory (VmRSS) and V8 heap, its event-loop delay (p99 and
- * max, from its /metrics), the processor's consumer lag (readings written minus its group's committed
- * offsets), the readings each service handled, and the latency of the windows that arrived on
+ * max, from its /metrics), the processor's consumer lag (readings written and not yet processed, by
+ * its checkpoints), the readings each service handled, and the latency of the windows that arrived on
  * control-panel meanwhile (arrival minus windowEnd + grace, read_committed).
  *
  * At the end: the memory slope of each service after warm-up (least squares, MB per hour; aim under
@@ -18,6 +18,7 @@ import { type Admin, type Kafka } from 'kafkajs'
 import { decodeWindow } from '../common/control-panel.ts'
 import { retrying } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
+import { parseCheckpoint } from '../processor/checkpoint.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { freePort } from '../stack/probe.ts'
 import { createTopics, deleteTopics, metricValue, MiB, percentile, residentBytes, round, Service, sleep, suffix } from './harness.ts'
@@ -63,10 +64,10 @@ const COUNTERS: Record<ServiceName, string> = {
   processor: 'thermocline_processor_readings_total',
 }
 
-/** Least-squares slope of y over x. */
-function slope(points: Array<[number, number]>): number {
+/** Least-squares slope of y over x, and its standard error (how far noise alone moves it). */
+function fit(points: Array<[number, number]>): { slope: number; standardError: number } {
   const n = points.length
-  if (n < 2) return Number.NaN
+  if (n < 3) return { slope: Number.NaN, standardError: Number.NaN }
   const mx = points.reduce((sum, [x]) => sum + x, 0) / n
   const my = points.reduce((sum, [, y]) => sum + y, 0) / n
   let num = 0
@@ -75,12 +76,42 @@ function slope(points: Array<[number, number]>): number {
     num += (x - mx) * (y - my)
     den += (x - mx) ** 2
   }
-  return den === 0 ? Number.NaN : num / den
+  if (den === 0) return { slope: Number.NaN, standardError: Number.NaN }
+  const slope = num / den
+  const residuals = points.reduce((sum, [x, y]) => sum + (y - my - slope * (x - mx)) ** 2, 0)
+  return { slope, standardError: Math.sqrt(residuals / (n - 2) / den) }
 }
 
+const slope = (points: Array<[number, number]>): number => fit(points).slope
+
+/**
+ * The lowest value of each minute: a garbage-collected heap saws up and down by tens of MB between
+ * collections, and what it keeps is its floor. A leak raises the floor.
+ */
+function minuteFloors(points: Array<[number, number]>, perHour = 60): Array<[number, number]> {
+  const floors = new Map<number, number>()
+  for (const [hours, value] of points) {
+    const minute = Math.floor(hours * perHour)
+    floors.set(minute, Math.min(floors.get(minute) ?? Infinity, value))
+  }
+  return [...floors].map(([minute, value]) => [minute / perHour, value])
+}
+
+/** A slope in MB/h with its standard error, rounded. */
+function mbPerHour(points: Array<[number, number]>): { slope: number; standardError: number } {
+  const { slope: value, standardError } = fit(points)
+  return { slope: round(value, 1), standardError: round(standardError, 1) }
+}
+
+/**
+ * Readings written and not yet processed: the end of each partition minus the position of the
+ * processor's last checkpoint (the committed offset itself is where a restart would replay from, the
+ * earliest record an open window still needs, a window and a grace behind by design).
+ */
 async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<number> {
   const [ends, committed] = await Promise.all([retrying(() => admin.fetchTopicOffsets(topic)), retrying(() => admin.fetchOffsets({ groupId, topics: [topic] }))])
-  const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]))
+  const partitions = (committed[0]?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>
+  const done = new Map(partitions.map((p) => [p.partition, parseCheckpoint(p.metadata)?.position ?? 0]))
   return ends.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Math.max(Number(p.low), done.get(p.partition) ?? 0)), 0)
 }
 
@@ -201,8 +232,11 @@ function summarize(samples: SoakSample[], settings: SoakSettings): Record<string
     SERVICES.map((name) => [
       name,
       {
-        rssSlopeMBPerHour: round(slope(steady.map((s) => [hours(s), (s.services[name].rssMiB * 2 ** 20) / 1e6])), 1),
-        heapSlopeMBPerHour: round(slope(steady.map((s) => [hours(s), (s.services[name].heapUsedMiB * 2 ** 20) / 1e6])), 1),
+        // Every sample, and each minute's floor (the lowest sample): slope ± standard error, MB per hour.
+        rssMBPerHour: mbPerHour(steady.map((s) => [hours(s), (s.services[name].rssMiB * 2 ** 20) / 1e6])),
+        rssFloorMBPerHour: mbPerHour(minuteFloors(steady.map((s) => [hours(s), (s.services[name].rssMiB * 2 ** 20) / 1e6]))),
+        heapMBPerHour: mbPerHour(steady.map((s) => [hours(s), (s.services[name].heapUsedMiB * 2 ** 20) / 1e6])),
+        heapFloorMBPerHour: mbPerHour(minuteFloors(steady.map((s) => [hours(s), (s.services[name].heapUsedMiB * 2 ** 20) / 1e6]))),
         rssMiB: { first: steady[0]?.services[name].rssMiB ?? null, last: steady.at(-1)?.services[name].rssMiB ?? null, max: Math.max(...steady.map((s) => s.services[name].rssMiB)) },
         eventLoopP99Ms: {
           median: percentile(
@@ -225,7 +259,12 @@ function summarize(samples: SoakSample[], settings: SoakSettings): Record<string
     steadySamples: steady.length,
     memory,
     memoryAimMBPerHour: 5,
-    memoryAimMet: SERVICES.every((name) => (memory[name] as { rssSlopeMBPerHour: number }).rssSlopeMBPerHour < 5),
+    // Met only when the floor's slope is under the aim by more than its standard error: noise alone
+    // must not pass it (nor fail it: see the slopes).
+    memoryAimMet: SERVICES.every((name) => {
+      const { slope: value, standardError } = (memory[name] as { rssFloorMBPerHour: { slope: number; standardError: number } }).rssFloorMBPerHour
+      return value + standardError < 5
+    }),
     lag: {
       maxFirstHalf: firstHalf,
       maxSecondHalf: secondHalf,

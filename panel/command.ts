@@ -9,6 +9,7 @@ import { readCommandSettings } from '../common/config.ts'
 import { decodeWindow } from '../common/control-panel.ts'
 import { CloudEventHeaders, headersToStrings } from '../common/events.ts'
 import { createKafka, kafkaStartFailure, retrying } from '../common/kafka.ts'
+import { kafkaWaitingGauge, untilKafkaUsable } from '../common/kafka-wait.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, METRIC_PREFIX } from '../common/metrics.ts'
 import { kafkaSecurity } from '../common/security.ts'
@@ -69,8 +70,14 @@ export const panelCommand: Command = {
 
     let server: Awaited<ReturnType<typeof startPanelServer>> | undefined
     try {
-      await admin.connect()
-      for (const { partition, high } of await retrying(() => admin.fetchTopicOffsets(config.controlPanelTopic))) endAtStart.set(partition, Number(high))
+      // A Kafka in a failover is waited out (KAFKA_WAIT_MS), as by the other services.
+      await untilKafkaUsable(
+        async () => {
+          await admin.connect()
+          for (const { partition, high } of await retrying(() => admin.fetchTopicOffsets(config.controlPanelTopic))) endAtStart.set(partition, Number(high))
+        },
+        { brokers: config.kafkaBrokers, security, waitMs: config.kafkaWaitMs, logger, what: 'start the panel', gauge: kafkaWaitingGauge(registry) },
+      )
       const trace = (id: string): Promise<TraceResult> => traceReading(kafka, config, id, Date.now() - TRACE_SINCE_MS)
       server = await startPanelServer(
         { model, registry, ready: () => ready, trace, settings: { varianceAlert: config.panelVarianceAlert, windowMs: config.windowMs } },

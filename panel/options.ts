@@ -2,6 +2,7 @@
 import { decimal, integer, port, text, type ConfigOf, type Option } from '../common/config.ts'
 import { controlPanelTopic, kafkaBrokers, lateTopic, logLevel, readingsTopic, windowMs } from '../common/options.ts'
 import { kafkaSecurityOptions } from '../common/security.ts'
+import { kafkaWaitMs } from '../common/kafka-wait.ts'
 
 /** The panel's default port (docs/contract.md). */
 export const PANEL_PORT = 8080
@@ -9,6 +10,7 @@ export const PANEL_PORT = 8080
 export const panelOptions = {
   kafkaBrokers,
   ...kafkaSecurityOptions,
+  kafkaWaitMs,
   controlPanelTopic,
   readingsTopic,
   lateTopic,

@@ -16,6 +16,7 @@ import { PLAINTEXT_KAFKA } from '../../common/security.ts'
 import { clusterStatus } from '../../stack/cluster.ts'
 import { stackDown, stackOptions, stackUp } from '../../stack/stack.ts'
 import { testMqtt, uniqueName } from '../helpers/brokers.ts'
+import { goldenLines, publishPaced, STREAM_END_ID, streamEndLines } from '../helpers/golden-mqtt.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
 import { expectGoldenLate, expectGoldenWindows, goldenReadings, loadGolden, readAll, startProcessor } from '../processor/helpers.ts'
 
@@ -58,9 +59,10 @@ describe('a three-broker cluster', () => {
       CONTROL_PANEL_TOPIC: topics.controlPanel,
       LATE_TOPIC: topics.late,
       GROUP_ID: name,
-      // Stream time moves on through silence only after 30 s: a failover's stall (the dead broker's
-      // 12 s session, then the election) must not close windows early.
-      IDLE_MS: '30000',
+      // Stream time never moves on through silence here: a failover's stall (the dead broker's 12 s
+      // session, then the election) must not close windows early. The last windows close by stream
+      // time, through one reading per area a minute after the data set (below).
+      IDLE_MS: '600000',
       SESSION_TIMEOUT_MS: '10000',
     }
     const first = startProcessor(processorEnv)
@@ -76,14 +78,9 @@ describe('a three-broker cluster', () => {
       for (const resource of configs.resources) expect(resource.configEntries.find((entry) => entry.configName === 'min.insync.replicas')?.configValue, resource.resourceName).toBe('2')
 
       const publisher = await testMqtt({ protocolVersion: 5 })
-      const lines = golden.lines.map((line) => ({ topic: line.topic.replace(/^thermostats\//, `${prefix}/`), payload: line.payload }))
-      const publish = async (from: number, to: number): Promise<void> => {
-        // About 100 messages a second, in order, each acknowledged (QoS 1) before the next chunk.
-        for (let index = from; index < to; index += 10) {
-          await Promise.all(lines.slice(index, Math.min(index + 10, to)).map((line) => publisher.publishAsync(line.topic, line.payload, { qos: 1 })))
-          await sleep(100)
-        }
-      }
+      const lines = goldenLines(golden, prefix)
+      // About 100 messages a second, in order, each chunk acknowledged (QoS 1) before the next.
+      const publish = (from: number, to: number): Promise<void> => publishPaced(publisher, lines, from, to)
       const third = Math.floor(lines.length / 3)
       await publish(0, third)
 
@@ -105,6 +102,8 @@ describe('a three-broker cluster', () => {
       const restarted = await stackUp(config, createLogger('test-cluster'))
       expect(restarted.started.kafka).toBe(true)
       await publish(2 * third, lines.length)
+      const end = streamEndLines(golden, prefix)
+      await publishPaced(publisher, end, 0, end.length)
       await until(
         `node ${leaderId} back in every readings partition's in-sync replicas`,
         async () => (await admin.fetchTopicMetadata({ topics: [topics.readings] })).topics[0]!.partitions.every((partition) => partition.isr.includes(leaderId)),
@@ -112,7 +111,6 @@ describe('a three-broker cluster', () => {
       )
       await publisher.endAsync()
 
-      // The last windows close through idleness (30 s of silence).
       await until('every golden window on control-panel', async () => (await readAll(kafka, topics.controlPanel)).length >= golden.windows.length, 180_000)
       second.child.kill('SIGTERM')
       expect(await second.exited).toBe(0)
@@ -125,7 +123,7 @@ describe('a three-broker cluster', () => {
       // kafkajs' retries outlast the failover, and the broker deduplicates them (idempotence).
       // (The golden set itself sends some readings twice: each of those is written twice, as published.)
       const published = goldenReadings(golden).map((record) => String((record.headers as Record<string, string>)[CloudEventHeaders.id]))
-      const written = (await readAll(kafka, topics.readings)).map((record) => record.headers[CloudEventHeaders.id]!)
+      const written = (await readAll(kafka, topics.readings)).map((record) => record.headers[CloudEventHeaders.id]!).filter((id) => !id.startsWith(STREAM_END_ID))
       expect(new Set(written), 'every reading on the readings topic').toEqual(new Set(published))
       expect(written.length - published.length, 'readings written more often than published').toBe(0)
     } finally {
