@@ -7,6 +7,10 @@ import { createProcessorMetrics } from './metrics.ts'
 import { processorOptions } from './options.ts'
 import { Processor } from './processor.ts'
 
+/** Consumer crashes within CRASH_WINDOW_MS after which the processor stops instead of starting again. */
+const MAX_CRASHES = 5
+const CRASH_WINDOW_MS = 600_000
+
 const USAGE = 'thermocline process [options]'
 const SUMMARY = `Per-area event-time tumbling windows over the readings topic: count, distinct devices, mean,
 variance, sample variance, stddev, min and max of each closed window go to the control-panel topic as
@@ -24,6 +28,7 @@ export const processCommand: Command = {
       logger.info('connecting', { kafka: config.kafkaBrokers.join(','), kafkaSecurity: security.description })
       if (security.warning !== undefined) logger.warn(security.warning)
       const waiting = kafkaWaitingGauge(registry)
+      const crashes: number[] = []
       for (let run = 1; ; run++) {
         let fatal: (error: Error) => void = () => undefined
         const crashed = new Promise<Error>((resolve) => (fatal = resolve))
@@ -68,7 +73,10 @@ export const processCommand: Command = {
         // kafkajs gave up on the consumer (its retries ran out, a broker gone for longer than they
         // last): start again once Kafka is usable, from the last commit, unless no wait can mend it.
         const final = await fatalKafkaError(outcome, config.kafkaBrokers, security)
-        if (final !== undefined || config.kafkaWaitMs === 0) {
+        // A crash that comes back at once is no failover: after the fifth in ten minutes, stop.
+        crashes.push(Date.now())
+        while (crashes[0]! < Date.now() - CRASH_WINDOW_MS) crashes.shift()
+        if (final !== undefined || config.kafkaWaitMs === 0 || crashes.length >= MAX_CRASHES) {
           logger.error('stopped after a consumer crash: done work is committed, open windows are rebuilt on restart', { error: outcome })
           return 1
         }
