@@ -6,11 +6,10 @@
  * least the time the bridge was down: otherwise nothing was queued and the test proved nothing).
  */
 import { describe, expect, it } from 'vitest'
-import { consumeUntil, createTopics, uniqueName } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { startBridgeProcess, waitForMetrics, type TestBridgeSettings } from './bridge-process.ts'
 import { makeReadings, payloadOf } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
-import { testMqtt } from '../helpers/brokers.ts'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
