@@ -80,6 +80,9 @@ describe('thermocline process after retention deleted what its open windows need
     // (whether they collide is up to timing; the outcome asserted below must hold either way).
     const instances = [startProcessor(t.env), startProcessor(t.env)]
     await consumeUntil(t.controlPanel, (got) => distinctIds(got) >= golden.windows.length, { kafka, timeoutMs: 60_000 })
+    // Both must have started: one can emit every window before the other is up (a CI run signalled
+    // an instance still loading its modules, which then died of the signal instead of stopping).
+    await Promise.all(instances.map((instance) => instance.waitForLog(/processing/, 60_000)))
     for (const instance of instances) instance.kill('SIGTERM')
     for (const instance of instances) expect(await instance.exited).toBe(0)
     const logs = instances.map((instance) => instance.log()).join('\n')
