@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin } from 'kafkajs'
 import mqtt, { type MqttClient } from 'mqtt'
-import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
+import { createKafka, ensureTopics, ADMIN_RETRY } from '../common/kafka.ts'
+import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { freePort } from '../stack/probe.ts'
@@ -119,7 +120,7 @@ async function publishAll(url: string, messages: { topic: string; payload: strin
 }
 
 async function topicCount(admin: Admin, topic: string): Promise<number> {
-  const offsets = await retrying(() => admin.fetchTopicOffsets(topic))
+  const offsets = await retry(() => admin.fetchTopicOffsets(topic), ADMIN_RETRY)
   return offsets.reduce((sum, partition) => sum + Number(partition.high), 0)
 }
 

@@ -22,7 +22,8 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
-import { createKafka, ensureTopics, retrying } from '../common/kafka.ts'
+import { createKafka, ensureTopics, ADMIN_RETRY } from '../common/kafka.ts'
+import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
 import { readingMessage } from '../common/readings.ts'
 import { decodeReading } from '../common/readings.ts'
@@ -64,7 +65,7 @@ function readingRecord(i: number): Message {
 }
 
 async function topicSize(admin: ReturnType<Kafka['admin']>): Promise<number> {
-  const offsets = await retrying(() => admin.fetchTopicOffsets(TOPIC))
+  const offsets = await retry(() => admin.fetchTopicOffsets(TOPIC), ADMIN_RETRY)
   return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)
 }
 

@@ -37,7 +37,8 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { parseArgs } from '../common/config.ts'
-import { createKafka, retrying } from '../common/kafka.ts'
+import { createKafka, ADMIN_RETRY } from '../common/kafka.ts'
+import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
 import { readingMessage } from '../common/readings.ts'
 import { PartitionWindows, Outcome } from '../processor/windows.ts'
@@ -565,7 +566,7 @@ async function processorMemory(kafka: Kafka, admin: Admin, profile: Profile, dev
   const readings = devices * rounds
   const topic = `bench-fleet-${devices}-${reportIntervalMs}-${eventTimeSec}`
   const exists = (await admin.listTopics()).includes(topic)
-  const size = exists ? (await retrying(() => admin.fetchTopicOffsets(topic))).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) : -1
+  const size = exists ? (await retry(() => admin.fetchTopicOffsets(topic), ADMIN_RETRY)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) : -1
   if (size !== readings) {
     if (size >= 0) await admin.deleteTopics({ topics: [topic] })
     await createTopics(admin, [topic])
@@ -648,7 +649,7 @@ async function bridgeMemory(admin: Admin, mqttUrl: string, profile: Profile, dev
     })
     await simulator.waitForLog(/publishing to/)
     const peak = await samplePeak(bridge.pid, sleep(bridgeSeconds * 1000))
-    const written = await retrying(() => admin.fetchTopicOffsets(topics[0]!)).then((offsets) => offsets.reduce((sum, p) => sum + Number(p.high), 0))
+    const written = await retry(() => admin.fetchTopicOffsets(topics[0]!), ADMIN_RETRY).then((offsets) => offsets.reduce((sum, p) => sum + Number(p.high), 0))
     if (written === 0) throw new Error('bridge memory run: the bridge wrote no reading')
     return { idleRssMiB: MiB(idle), peakRssMiB: MiB(peak), readings: written }
   } finally {
@@ -712,7 +713,7 @@ async function panelMemory(kafka: Kafka, admin: Admin, areas: number, windowsPer
   const windows = areas * windowsPerArea
   const topic = areas === 0 ? `bench-panel-empty-${suffix()}` : `bench-panel-${areas}x${windowsPerArea}`
   const exists = (await admin.listTopics()).includes(topic)
-  const size = exists ? (await retrying(() => admin.fetchTopicOffsets(topic))).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) : -1
+  const size = exists ? (await retry(() => admin.fetchTopicOffsets(topic), ADMIN_RETRY)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0) : -1
   if (size !== windows) {
     if (size >= 0) await admin.deleteTopics({ topics: [topic] })
     await createTopics(admin, [topic])

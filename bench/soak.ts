@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Admin, type Kafka } from 'kafkajs'
 import { decodeWindow } from '../common/control-panel.ts'
-import { retrying } from '../common/kafka.ts'
+import { ADMIN_RETRY } from '../common/kafka.ts'
+import { retry } from '../common/retry.ts'
 import { type Logger } from '../common/logger.ts'
 import { parseCheckpoint } from '../processor/checkpoint.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
@@ -109,7 +110,7 @@ function mbPerHour(points: Array<[number, number]>): { slope: number; standardEr
  * earliest record an open window still needs, a window and a grace behind by design).
  */
 async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<number> {
-  const [ends, committed] = await Promise.all([retrying(() => admin.fetchTopicOffsets(topic)), retrying(() => admin.fetchOffsets({ groupId, topics: [topic] }))])
+  const [ends, committed] = await Promise.all([retry(() => admin.fetchTopicOffsets(topic), ADMIN_RETRY), retry(() => admin.fetchOffsets({ groupId, topics: [topic] }), ADMIN_RETRY)])
   const partitions = (committed[0]?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>
   const done = new Map(partitions.map((p) => [p.partition, parseCheckpoint(p.metadata)?.position ?? 0]))
   return ends.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Math.max(Number(p.low), done.get(p.partition) ?? 0)), 0)

@@ -4,8 +4,9 @@
  * the same way. Each service fills the headers of where the record came from: ingest the MQTT topic
  * and when it received it, the processor the Kafka topic, partition and offset and when it rejected it.
  */
+import { createHash } from 'node:crypto'
 import { type IHeaders, type KafkaMessage, type Message } from 'kafkajs'
-import { boundedDetail, boundedPayload, estimatedRecordBytes } from './kafka.ts'
+import { estimatedRecordBytes } from './kafka.ts'
 
 export const DeadLetterHeaders = Object.freeze({
   /** The reason code (DeadLetterReasons): also the `reason` label of the services' metrics. */
@@ -72,9 +73,13 @@ export type IngestDeadLetterReason = (typeof IngestDeadLetterReasons)[keyof type
 export type ProcessorDeadLetterReason = (typeof ProcessorDeadLetterReasons)[keyof typeof ProcessorDeadLetterReasons]
 export type DeadLetterReason = IngestDeadLetterReason | ProcessorDeadLetterReason
 
-/** Why something is a dead letter. */
-export interface DeadLetterCause {
-  reason: DeadLetterReason
+/**
+ * Why something is a dead letter. Decoders report it as a tagged result, `{ deadLetter: cause }`
+ * beside what they read (ingest/sources/formats/types.ts, common/readings.ts): a message that cannot
+ * be read is data for the dead-letter topic, never a thrown error.
+ */
+export interface DeadLetterCause<Reason extends DeadLetterReason = DeadLetterReason> {
+  reason: Reason
   /** One human-readable sentence for the `error_detail` header and the logs. */
   detail: string
 }
@@ -132,5 +137,30 @@ export function recordDeadLetter(message: KafkaMessage, invalid: DeadLetterCause
       [DeadLetterHeaders.sourceOffset]: message.offset,
       [DeadLetterHeaders.rejectedAt]: new Date(nowMs).toISOString(),
     } as IHeaders,
+  }
+}
+
+/**
+ * Dead letters keep the bytes they were given up to this size (well under Kafka's default
+ * max.message.bytes, 1 MiB, and ingest's request bound, 512 KiB). A larger dead letter could be
+ * refused by Kafka for ever, and with it everything queued behind it: ingest's PUBACKs leave in
+ * arrival order, and the processor's transaction for the partition would fail on every retry.
+ */
+export const MAX_DEAD_LETTER_PAYLOAD_BYTES = 256 * 1024
+
+/** A dead letter's `error_detail` quotes the offending value: at most this many characters of it. */
+const MAX_ERROR_DETAIL_CHARS = 1_024
+
+/** `detail` cut to MAX_ERROR_DETAIL_CHARS (a header value quoting a huge field must not make the record huge). */
+function boundedDetail(detail: string): string {
+  return detail.length <= MAX_ERROR_DETAIL_CHARS ? detail : `${detail.slice(0, MAX_ERROR_DETAIL_CHARS - 1)}…`
+}
+
+/** The payload itself when it is at most MAX_DEAD_LETTER_PAYLOAD_BYTES; else its beginning, and headers describing the whole. */
+function boundedPayload(payload: Buffer): { value: Buffer; headers: Record<string, string> } {
+  if (payload.length <= MAX_DEAD_LETTER_PAYLOAD_BYTES) return { value: payload, headers: {} }
+  return {
+    value: payload.subarray(0, MAX_DEAD_LETTER_PAYLOAD_BYTES),
+    headers: { [DeadLetterHeaders.payloadBytes]: String(payload.length), [DeadLetterHeaders.payloadSha256]: createHash('sha256').update(payload).digest('hex') },
   }
 }

@@ -10,9 +10,10 @@
 import { Gauge, type Registry } from 'prom-client'
 import { integer, settingName, type Option } from './config.ts'
 import { finalConnectionFailure, kafkaEndpoint } from './connection-failures.ts'
-import { ConfigError, ThermoclineError } from './errors.ts'
+import { ConfigError, ErrorCodes, ThermoclineError } from './errors.ts'
 import { kafkaStartFailure, quietConnectionErrors } from './kafka.ts'
 import { type Logger } from './logger.ts'
+import { retry } from './retry.ts'
 import { METRIC_PREFIX } from './metrics.ts'
 import { topicReplicationFactor } from './options.ts'
 import { type KafkaSecurity } from './security.ts'
@@ -76,16 +77,8 @@ export interface KafkaWait {
   logIntervalMs?: number
   /** Longest pause between two attempts. */
   maxDelayMs?: number
-  /** Stops the wait (SIGTERM): untilKafkaUsable then throws KafkaWaitCancelled. */
+  /** Stops the wait (SIGTERM): untilKafkaUsable then throws a `cancelled` error (retry.ts, isCancelled). */
   cancel?: Promise<unknown>
-}
-
-/** The wait was cancelled (the service was asked to stop meanwhile). */
-export class KafkaWaitCancelled extends Error {
-  constructor() {
-    super('stopped while waiting for Kafka')
-    this.name = 'KafkaWaitCancelled'
-  }
 }
 
 /** `thermocline_kafka_waiting`: 1 while the service waits for Kafka. */
@@ -93,68 +86,60 @@ export function kafkaWaitingGauge(registry: Registry): Gauge {
   return new Gauge({ name: `${METRIC_PREFIX}kafka_waiting`, help: 'whether the service is waiting for Kafka to become usable (1) or not (0)', registers: [registry] })
 }
 
-/** Resolves after `ms`, or to true as soon as `cancel` resolves. */
-function pause(ms: number, cancel: Promise<unknown> | undefined): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms)
-    void cancel?.then(() => {
-      clearTimeout(timer)
-      resolve(true)
-    })
-  })
-}
-
 /**
  * Runs `attempt` until it succeeds, again after each failure that waiting may mend, for up to
- * `waitMs`; then, or at once for a fatal error, throws the one-line error the service stops with
- * (KafkaWaitCancelled when `cancel` resolves first).
- * `attempt` must clean up after itself when it fails (disconnect what it connected).
+ * `waitMs` (pauses from 250 ms doubling to `maxDelayMs`, 5 s by default); then, or at once for a
+ * fatal error, throws the one-line error the service stops with (a `cancelled` one when `cancel`
+ * resolves first). `attempt` must clean up after itself when it fails (disconnect what it connected).
  */
 export async function untilKafkaUsable<T>(attempt: () => Promise<T>, wait: KafkaWait): Promise<T> {
+  const { logger, gauge } = wait
+  const logIntervalMs = wait.logIntervalMs ?? 10_000
+  const abort = new AbortController()
+  void wait.cancel?.then(() => abort.abort())
+  let loggedAt = -Infinity
+  let attempts = 0
+  const started = Date.now()
   quietConnectionErrors.add(wait)
   try {
-    return await waitFor(attempt, wait)
+    const result = await retry(
+      async () => {
+        attempts++
+        try {
+          return await attempt()
+        } catch (error) {
+          // Classified here, once: what no wait mends stops the service, the rest is waited out.
+          throw (await fatalKafkaError(error, wait.brokers, wait.security)) ?? new ThermoclineError(ErrorCodes.unavailable, (error as Error).message, { cause: error })
+        }
+      },
+      {
+        initialDelayMs: 250,
+        maxDelayMs: wait.maxDelayMs ?? 5_000,
+        deadlineMs: wait.waitMs,
+        signal: abort.signal,
+        onRetry: ({ error, elapsedMs }) => {
+          gauge.set(1)
+          if (Date.now() - loggedAt < logIntervalMs) return
+          loggedAt = Date.now()
+          logger.warn(`waiting for Kafka to ${wait.what}: not usable yet`, {
+            event: 'kafka_waiting',
+            waitedSeconds: Math.round(elapsedMs / 1000),
+            givesUpAfterSeconds: Math.round(wait.waitMs / 1000),
+            error: (error as Error).message,
+          })
+        },
+      },
+    )
+    if (attempts > 1) logger.info(`Kafka is usable again: ${wait.what} after ${((Date.now() - started) / 1000).toFixed(1)} s`, { event: 'kafka_usable', attempts })
+    return result
+  } catch (error) {
+    if (!(error instanceof ThermoclineError) || error.code !== ErrorCodes.unavailable) throw error
+    // Waited as long as allowed: the one line names what failed.
+    const failure = await kafkaStartFailure(error.cause, wait.brokers, wait.security)
+    if (wait.waitMs > 0) failure.message = `${failure.message} (waited ${((Date.now() - started) / 1000).toFixed(0)} s, KAFKA_WAIT_MS)`
+    throw failure
   } finally {
+    gauge.set(0)
     quietConnectionErrors.delete(wait)
-  }
-}
-
-async function waitFor<T>(attempt: () => Promise<T>, wait: KafkaWait): Promise<T> {
-  const { logger, gauge } = wait
-  const started = Date.now()
-  const logIntervalMs = wait.logIntervalMs ?? 10_000
-  let delayMs = 250
-  let loggedAt = -Infinity
-  for (let attempts = 1; ; attempts++) {
-    try {
-      const result = await attempt()
-      gauge.set(0)
-      if (attempts > 1) logger.info(`Kafka is usable again: ${wait.what} after ${((Date.now() - started) / 1000).toFixed(1)} s`, { attempts })
-      return result
-    } catch (error) {
-      const fatal = await fatalKafkaError(error, wait.brokers, wait.security)
-      const waitedMs = Date.now() - started
-      if (fatal !== undefined || waitedMs + delayMs > wait.waitMs) {
-        gauge.set(0)
-        if (fatal !== undefined) throw fatal
-        const failure = await kafkaStartFailure(error, wait.brokers, wait.security)
-        if (wait.waitMs > 0) failure.message = `${failure.message} (waited ${(waitedMs / 1000).toFixed(0)} s, KAFKA_WAIT_MS)`
-        throw failure
-      }
-      gauge.set(1)
-      if (Date.now() - loggedAt >= logIntervalMs) {
-        loggedAt = Date.now()
-        logger.warn(`waiting for Kafka to ${wait.what}: not usable yet`, {
-          waitedSeconds: Math.round(waitedMs / 1000),
-          givesUpAfterSeconds: Math.round(wait.waitMs / 1000),
-          error: (error as Error).message,
-        })
-      }
-      if (await pause(delayMs, wait.cancel)) {
-        gauge.set(0)
-        throw new KafkaWaitCancelled()
-      }
-      delayMs = Math.min(delayMs * 2, wait.maxDelayMs ?? 5_000)
-    }
   }
 }

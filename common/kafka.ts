@@ -1,10 +1,9 @@
 /** kafkajs wiring shared by the services: one client factory, topic creation, record sizes. */
-import { createHash } from 'node:crypto'
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry, type Message } from 'kafkajs'
 import { finalConnectionFailure, kafkaEndpoint } from './connection-failures.ts'
-import { DeadLetterHeaders } from './dead-letters.ts'
 import { ErrorCodes, ThermoclineError } from './errors.ts'
 import { type Logger } from './logger.ts'
+import { retry, type RetryPolicy } from './retry.ts'
 import { type KafkaSecurity } from './security.ts'
 
 export interface KafkaClientOptions {
@@ -88,21 +87,11 @@ export async function kafkaStartFailure(error: unknown, brokers: string[], secur
 }
 
 /**
- * Runs `request` again while it fails with an error kafkajs marks retriable, up to `timeoutMs`. Some
- * admin calls (fetchOffsets, fetchTopicOffsets) do not retry by themselves, and right after a broker
- * starts its group coordinator answers "loading" or "not the coordinator" for a few seconds.
+ * For admin requests kafkajs does not retry by itself (fetchOffsets, fetchTopicOffsets): right after
+ * a broker starts, its group coordinator answers "loading" or "not the coordinator" for a few
+ * seconds. Errors kafkajs marks retriable are asked again for up to 30 s.
  */
-export async function retrying<T>(request: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 1_000)) {
-    try {
-      return await request()
-    } catch (error) {
-      if ((error as { retriable?: unknown }).retriable !== true || Date.now() + delayMs > deadline) throw error
-      await new Promise((resolve) => setTimeout(resolve, delayMs))
-    }
-  }
-}
+export const ADMIN_RETRY: RetryPolicy = { initialDelayMs: 100, maxDelayMs: 1_000, deadlineMs: 30_000 }
 
 /** How the topics a service creates are replicated (TOPIC_REPLICATION_FACTOR, TOPIC_MIN_INSYNC_REPLICAS; 0: the broker's default). */
 export interface TopicReplication {
@@ -141,17 +130,18 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[], timeout
   )
 }
 
+/** Polls the metadata every 100 ms until every partition of `topics` has a leader, for up to `timeoutMs`. */
 async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const ready = await admin
-      .fetchTopicMetadata({ topics })
-      .then((metadata) => metadata.topics.length === topics.length && metadata.topics.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0)))
-      .catch(() => false)
-    if (ready) return
-    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  await retry(
+    async () => {
+      const metadata = await admin.fetchTopicMetadata({ topics }).catch((error: unknown) => {
+        throw new ThermoclineError(ErrorCodes.notYet, `topics ${topics.join(', ')} have no metadata yet: ${(error as Error).message}`, { cause: error })
+      })
+      const ready = metadata.topics.length === topics.length && metadata.topics.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0))
+      if (!ready) throw new ThermoclineError(ErrorCodes.notYet, `topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`)
+    },
+    { initialDelayMs: 100, maxDelayMs: 100, deadlineMs: timeoutMs },
+  )
 }
 
 function byteLength(value: string | Buffer | null | undefined): number {
@@ -172,29 +162,4 @@ export function estimatedRecordBytes(message: Message): number {
     else bytes += byteLength(value)
   }
   return bytes
-}
-
-/**
- * Dead letters keep the bytes they were given up to this size (well under Kafka's default
- * max.message.bytes, 1 MiB, and ingest's request bound, 512 KiB). A larger dead letter could be
- * refused by Kafka for ever, and with it everything queued behind it: ingest's PUBACKs leave in
- * arrival order, and the processor's transaction for the partition would fail on every retry.
- */
-export const MAX_DEAD_LETTER_PAYLOAD_BYTES = 256 * 1024
-
-/** A dead letter's `error_detail` quotes the offending value: at most this many characters of it. */
-const MAX_ERROR_DETAIL_CHARS = 1_024
-
-/** `detail` cut to MAX_ERROR_DETAIL_CHARS (a header value quoting a huge field must not make the record huge). */
-export function boundedDetail(detail: string): string {
-  return detail.length <= MAX_ERROR_DETAIL_CHARS ? detail : `${detail.slice(0, MAX_ERROR_DETAIL_CHARS - 1)}…`
-}
-
-/** The payload itself when it is at most MAX_DEAD_LETTER_PAYLOAD_BYTES; else its beginning, and headers describing the whole. */
-export function boundedPayload(payload: Buffer): { value: Buffer; headers: Record<string, string> } {
-  if (payload.length <= MAX_DEAD_LETTER_PAYLOAD_BYTES) return { value: payload, headers: {} }
-  return {
-    value: payload.subarray(0, MAX_DEAD_LETTER_PAYLOAD_BYTES),
-    headers: { [DeadLetterHeaders.payloadBytes]: String(payload.length), [DeadLetterHeaders.payloadSha256]: createHash('sha256').update(payload).digest('hex') },
-  }
 }

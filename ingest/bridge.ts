@@ -98,7 +98,7 @@ export interface Bridge {
   setDevices(devices: Map<string, string>): void
 }
 
-/** `cancel` ends a wait for Kafka at start (KafkaWaitCancelled). */
+/** `cancel` ends a wait for Kafka at start (a `cancelled` error, common/retry.ts). */
 export async function startBridge(settings: BridgeSettings, kafka: Kafka, metrics: IngestMetrics, logger: Logger, cancel?: Promise<unknown>): Promise<Bridge> {
   const { source, sink, router } = await openBridge(settings, kafka, metrics, logger, cancel)
   try {

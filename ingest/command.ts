@@ -10,7 +10,7 @@ import { retireBridgeSessions, startBridge, type Bridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
 import { DEFAULT_TOPIC_FILTER, ingestOptions } from './options.ts'
 import { readSourcesFile, type SourcesFile } from './sources/sources-file.ts'
-import { KafkaWaitCancelled } from '../common/kafka-wait.ts'
+import { isCancelled } from '../common/retry.ts'
 
 const USAGE = 'thermocline ingest [options]'
 const SUMMARY = `Bridges thermostat readings from MQTT to Kafka as CloudEvents (binary mode, keyed by area).
@@ -51,7 +51,7 @@ export const ingestCommand: Command = {
         if (config.retireSessions) {
           logger.info('retiring this bridge: delivering what its MQTT sessions have queued, then ending them', { clientId: config.clientId })
           const retired = await retireBridgeSessions(settings, kafka, metrics, logger, { requested: stopRequested, timeoutMs: config.shutdownTimeoutMs }).catch((error: unknown) => {
-            if (error instanceof KafkaWaitCancelled) return undefined
+            if (isCancelled(error)) return undefined
             throw error
           })
           if (retired === undefined) {
@@ -74,7 +74,7 @@ export const ingestCommand: Command = {
         try {
           bridge = await startBridge(settings, kafka, metrics, logger, stopRequested)
         } catch (error) {
-          if (!(error instanceof KafkaWaitCancelled)) throw error
+          if (!isCancelled(error)) throw error
           logger.info('stopped while waiting for Kafka')
           return 0
         }

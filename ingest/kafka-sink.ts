@@ -22,6 +22,7 @@ import { Partitioners, type Message, type PartitionMetadata, type Producer, type
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { estimatedRecordBytes } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
+import { isCancelled, retry } from '../common/retry.ts'
 import { type IngestMetrics } from './metrics.ts'
 
 export interface SinkRecord {
@@ -102,7 +103,8 @@ export class KafkaSink {
   #unkeyed = 0
   #dispatchScheduled = false
   #closed = false
-  readonly #wakeUps = new Set<() => void>()
+  /** Aborted by close(): ends the pauses between retries at once. */
+  readonly #closing = new AbortController()
   #idleWaiters: (() => void)[] = []
 
   constructor(options: KafkaSinkOptions) {
@@ -146,7 +148,7 @@ export class KafkaSink {
   /** Stops retrying, rejects what is still waiting with SinkClosedError, disconnects the producers. */
   async close(): Promise<void> {
     this.#closed = true
-    for (const wakeUp of this.#wakeUps) wakeUp()
+    this.#closing.abort()
     this.#rejectQueued()
     await this.drain()
     await Promise.all(
@@ -194,53 +196,45 @@ export class KafkaSink {
 
   async #sendUntilAcknowledged(lane: Lane, batch: Pending[]): Promise<void> {
     const { metrics, logger, retryBackoffMs = { initial: 100, max: 2_000 } } = this.#options
-    let backoffMs = retryBackoffMs.initial
     let failures = 0
-    for (;;) {
-      const started = process.hrtime.bigint()
-      try {
-        lane.producer ??= await this.#connectProducer()
-        await lane.producer.sendBatch({ topicMessages: byTopic(batch), acks: -1 })
-        metrics.writeDuration.observe(Number(process.hrtime.bigint() - started) / 1e9)
-        metrics.batchRecords.observe(batch.length)
-        metrics.kafkaUp.set(1)
-        if (failures > 0) logger.info('Kafka accepts writes again', { failedAttempts: failures })
-        for (const record of batch) record.resolve()
-        return
-      } catch (error) {
-        failures++
-        metrics.writeErrors.inc()
-        metrics.kafkaUp.set(0)
-        if (failures === 1 || failures % 10 === 0) {
-          logger.warn('Kafka write failed; holding MQTT acknowledgements and retrying', { records: batch.length, failedAttempts: failures, error: error as Error })
-        }
-        // A failed idempotent producer may be left with sequence numbers the broker no longer
-        // agrees with (after a broker restart, say): start over with a fresh producer id. Records
-        // that did land are written again, with the same CloudEvent id (at least once).
-        const broken = lane.producer
-        lane.producer = undefined
-        void broken?.disconnect().catch(() => undefined)
-        if (!this.#closed) await this.#backoff(backoffMs)
-        if (this.#closed) {
-          const closed = new SinkClosedError()
-          for (const record of batch) record.reject(closed)
-          return
-        }
-        backoffMs = Math.min(backoffMs * 2, retryBackoffMs.max)
-      }
+    try {
+      await retry(
+        async () => {
+          const started = process.hrtime.bigint()
+          try {
+            lane.producer ??= await this.#connectProducer()
+            await lane.producer.sendBatch({ topicMessages: byTopic(batch), acks: -1 })
+          } catch (error) {
+            failures++
+            metrics.writeErrors.inc()
+            metrics.kafkaUp.set(0)
+            if (failures === 1 || failures % 10 === 0) {
+              logger.warn('Kafka write failed; holding MQTT acknowledgements and retrying', { event: 'kafka_write_failed', records: batch.length, failedAttempts: failures, error: error as Error })
+            }
+            // A failed idempotent producer may be left with sequence numbers the broker no longer
+            // agrees with (after a broker restart, say): start over with a fresh producer id. Records
+            // that did land are written again, with the same CloudEvent id (at least once).
+            const broken = lane.producer
+            lane.producer = undefined
+            void broken?.disconnect().catch(() => undefined)
+            // The sink's promise: whatever Kafka answers, the batch is held and sent again until it
+            // lands or the sink closes; nothing is acknowledged meanwhile (backpressure on MQTT).
+            throw new ThermoclineError(ErrorCodes.unavailable, (error as Error).message, { cause: error })
+          }
+          metrics.writeDuration.observe(Number(process.hrtime.bigint() - started) / 1e9)
+          metrics.batchRecords.observe(batch.length)
+          metrics.kafkaUp.set(1)
+        },
+        { initialDelayMs: retryBackoffMs.initial, maxDelayMs: retryBackoffMs.max, deadlineMs: Infinity, signal: this.#closing.signal },
+      )
+    } catch (error) {
+      if (!isCancelled(error)) throw error
+      const closed = new SinkClosedError()
+      for (const record of batch) record.reject(closed)
+      return
     }
-  }
-
-  #backoff(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const wakeUp = (): void => {
-        clearTimeout(timer)
-        this.#wakeUps.delete(wakeUp)
-        resolve()
-      }
-      const timer = setTimeout(wakeUp, ms)
-      this.#wakeUps.add(wakeUp)
-    })
+    if (failures > 0) logger.info('Kafka accepts writes again', { event: 'kafka_writes_resumed', failedAttempts: failures })
+    for (const record of batch) record.resolve()
   }
 
   async #connectProducer(): Promise<Producer> {

@@ -4,7 +4,7 @@ import { boolean, integer, text, type ConfigOf, type Option } from '../common/co
 import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic, topicMinInsyncReplicas, topicReplicationFactor } from '../common/options.ts'
 import { kafkaSecurityOptions, mqttSecurityOptions } from '../common/security.ts'
 import { kafkaWaitMs } from '../common/kafka-wait.ts'
-import { topicLayout } from './decode.ts'
+import { topicLayout } from './sources/topic-pattern.ts'
 import { readSourcesFile, type SourcesFile } from './sources/sources-file.ts'
 
 /** The default MQTT topic filter (docs/contract.md, "MQTT input"). */

@@ -8,7 +8,8 @@ import { type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { decodeWindow } from '../common/control-panel.ts'
 import { CloudEventHeaders, headersToStrings } from '../common/events.ts'
-import { createKafka, kafkaStartFailure, retrying } from '../common/kafka.ts'
+import { createKafka, kafkaStartFailure, ADMIN_RETRY } from '../common/kafka.ts'
+import { retry } from '../common/retry.ts'
 import { kafkaWaitingGauge, untilKafkaUsable } from '../common/kafka-wait.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, METRIC_PREFIX } from '../common/metrics.ts'
@@ -74,7 +75,7 @@ export const panelCommand: Command = {
       await untilKafkaUsable(
         async () => {
           await admin.connect()
-          for (const { partition, high } of await retrying(() => admin.fetchTopicOffsets(config.controlPanelTopic))) endAtStart.set(partition, Number(high))
+          for (const { partition, high } of await retry(() => admin.fetchTopicOffsets(config.controlPanelTopic), ADMIN_RETRY)) endAtStart.set(partition, Number(high))
         },
         { brokers: config.kafkaBrokers, security, waitMs: config.kafkaWaitMs, logger, what: 'start the panel', gauge: kafkaWaitingGauge(registry) },
       )

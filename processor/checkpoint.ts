@@ -19,7 +19,8 @@
  *   consumer group alone cannot fence a zombie; one transactional id per input partition does.
  */
 import { type Admin } from 'kafkajs'
-import { retrying } from '../common/kafka.ts'
+import { ADMIN_RETRY } from '../common/kafka.ts'
+import { retry } from '../common/retry.ts'
 
 /** Stored as the metadata of the committed offset of each input partition. */
 export interface PartitionCheckpoint {
@@ -67,7 +68,7 @@ export class GroupOffsets {
 
   /** The group's committed offset and its metadata, per partition of the topic. */
   async committed(): Promise<CommittedOffset[]> {
-    const [topic] = await retrying(() => this.#admin.fetchOffsets({ groupId: this.#groupId, topics: [this.#topic] }))
+    const [topic] = await retry(() => this.#admin.fetchOffsets({ groupId: this.#groupId, topics: [this.#topic] }), ADMIN_RETRY)
     return ((topic?.partitions ?? []) as Array<{ partition: number; offset: string; metadata?: string | null }>).map((entry) => ({
       partition: entry.partition,
       committed: Number(entry.offset),
@@ -81,7 +82,7 @@ export class GroupOffsets {
 
   /** The first offset still in the log, per partition of the topic. */
   async logStarts(): Promise<Map<number, number>> {
-    const offsets = await retrying(() => this.#admin.fetchTopicOffsets(this.#topic))
+    const offsets = await retry(() => this.#admin.fetchTopicOffsets(this.#topic), ADMIN_RETRY)
     return new Map(offsets.map((entry) => [entry.partition, Number(entry.low)]))
   }
 }

@@ -1,11 +1,12 @@
 import { runService, type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
 import { createKafka } from '../common/kafka.ts'
-import { fatalKafkaError, KafkaWaitCancelled, kafkaWaitingGauge, untilKafkaUsable } from '../common/kafka-wait.ts'
+import { fatalKafkaError, kafkaWaitingGauge, untilKafkaUsable } from '../common/kafka-wait.ts'
 import { kafkaSecurity } from '../common/security.ts'
 import { createProcessorMetrics } from './metrics.ts'
 import { processorOptions } from './options.ts'
 import { Processor } from './processor.ts'
+import { isCancelled } from '../common/retry.ts'
 
 /** Consumer crashes within CRASH_WINDOW_MS after which the processor stops instead of starting again. */
 const MAX_CRASHES = 5
@@ -50,7 +51,7 @@ export const processCommand: Command = {
             { brokers: config.kafkaBrokers, security, waitMs: config.kafkaWaitMs, logger, what: run === 1 ? 'start the processor' : 'restart the processor', gauge: waiting, cancel: stopRequested },
           )
         } catch (error) {
-          if (!(error instanceof KafkaWaitCancelled)) throw error
+          if (!isCancelled(error)) throw error
           logger.info('stopped while waiting for Kafka')
           return 0
         }

@@ -4,7 +4,10 @@
  * transaction and commit, so a read_committed reader sees them together or not at all (KIP-98).
  */
 import { Partitioners, type Kafka, type Producer, type TopicMessages } from 'kafkajs'
+import { retry, type RetryPolicy } from '../common/retry.ts'
 import { chunksOf, MAX_CHUNK_BYTES } from './outputs.ts'
+
+const SEND_OFFSETS_RETRY: RetryPolicy = { initialDelayMs: 10, maxDelayMs: 200, deadlineMs: Infinity, maxAttempts: 20 }
 
 /** What one input partition commits: its outputs and where a restart must begin. */
 export interface PartitionCommit {
@@ -75,16 +78,10 @@ export class PartitionSink {
       // Right after a commit, the coordinator is still writing that transaction's markers and answers
       // CONCURRENT_TRANSACTIONS to the next AddOffsetsToTxn; kafkajs retries that for sends, not here.
       // Back to back, more than half of offset-only transactions met it (and each failure rebuilt the
-      // partition). Nothing was added to the transaction when it is refused, so asking again is safe.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await transaction.sendOffsets(offsets)
-          break
-        } catch (error) {
-          if ((error as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 20) throw error
-          await new Promise((resolve) => setTimeout(resolve, 10 * attempt))
-        }
-      }
+      // partition). Nothing was added to the transaction when it is refused, so asking again is safe:
+      // 20 attempts, pauses from 10 ms doubling to 200 ms (about 3 s in all).
+      // kafkajs marks CONCURRENT_TRANSACTIONS retriable (common/errors.ts, isRetriable).
+      await retry(() => transaction.sendOffsets(offsets), SEND_OFFSETS_RETRY)
       await transaction.commit()
     } catch (error) {
       await transaction.abort().catch(() => undefined)

@@ -12,7 +12,7 @@ import { formatCheckpoint } from './checkpoint.ts'
 import { type ProcessorMetrics } from './metrics.ts'
 import { windowData } from './outputs.ts'
 import { type PartitionCommit } from './partition-sink.ts'
-import { InvalidRecord, decodeReading } from '../common/readings.ts'
+import { decodeReading } from '../common/readings.ts'
 import { Outcome, windowStartOf, type PartitionWindows, type WindowResult } from './windows.ts'
 import { recordDeadLetter } from '../common/dead-letters.ts'
 import { lateMessage } from '../common/late-readings.ts'
@@ -134,13 +134,13 @@ export class PartitionTask {
       const offset = Number(message.offset)
       if (offset < this.#position) continue
       const decoded = decodeReading(message)
-      if (decoded instanceof InvalidRecord) {
+      if ('deadLetter' in decoded) {
         if (windows.isReplay(offset)) {
           replayed++
           continue
         }
-        this.#pendingDeadLetters.push(recordDeadLetter(message, decoded, from, now))
-        metrics.invalid.inc({ reason: decoded.reason })
+        this.#pendingDeadLetters.push(recordDeadLetter(message, decoded.deadLetter, from, now))
+        metrics.invalid.inc({ reason: decoded.deadLetter.reason })
         continue
       }
       const outcome = windows.add(decoded, offset, now)

@@ -9,8 +9,10 @@
  * Exactly once: the protocol is described in checkpoint.ts (and docs/processor.md, "Exactly once").
  */
 import { type Admin, type Batch, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs'
+import { asThermoclineError, ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { ensureTopics, newTopic } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
+import { retry, sleep } from '../common/retry.ts'
 import { GroupOffsets, parseCheckpoint } from './checkpoint.ts'
 import { type ProcessorMetrics } from './metrics.ts'
 import { moveOffsetsPastDeletedRecords } from './offset-repair.ts'
@@ -223,19 +225,25 @@ export class Processor {
     this.#pauseOrResume('pause', partition)
     try {
       await dropped
-      let delayMs = this.#heartbeatIntervalMs()
-      for (;;) {
-        await new Promise((resolve) => setTimeout(resolve, delayMs))
-        if (this.#stopping || !this.#assigned.has(partition) || this.#tasks.has(partition)) return
-        try {
-          await this.#task(partition, true)
-          return
-        } catch (error) {
-          if (error instanceof Superseded) continue
-          delayMs = Math.min(delayMs * 2, 10_000)
-          this.#logger.warn('could not take the partition back; trying again', { partition, inMs: delayMs, error: error as Error })
-        }
-      }
+      await sleep(this.#heartbeatIntervalMs())
+      // As long as the group assigns it here: a failure to take it back (Kafka away, a fence) is tried
+      // again, its pauses doubling to 10 s; a superseded takeover is looked at again.
+      await retry(
+        async () => {
+          if (this.#stopping || !this.#assigned.has(partition) || this.#tasks.has(partition)) return
+          await this.#task(partition, true).catch((error: unknown) => {
+            throw asThermoclineError(error, ErrorCodes.unavailable)
+          })
+        },
+        {
+          initialDelayMs: this.#heartbeatIntervalMs(),
+          maxDelayMs: 10_000,
+          deadlineMs: Infinity,
+          onRetry: ({ error, delayMs }) => {
+            if (!(error instanceof Superseded)) this.#logger.warn('could not take the partition back; trying again', { partition, inMs: delayMs, error: error as Error })
+          },
+        },
+      )
     } finally {
       // After the rewind's seek: the next fetch starts at the checkpoint.
       this.#recovering.delete(partition)
@@ -345,4 +353,9 @@ export class Processor {
 }
 
 /** An open of a partition that was dropped (revoked, or its transaction failed) before it completed. */
-class Superseded extends Error {}
+/** Another takeover of the same partition started meanwhile: this one gives way. */
+class Superseded extends ThermoclineError {
+  constructor(message: string) {
+    super(ErrorCodes.contended, message)
+  }
+}

@@ -4,7 +4,8 @@
  * where the partition ended when the scan began. Never a scan from the beginning of the topic.
  */
 import { type Kafka, type KafkaMessage } from 'kafkajs'
-import { retrying } from '../common/kafka.ts'
+import { ADMIN_RETRY } from '../common/kafka.ts'
+import { retry } from '../common/retry.ts'
 
 export interface Found {
   partition: number
@@ -18,8 +19,8 @@ export async function findRecord(kafka: Kafka, topic: string, sinceMs: number, m
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false, readUncommitted: false })
   try {
     await admin.connect()
-    const ends = new Map((await retrying(() => admin.fetchTopicOffsets(topic))).map(({ partition, high }) => [partition, Number(high)]))
-    const starts = new Map((await retrying(() => admin.fetchTopicOffsetsByTimestamp(topic, sinceMs))).map(({ partition, offset }) => [partition, Number(offset)]))
+    const ends = new Map((await retry(() => admin.fetchTopicOffsets(topic), ADMIN_RETRY)).map(({ partition, high }) => [partition, Number(high)]))
+    const starts = new Map((await retry(() => admin.fetchTopicOffsetsByTimestamp(topic, sinceMs), ADMIN_RETRY)).map(({ partition, offset }) => [partition, Number(offset)]))
     const position = new Map<number, number>()
     for (const [partition, end] of ends) {
       const start = starts.get(partition) ?? end

@@ -6,7 +6,7 @@
 import { type Kafka } from 'kafkajs'
 import { windowId } from '../common/control-panel.ts'
 import { CloudEventHeaders, headersToStrings } from '../common/events.ts'
-import { decodeReading, InvalidRecord } from '../common/readings.ts'
+import { decodeReading } from '../common/readings.ts'
 import { findRecord } from './scan.ts'
 
 export interface TraceSettings {
@@ -37,7 +37,7 @@ export async function traceReading(kafka: Kafka, settings: TraceSettings, id: st
   const found = await findRecord(kafka, settings.readingsTopic, sinceMs, hasId(id))
   if (found === undefined) return { id, status: 'not-found' }
   const reading = decodeReading(found.message)
-  if (reading instanceof InvalidRecord) return { id, status: 'not-found', partition: found.partition, offset: found.offset }
+  if ('deadLetter' in reading) return { id, status: 'not-found', partition: found.partition, offset: found.offset }
   const startMs = reading.timeMs - (((reading.timeMs % settings.windowMs) + settings.windowMs) % settings.windowMs)
   const window = windowId(reading.area, startMs)
   const where = { window, area: reading.area, device: reading.device, time: new Date(reading.timeMs).toISOString(), celsius: reading.celsius, partition: found.partition, offset: found.offset }

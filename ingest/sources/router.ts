@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto'
 import { IngestDeadLetterReasons as Reasons } from '../../common/dead-letters.ts'
 import { type Reading } from '../../common/readings.ts'
-import { checkedCelsius, MAX_EPOCH_MS, MAX_PAYLOAD_BYTES, readingId, type DeadLetter } from '../decode.ts'
+import { type DeadLetterCause, type IngestDeadLetterReason } from '../../common/dead-letters.ts'
+import { checkedCelsius, MAX_EPOCH_MS, MAX_PAYLOAD_BYTES, readingId } from './reading-rules.ts'
 import { topicPattern } from './topic-pattern.ts'
 import { FORMATS, type FormatName } from './formats/index.ts'
 import { IgnoredReasons, type FormatDecoder } from './formats/types.ts'
@@ -24,7 +25,8 @@ export interface IncomingSourceMessage {
 }
 
 /** `format` is the source's, or `none` for a message no source claims. */
-export type RouteOutcome = { format: FormatName; readings: Reading[] } | { format: FormatName | 'none'; ignored: string } | { format: FormatName | 'none'; deadLetter: DeadLetter }
+export type RouteOutcome =
+  { format: FormatName; readings: Reading[] } | { format: FormatName | 'none'; ignored: string } | { format: FormatName | 'none'; deadLetter: DeadLetterCause<IngestDeadLetterReason> }
 
 const DEVICE_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 /** How far ahead of its receipt a device's own time may be. */
@@ -85,7 +87,7 @@ export class SourceRouter {
       return { format: 'none', deadLetter: { reason: Reasons.noSource, detail: `no source of this bridge matches topic ${JSON.stringify(message.topic)}` } }
     }
     const { format } = source
-    const fail = (reason: DeadLetter['reason'], detail: string): RouteOutcome => ({ format, deadLetter: { reason, detail } })
+    const fail = (reason: IngestDeadLetterReason, detail: string): RouteOutcome => ({ format, deadLetter: { reason, detail } })
     if (message.payload.length > MAX_PAYLOAD_BYTES) return fail(Reasons.payloadTooLarge, `payload of ${message.payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`)
     const rawDevice = match.device!
     if (match.area !== undefined && !AREA_NAME.test(match.area)) return fail(Reasons.badTopic, `area ${JSON.stringify(match.area)} does not match ${AREA_NAME.source}`)

@@ -69,3 +69,24 @@ export function filtersOverlap(a: string, b: string): boolean {
     if (p !== '+' && q !== '+' && p !== q) return false
   }
 }
+
+/**
+ * MQTT_TOPIC_FILTER, the native topic without a sources file: where area and device sit in an MQTT topic: the positions of the two single-level wildcards of
+ * the subscription filter (`thermostats/+/+/temperature` -> segments 1 and 2 of 4).
+ */
+export interface TopicLayout {
+  segments: number
+  areaIndex: number
+  deviceIndex: number
+}
+
+/** Reads the layout from a filter; throws (for the config error) unless it has exactly two `+` and no `#`. */
+export function topicLayout(filter: string): TopicLayout {
+  const segments = filter.split('/')
+  const wildcards = segments.flatMap((segment, index) => (segment === '+' ? [index] : []))
+  if (segments.some((segment) => segment.includes('#'))) throw new Error('must not contain # (area and device are the two + segments)')
+  if (segments.some((segment) => segment !== '+' && segment.includes('+'))) throw new Error('a + must stand alone in its segment')
+  if (wildcards.length !== 2) throw new Error('must have exactly two + segments: the first is the area, the second the device')
+  if (segments.some((segment) => segment.startsWith('$'))) throw new Error('must not start with $ (the shared-subscription group is its own setting)')
+  return { segments: segments.length, areaIndex: wildcards[0]!, deviceIndex: wildcards[1]! }
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { CloudEvent, Kafka as KafkaBinding } from 'cloudevents'
 import { describe, expect, it } from 'vitest'
-import { MAX_DEAD_LETTER_PAYLOAD_BYTES } from '../../common/kafka.ts'
+import { MAX_DEAD_LETTER_PAYLOAD_BYTES } from '../../common/dead-letters.ts'
 import { DeadLetterReasons } from '../../common/dead-letters.ts'
 import { readingEvent, readingMessage, type Reading } from '../../common/readings.ts'
 import { headersToStrings, toKafkaMessage } from '../../common/events.ts'

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { decodeReading, InvalidRecord, type Reading } from '../../common/readings.ts'
+import { decodeReading, type Reading } from '../../common/readings.ts'
 import { DeadLetterHeaders } from '../../common/dead-letters.ts'
 import { consumeUntil, createTopics, testMqtt, type ConsumedRecord } from '../helpers/brokers.ts'
 import { startBridgeProcess, uniqueBridgeNames, waitForMetrics } from './bridge-process.ts'
@@ -25,7 +25,7 @@ function sourcesFile(content: unknown): string {
 function readings(records: ConsumedRecord[]): Reading[] {
   return records.map((record) => {
     const reading = decodeReading({ key: record.key === null ? null : Buffer.from(record.key), value: record.value, headers: record.headers })
-    if (reading instanceof InvalidRecord) throw new Error(`not a reading: ${reading.detail}`)
+    if ('deadLetter' in reading) throw new Error(`not a reading: ${reading.deadLetter.detail}`)
     return reading
   })
 }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import { Kafka as KafkaBinding, type CloudEvent } from 'cloudevents'
 import { type KafkaMessage } from 'kafkajs'
-import { MAX_DEAD_LETTER_PAYLOAD_BYTES, estimatedRecordBytes } from '../../common/kafka.ts'
+import { MAX_DEAD_LETTER_PAYLOAD_BYTES } from '../../common/dead-letters.ts'
+import { estimatedRecordBytes } from '../../common/kafka.ts'
 import { describe, expect, it } from 'vitest'
 import { DeadLetterHeaders } from '../../common/dead-letters.ts'
-import { InvalidRecord } from '../../common/readings.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
 import { type WindowResult } from '../../processor/windows.ts'
 import { windowMessage, type WindowData } from '../../common/control-panel.ts'
@@ -88,7 +88,7 @@ describe('late and dead-letter records', () => {
   })
 
   it('sends an invalid record to the DLQ unchanged, with the reason and where it came from', () => {
-    const message = recordDeadLetter(original, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
+    const message = recordDeadLetter(original, { reason: 'not_json', detail: 'value is not JSON' }, { topic: 'readings', partition: 2 }, T0)
     expect(message.value).toBe(original.value)
     expect(message.headers).toMatchObject({
       error: 'not_json',
@@ -105,7 +105,7 @@ describe('late and dead-letter records', () => {
   it("keeps a dead letter under Kafka's size limit: a huge value cut, with its length and digest; huge original headers left out", () => {
     const value = Buffer.alloc(MAX_DEAD_LETTER_PAYLOAD_BYTES + 1, 'v')
     const huge = { ...original, value, headers: { ce_id: Buffer.alloc(200 * 1024, 'h') } } as unknown as KafkaMessage
-    const message = recordDeadLetter(huge, new InvalidRecord('not_json', 'value is not JSON'), { topic: 'readings', partition: 2 }, T0)
+    const message = recordDeadLetter(huge, { reason: 'not_json', detail: 'value is not JSON' }, { topic: 'readings', partition: 2 }, T0)
     expect((message.value as Buffer).equals(value.subarray(0, MAX_DEAD_LETTER_PAYLOAD_BYTES))).toBe(true)
     expect(message.headers).toMatchObject({
       payload_bytes: String(value.length),
@@ -116,7 +116,7 @@ describe('late and dead-letter records', () => {
     expect(message.headers).not.toHaveProperty('ce_id')
     expect(estimatedRecordBytes(message)).toBeLessThan(512 * 1024)
     // The detail quotes at most 1,024 characters of whatever it names.
-    const quoting = recordDeadLetter(original, new InvalidRecord('bad_specversion', `ce_specversion is "${'9'.repeat(100_000)}"`), { topic: 'readings', partition: 2 }, T0)
+    const quoting = recordDeadLetter(original, { reason: 'bad_specversion', detail: `ce_specversion is "${'9'.repeat(100_000)}"` }, { topic: 'readings', partition: 2 }, T0)
     expect(String(quoting.headers![DeadLetterHeaders.errorDetail]).length).toBe(1_024)
   })
 })

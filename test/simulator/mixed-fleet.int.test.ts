@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { decodeWindow } from '../../common/control-panel.ts'
 import { CloudEventHeaders } from '../../common/events.ts'
-import { decodeReading, InvalidRecord, type Reading } from '../../common/readings.ts'
+import { decodeReading, type Reading } from '../../common/readings.ts'
 import { carriesTime, formatOf, sourcesFileFor } from '../../simulator/device-formats.ts'
 import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
 import { consumeUntil, createTopics, mqttUrl, uniqueName } from '../helpers/brokers.ts'
@@ -74,7 +74,7 @@ describe('a mixed fleet of real device formats', () => {
     const wallEnd = Date.now()
     const readings: Reading[] = records.map((record) => {
       const reading = decodeReading({ key: record.key === null ? null : Buffer.from(record.key), value: record.value, headers: record.headers })
-      if (reading instanceof InvalidRecord) throw new Error(`not a reading: ${reading.detail}`)
+      if ('deadLetter' in reading) throw new Error(`not a reading: ${reading.deadLetter.detail}`)
       return reading
     })
     expect(readings).toHaveLength(expected.length)

@@ -4,7 +4,7 @@
  * (../router.ts) resolves area and device, converts units, checks ranges and builds the readings.
  */
 import { IngestDeadLetterReasons as DeadLetterReasons, type IngestDeadLetterReason } from '../../../common/dead-letters.ts'
-import { type DeadLetter } from '../../decode.ts'
+import { type DeadLetterCause } from '../../../common/dead-letters.ts'
 
 export type Unit = 'C' | 'F' | 'K'
 
@@ -19,7 +19,7 @@ export interface SensorValue {
   id?: string
 }
 
-export type FormatOutcome = { values: SensorValue[] } | { ignored: string } | { deadLetter: DeadLetter }
+export type FormatOutcome = { values: SensorValue[] } | { ignored: string } | { deadLetter: DeadLetterCause<IngestDeadLetterReason> }
 
 export interface FormatContext {
   /** The source's `timezone` (IANA), for formats whose time has no offset (Tasmota). */

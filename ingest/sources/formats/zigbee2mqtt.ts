@@ -6,7 +6,7 @@
  * Sources: zigbee2mqtt.io docs (usage/mqtt_topics_and_messages, devices/WSDCGQ11LM, usage/exposes,
  * configuration/all-settings "last_seen"); payloads in test/ingest/formats.test.ts.
  */
-import { parseTime } from '../../decode.ts'
+import { parseTime } from '../reading-rules.ts'
 import { deadLetter, IgnoredReasons, ignored, numeric, parseObject, type FormatDecoder } from './types.ts'
 
 export const zigbee2mqtt: FormatDecoder = (payload) => {

@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { DeadLetterReasons, type IngestDeadLetterReason as DeadLetterReason } from '../../common/dead-letters.ts'
 const iso = (ms: number): string => new Date(ms).toISOString()
-import { MAX_PAYLOAD_BYTES, parseTime, readingId, topicLayout, type DecodeResult } from '../../ingest/decode.ts'
+import { type DeadLetterCause, type IngestDeadLetterReason } from '../../common/dead-letters.ts'
+import { type Reading } from '../../common/readings.ts'
+import { MAX_PAYLOAD_BYTES, parseTime, readingId } from '../../ingest/sources/reading-rules.ts'
+import { topicLayout } from '../../ingest/sources/topic-pattern.ts'
 import { nativeRouter, type RouteOutcome } from '../../ingest/sources/router.ts'
 
 // The native format as ingest reads it without a sources file: MQTT_TOPIC_FILTER through the router.
 const router = nativeRouter('thermostats/+/+/temperature')
+
+type DecodeResult = { ok: true; reading: Reading } | { ok: false; deadLetter: DeadLetterCause<IngestDeadLetterReason> }
 
 function asResult(outcome: RouteOutcome): DecodeResult {
   if ('readings' in outcome) return { ok: true, reading: outcome.readings[0]! }
@@ -30,7 +35,7 @@ function reason(payload: string | Buffer, topic = TOPIC): DeadLetterReason {
   return result.deadLetter.reason
 }
 
-describe('decode: native payload', () => {
+describe('the native format: native payload', () => {
   it('takes area and device from the topic and keeps id, time and °C as sent', () => {
     expect(reading('{"id":"kitchen-t01-2","time":"2026-01-01T00:00:00.499Z","temperature":18.91}')).toEqual({
       id: 'kitchen-t01-2',
@@ -94,7 +99,7 @@ describe('decode: native payload', () => {
   })
 })
 
-describe('decode: structured CloudEvents', () => {
+describe('the native format: structured CloudEvents', () => {
   it('keeps the id and time of a CloudEvent 1.0 and reads temperature and unit from data', () => {
     const event = { specversion: '1.0', id: 'ce-1', source: '/somewhere', type: 'x', time: '2026-01-01T00:00:05.000Z', data: { temperature: 68, unit: 'F' } }
     expect(reading(JSON.stringify(event))).toEqual({ id: 'ce-1', area: 'kitchen', device: 'kitchen-t01', celsius: 20, timeMs: Date.parse('2026-01-01T00:00:05.000Z') })
@@ -115,7 +120,7 @@ describe('decode: structured CloudEvents', () => {
   })
 })
 
-describe('decode: every kind of bad message has its own reason', () => {
+describe('the native format: every kind of bad message has its own reason', () => {
   const cases: [string, string | Buffer, DeadLetterReason, string?][] = [
     ['not JSON', '{not json', DeadLetterReasons.notJson],
     ['empty payload', '', DeadLetterReasons.notJson],
