@@ -58,6 +58,29 @@ const CLUSTER_BROKER_SESSION_MS = 12_000
 
 export const clusterHome = (home: string): string => join(home, 'cluster')
 
+/** The shape of the cluster `stack up --brokers N` last started, so that a plain `status` and `down` find it. */
+export type ClusterShape = Pick<ClusterSettings, 'size' | 'firstPort' | 'firstControllerPort'>
+
+const shapeFile = (home: string): string => join(clusterHome(home), 'cluster.json')
+
+function recordShape(settings: ClusterSettings): void {
+  mkdirSync(clusterHome(settings.home), { recursive: true })
+  const { size, firstPort, firstControllerPort } = settings
+  writeFileSync(shapeFile(settings.home), `${JSON.stringify({ size, firstPort, firstControllerPort })}\n`)
+}
+
+/** The cluster this stack started, when one of its nodes still runs; undefined otherwise. */
+export function runningCluster(home: string): ClusterShape | undefined {
+  let shape: ClusterShape
+  try {
+    shape = JSON.parse(readFileSync(shapeFile(home), 'utf8')) as ClusterShape
+  } catch {
+    return undefined
+  }
+  if (![shape.size, shape.firstPort, shape.firstControllerPort].every((value) => Number.isInteger(value) && value > 0)) return undefined
+  return clusterNodes(shape).some((node) => runningKafkaPid(clusterHome(home), node.id) !== undefined) ? shape : undefined
+}
+
 export function clusterNodes(settings: Pick<ClusterSettings, 'size' | 'firstPort' | 'firstControllerPort'>): ClusterNode[] {
   return Array.from({ length: settings.size }, (_, index) => ({ id: index + 1, port: settings.firstPort + index, controllerPort: settings.firstControllerPort + index }))
 }
@@ -99,6 +122,7 @@ function clusterIdOf(settings: ClusterSettings): string {
 export async function clusterUp(settings: ClusterSettings, logger: Logger): Promise<number[]> {
   const nodes = clusterNodes(settings)
   const home = clusterHome(settings.home)
+  recordShape(settings)
   const missing: ClusterNode[] = []
   for (const node of nodes) {
     if (await kafkaAnswers(settings.host, node.port, 3_000)) continue

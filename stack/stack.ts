@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { boolean, integer, port, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
 import { ConfigError, StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
-import { clusterDown, clusterHome, clusterNodes, clusterStatus, clusterUp, type BrokerStatus, type ClusterSettings } from './cluster.ts'
+import { clusterDown, runningCluster, clusterHome, clusterNodes, clusterStatus, clusterUp, type BrokerStatus, type ClusterSettings } from './cluster.ts'
 import { STACK_USER, ensureCredentials, existingCredentials, type Credentials } from './credentials.ts'
 import {
   DEFAULT_KAFKA_VERSION,
@@ -145,8 +145,9 @@ const secureHome = (settings: StackSettings): string => join(settings.home, 'sec
  * (`status` and `down` never make any); new credentials make its Kafka storage start afresh, since
  * the SCRAM user lives in it.
  */
-async function layoutOf(settings: StackSettings, purpose: 'up' | 'look'): Promise<Layout> {
+async function layoutOf(given: StackSettings, purpose: 'up' | 'look'): Promise<Layout> {
   const o = stackOptions
+  const settings = purpose === 'look' ? withRunningCluster(given) : given
   const port = <K extends keyof StackSettings>(key: K): Port => ({ option: o[key] as Option<number>, value: settings[key] as number })
   if (settings.brokers > 1) {
     if (settings.secure) throw new ConfigError(settingName(o.brokers), 'a secured cluster is not supported yet: --secure runs one broker')
@@ -378,16 +379,33 @@ function linkJars(settings: StackSettings, runHome: string): void {
   symlinkSync(kafkaJars(settings.home, settings.kafkaVersion), jars)
 }
 
-/** Stops what `stack up` started; `only` limits it to the parts one `stackUp` call started. */
-export async function stackDown(settings: StackSettings, only: { kafka: boolean; mqtt: boolean } = { kafka: true, mqtt: true }): Promise<{ kafka: boolean; mqtt: boolean }> {
+/**
+ * A plain `status` or `down` (no --brokers, no --secure) means whatever this stack runs: the cluster
+ * `up --brokers N` started, when one of its nodes runs, is looked at with the shape it was started with.
+ */
+function withRunningCluster(settings: StackSettings): StackSettings {
+  if (settings.brokers > 1 || settings.secure) return settings
+  const cluster = runningCluster(settings.home)
+  return cluster === undefined ? settings : { ...settings, brokers: cluster.size, kafkaClusterPort: cluster.firstPort, kafkaClusterControllerPort: cluster.firstControllerPort }
+}
+
+/**
+ * Stops what `stack up` started; `parts` limits it to the parts one `stackUp` call started. Without
+ * them, a plain `down` stops the one-broker stack and the cluster alike, whichever runs.
+ */
+export async function stackDown(given: StackSettings, parts?: { kafka: boolean; mqtt: boolean }): Promise<{ kafka: boolean; mqtt: boolean }> {
+  // What one stackUp call started is exactly that; a plain `down` is whatever this stack runs.
+  const settings = parts === undefined ? withRunningCluster(given) : given
+  const only = parts ?? { kafka: true, mqtt: true }
+  const stopped = { kafka: false, mqtt: false }
   if (settings.brokers > 1) {
     const cluster = { home: settings.home, size: settings.brokers, firstPort: settings.kafkaClusterPort, firstControllerPort: settings.kafkaClusterControllerPort }
-    const kafka = only.kafka ? (await clusterDown(cluster)).length > 0 : false
-    const mqtt = only.mqtt ? await stopMosquitto(clusterHome(settings.home)) : false
-    return { kafka, mqtt }
+    stopped.kafka = only.kafka && (await clusterDown(cluster)).length > 0
+    stopped.mqtt = only.mqtt && (await stopMosquitto(clusterHome(settings.home)))
+    if (given.brokers > 1) return stopped
   }
   const runHome = settings.secure ? secureHome(settings) : settings.home
-  const kafka = only.kafka ? await stopKafka(runHome) : false
-  const mqtt = only.mqtt ? await stopMosquitto(runHome) : false
-  return { kafka, mqtt }
+  if (only.kafka && (await stopKafka(runHome))) stopped.kafka = true
+  if (only.mqtt && (await stopMosquitto(runHome))) stopped.mqtt = true
+  return stopped
 }

@@ -16,6 +16,7 @@ import { PLAINTEXT_KAFKA } from '../../common/security.ts'
 import { clusterStatus } from '../../stack/cluster.ts'
 import { stackDown, stackOptions, stackUp } from '../../stack/stack.ts'
 import { testMqtt, uniqueName } from '../helpers/brokers.ts'
+import { runCli } from '../helpers/cli.ts'
 import { goldenLines, publishPaced, STREAM_END_ID, streamEndLines } from '../helpers/golden-mqtt.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
 import { expectGoldenLate, expectGoldenWindows, goldenReadings, loadGolden, readAll, startProcessor } from '../processor/helpers.ts'
@@ -129,5 +130,22 @@ describe('a three-broker cluster', () => {
     } finally {
       await admin.disconnect()
     }
+  })
+
+  it('is what a plain stack status reports (three brokers with their pids) and what a plain stack down stops', { timeout: 120_000 }, async () => {
+    const env = { THERMOCLINE_HOME: config.home, KAFKA_CLUSTER_PORT: String(config.kafkaClusterPort), KAFKA_CLUSTER_CONTROLLER_PORT: String(config.kafkaClusterControllerPort) }
+    const status = await runCli(['stack', 'status', '--json'], env)
+    const reported = JSON.parse(status.stdout) as { kafka: { brokers: Array<{ id: number; host: string; port: number; pid: number | null }> }; mqtt: { pid: number | null } }
+    const running = await clusterStatus(cluster)
+    expect(reported.kafka.brokers.map(({ id, host, port, pid }) => ({ id, host, port, pid }))).toEqual(running.map(({ id, host, port, pid }) => ({ id, host, port, pid })))
+    expect(running.every((broker) => broker.up)).toBe(true)
+    expect(status.code).toBe(0)
+    const text = await runCli(['stack', 'status'], env)
+    for (const broker of running) expect(text.stdout).toContain(`node ${broker.id} up    127.0.0.1:${broker.port}`)
+    // A plain down stops what this stack started: here the cluster this file started (not one found running).
+    if (!started.kafka) return
+    const down = await runCli(['stack', 'down'], env)
+    expect(down.stdout).toMatch(/stopped Kafka/)
+    expect((await clusterStatus(cluster)).map((broker) => broker.pid)).toEqual([null, null, null])
   })
 })
