@@ -110,12 +110,22 @@ export function newTopic(topic: string, replication: Partial<TopicReplication>, 
   }
 }
 
+/** A topic that exists with fewer partitions than asked: its keys spread over fewer consumers than the setting says. */
+export interface ShortTopic {
+  topic: string
+  partitions: number
+  asked: number
+}
+
 /**
  * Creates the topics that do not exist yet (existing ones are left as they are) and waits until
  * every partition of every topic has a leader. kafkajs' own `waitForLeaders` sometimes fails with
  * UNKNOWN_TOPIC_OR_PARTITION when several clients create topics at once, so we poll the metadata.
+ * A topic found with fewer partitions than asked is said once in `logger`'s warnings (and returned):
+ * whichever service created it first decided.
  */
-export async function ensureTopics(admin: Admin, topics: ITopicConfig[], timeoutMs = 30_000): Promise<void> {
+export async function ensureTopics(admin: Admin, topics: ITopicConfig[], options: { logger?: Logger; timeoutMs?: number } = {}): Promise<ShortTopic[]> {
+  const { logger, timeoutMs = 30_000 } = options
   const existing = new Set(await admin.listTopics())
   const missing = topics.filter((topic) => !existing.has(topic.topic))
   if (missing.length > 0) {
@@ -123,22 +133,39 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[], timeout
     // answers false (already exists), which is what we want.
     await admin.createTopics({ topics: missing, waitForLeaders: false })
   }
-  await waitForLeaders(
+  const partitions = await waitForLeaders(
     admin,
     topics.map((topic) => topic.topic),
     timeoutMs,
   )
+  const short = topics.flatMap(({ topic, numPartitions }) => {
+    const count = partitions.get(topic) ?? 0
+    return numPartitions !== undefined && count < numPartitions ? [{ topic, partitions: count, asked: numPartitions }] : []
+  })
+  for (const { topic, partitions: count, asked } of short) {
+    logger?.warn(
+      `topic ${topic} has ${count} partition(s), fewer than the ${asked} asked (TOPIC_PARTITIONS): it was created before with fewer; add partitions with kafka-topics.sh --alter if more consumers should share it`,
+      {
+        event: 'topic_partitions_short',
+        topic,
+        partitions: count,
+        asked,
+      },
+    )
+  }
+  return short
 }
 
-/** Polls the metadata every 100 ms until every partition of `topics` has a leader, for up to `timeoutMs`. */
-async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
-  await retry(
+/** Polls the metadata every 100 ms until every partition of `topics` has a leader, for up to `timeoutMs`; their partition counts. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<Map<string, number>> {
+  return retry(
     async () => {
       const metadata = await admin.fetchTopicMetadata({ topics }).catch((error: unknown) => {
         throw new ThermoclineError(ErrorCodes.notYet, `topics ${topics.join(', ')} have no metadata yet: ${(error as Error).message}`, { cause: error })
       })
       const ready = metadata.topics.length === topics.length && metadata.topics.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0))
       if (!ready) throw new ThermoclineError(ErrorCodes.notYet, `topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`)
+      return new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]))
     },
     { initialDelayMs: 100, maxDelayMs: 100, deadlineMs: timeoutMs },
   )

@@ -60,6 +60,17 @@ export const dlqTopic = topic('DLQ_TOPIC', 'Kafka topic for what could not be re
 export const lateTopic = topic('LATE_TOPIC', 'Kafka topic for readings that missed their window', DefaultTopics.late)
 export const controlPanelTopic = topic('CONTROL_PANEL_TOPIC', 'Kafka topic of window CloudEvents', DefaultTopics.controlPanel)
 
+/**
+ * Ingest and the processor both create the readings and dead-letter topics, whichever starts first:
+ * both take this one setting, so the input's partition count does not depend on the order.
+ */
+export const topicPartitions: Option<number> = {
+  env: 'TOPIC_PARTITIONS',
+  description: 'partitions of the readings and dead-letter topics when this service creates them (ingest and the processor alike; an existing topic with fewer is warned about)',
+  default: 6,
+  parse: integer({ min: 1, max: 10_000 }),
+}
+
 /** 0 means: leave it to the broker (its default.replication.factor, min.insync.replicas). */
 const brokersDefault = (value: number): string => (value === 0 ? "0 (the broker's default)" : String(value))
 

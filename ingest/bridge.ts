@@ -164,6 +164,7 @@ async function openBridge(
       await ensureTopics(
         admin,
         [settings.readingsTopic, settings.dlqTopic].map((topic) => newTopic(topic, settings, settings.topicPartitions)),
+        { logger },
       )
       const metadata = await admin.fetchTopicMetadata({ topics: [settings.readingsTopic, settings.dlqTopic] })
       for (const topic of metadata.topics) partitionCounts.set(topic.name, topic.partitions.length)

@@ -1,7 +1,7 @@
 /** ingest's settings: the shared ones (common/options.ts) plus the bridge's own. Validated once, at start. */
 import { hostname } from 'node:os'
 import { boolean, integer, text, type ConfigOf, type Option } from '../common/config.ts'
-import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic, topicMinInsyncReplicas, topicReplicationFactor } from '../common/options.ts'
+import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic, topicMinInsyncReplicas, topicPartitions, topicReplicationFactor } from '../common/options.ts'
 import { kafkaSecurityOptions, mqttSecurityOptions } from '../common/security.ts'
 import { kafkaWaitMs } from '../common/kafka-wait.ts'
 import { topicLayout } from './sources/topic-pattern.ts'
@@ -73,13 +73,6 @@ const sessionExpirySeconds: Option<number> = {
   description: 'how long the broker keeps queueing for a bridge that is down (MQTT 5 session expiry)',
   default: 7 * 24 * 3600,
   parse: integer({ min: 1, max: 0xfffffffe }),
-}
-
-const topicPartitions: Option<number> = {
-  env: 'TOPIC_PARTITIONS',
-  description: 'partitions of the readings and dead-letter topics when ingest creates them',
-  default: 6,
-  parse: integer({ min: 1, max: 10_000 }),
 }
 
 const maxBatchRecords: Option<number> = {

@@ -56,6 +56,7 @@ export const processCommand: Command = {
           return 0
         }
         logger.info('processing', {
+          event: 'processing',
           readings: config.readingsTopic,
           controlPanel: config.controlPanelTopic,
           group: config.groupId,

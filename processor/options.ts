@@ -11,6 +11,7 @@ import {
   metricsPort,
   readingsTopic,
   topicMinInsyncReplicas,
+  topicPartitions,
   topicReplicationFactor,
   windowMs,
 } from '../common/options.ts'
@@ -63,6 +64,7 @@ export const processorOptions = {
   idleMs,
   commitIntervalMs,
   sessionTimeoutMs,
+  topicPartitions,
   topicReplicationFactor,
   topicMinInsyncReplicas,
   metricsPort: metricsPort(PROCESSOR_METRICS_PORT),

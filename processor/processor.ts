@@ -26,7 +26,7 @@ const PAUSE_THRESHOLD_MS = 1_000
 
 export interface ProcessorOptions {
   config: Pick<ProcessorConfig, 'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'> &
-    Partial<Pick<ProcessorConfig, 'topicReplicationFactor' | 'topicMinInsyncReplicas'>>
+    Partial<Pick<ProcessorConfig, 'topicPartitions' | 'topicReplicationFactor' | 'topicMinInsyncReplicas'>>
   kafka: Kafka
   logger: Logger
   metrics: ProcessorMetrics
@@ -75,7 +75,11 @@ export class Processor {
     await admin.connect()
     await ensureTopics(
       admin,
-      [config.readingsTopic, config.controlPanelTopic, config.lateTopic, config.dlqTopic].map((topic) => newTopic(topic, config)),
+      [
+        ...[config.readingsTopic, config.dlqTopic].map((topic) => newTopic(topic, config, config.topicPartitions)),
+        ...[config.controlPanelTopic, config.lateTopic].map((topic) => newTopic(topic, config)),
+      ],
+      { logger: this.#logger },
     )
     this.#offsets = new GroupOffsets(admin, config.groupId, config.readingsTopic)
     await moveOffsetsPastDeletedRecords({ kafka: this.#kafka, offsets: this.#offsets, groupId: config.groupId, topic: config.readingsTopic, logger: this.#logger, metrics: this.#metrics })
