@@ -22,7 +22,10 @@ export const traceOptions = {
   readingsTopic,
   controlPanelTopic,
   lateTopic,
-  windowMs,
+  windowMs: {
+    ...windowMs,
+    description: 'for a pending reading only, the window it will be counted in (a counted reading is found by the window events themselves, whatever their length)',
+  } as Option<number>,
   since: {
     env: 'TRACE_SINCE',
     flag: '--since',

@@ -18,8 +18,11 @@ describe('thermocline trace', () => {
     const counted = reading(uniqueName('counted'), 'kitchen', at(60_000) + 1_000)
     const tooLate = reading(uniqueName('late'), 'lobby', at(120_000) + 2_000)
     const pending = reading(uniqueName('pending'), 'porch', at(0) + 500)
+    // Counted by a processor with one-minute windows: the trace is not told, it learns from the window event.
+    const minute = reading(uniqueName('minute'), 'hall', at(240_000) + 37_000)
+    const minuteStart = minute.timeMs - (minute.timeMs % 60_000)
     const producer = await testProducer()
-    await producer.send({ topic: readings!, acks: -1, messages: [counted, tooLate, pending].map(readingMessage) })
+    await producer.send({ topic: readings!, acks: -1, messages: [counted, tooLate, pending, minute].map(readingMessage) })
     // What the processor would write: the window counted holds the first; the late topic keeps the second's record.
     const countedWindowStart = counted.timeMs - (counted.timeMs % 15_000)
     await producer.send({
@@ -41,6 +44,12 @@ describe('thermocline trace', () => {
         }),
       ],
     })
+    const minuteWindow = { area: 'hall', windowStart: new Date(minuteStart).toISOString(), windowEnd: new Date(minuteStart + 60_000).toISOString() }
+    await producer.send({
+      topic: controlPanel!,
+      acks: -1,
+      messages: [windowMessage({ ...minuteWindow, count: 1, devices: 1, mean: 21.25, variance: 0, sampleVariance: null, stddev: 0, min: 21.25, max: 21.25 })],
+    })
     await producer.send({ topic: late!, acks: -1, messages: [readingMessage(tooLate)] })
 
     const env = { READINGS_TOPIC: readings!, CONTROL_PANEL_TOPIC: controlPanel!, LATE_TOPIC: late! }
@@ -55,6 +64,7 @@ describe('thermocline trace', () => {
     const b = await trace(tooLate.id)
     const c = await trace(pending.id)
     const d = await trace('no-such-reading')
+    const e = await trace(minute.id)
     expect(a).toEqual({
       code: 0,
       result: {
@@ -72,6 +82,7 @@ describe('thermocline trace', () => {
     expect(b).toMatchObject({ code: 0, result: { id: tooLate.id, status: 'late', area: 'lobby' } })
     expect(c).toMatchObject({ code: 0, result: { id: pending.id, status: 'pending', area: 'porch' } })
     expect(d).toEqual({ code: 1, result: { id: 'no-such-reading', status: 'not-found' } })
+    expect(e).toMatchObject({ code: 0, result: { id: minute.id, status: 'counted', window: windowId('hall', minuteStart) } })
 
     // Bounded in time: a reading written two hours ago is not found within the last hour, and is within three.
     const old = reading(uniqueName('old'), 'attic', at(7_200_000))
