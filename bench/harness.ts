@@ -2,12 +2,16 @@
  * What the benchmark's legs share (bench/run.ts, bench/soak.ts): Thermocline's services as child
  * processes, their metrics and resident memory, topics, and small arithmetic.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Admin } from 'kafkajs'
 import { ensureTopics } from '../common/kafka.ts'
+import { type Logger } from '../common/logger.ts'
+import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
+import { freePort } from '../stack/probe.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'thermocline.js')
@@ -92,3 +96,59 @@ export async function deleteTopics(admin: Admin, topics: string[]): Promise<void
 }
 
 export const MiB = (bytes: number): number => round(bytes / 2 ** 20, 1)
+
+export interface ScratchMosquitto {
+  url: string
+  stop(): Promise<void>
+}
+
+/**
+ * A Mosquitto of the benchmark's own, on a free port in a scratch folder. It is stopped on every exit
+ * of the process: stop(), a normal end, an uncaught error, Ctrl-C or SIGTERM (a benchmark that
+ * crashed must not leave a broker behind).
+ */
+export async function scratchMosquitto(logger: Logger): Promise<ScratchMosquitto> {
+  const home = mkdtempSync(join(tmpdir(), 'thermocline-bench-'))
+  const port = await freePort()
+  let pid: number | undefined
+  const killNow = (): void => {
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+      pid = undefined
+    }
+    rmSync(home, { recursive: true, force: true })
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    killNow()
+    process.kill(process.pid, signal)
+  }
+  const release = (): void => {
+    process.off('exit', killNow)
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  // Registered before the start: a crash while it starts stops it too.
+  process.once('exit', killNow)
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    pid = await startMosquitto({ home, host: '127.0.0.1', port, startTimeoutMs: 10_000 }, logger)
+  } catch (error) {
+    release()
+    killNow()
+    throw error
+  }
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    async stop() {
+      release()
+      await stopMosquitto(home)
+      pid = undefined
+      killNow()
+    },
+  }
+}

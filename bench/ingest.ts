@@ -12,18 +12,19 @@
  * messages and no run completes. Kafka: the running local broker (KAFKA_BROKERS, default 127.0.0.1:9092).
  * The result goes to bench/results/ingest-latest.json.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Admin } from 'kafkajs'
 import mqtt, { type MqttClient } from 'mqtt'
-import { createKafka, ensureTopics, ADMIN_RETRY } from '../common/kafka.ts'
+import { ADMIN_RETRY, createKafka, ensureTopics } from '../common/kafka.ts'
 import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
-import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
+import { median, scratchMosquitto } from './harness.ts'
+import { machine } from './machine.ts'
 import { freePort } from '../stack/probe.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
 import { devicePublication, formatOf, sourcesFileFor } from '../simulator/device-formats.ts'
@@ -271,8 +272,6 @@ export async function publisherRun(url: string): Promise<number> {
   return perSecond
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-
 /**
  * The format dispatch alone, in this process: microseconds to route one message (match its source,
  * decode it, build its reading) for the native topic and for the six-format sources file. Median of
@@ -298,14 +297,11 @@ export function routeCost(mode: BridgeMode, rounds = 5): number {
 }
 
 async function main(): Promise<void> {
-  const home = mkdtempSync(join(tmpdir(), 'thermocline-bench-'))
-  const mqttPort = await freePort()
-  await startMosquitto({ home, host: '127.0.0.1', port: mqttPort, startTimeoutMs: 10_000 }, logger)
-  const url = `mqtt://127.0.0.1:${mqttPort}`
+  const mosquitto = await scratchMosquitto(logger)
+  const url = mosquitto.url
   const kafka = createKafka({ brokers: KAFKA_BROKERS, clientId: 'bench-ingest', logger, security: PLAINTEXT_KAFKA })
   const admin = kafka.admin()
   await admin.connect()
-  const load = loadavg()
   try {
     const results = { publisher: [] as number[], bridge: [] as number[], sources: [] as number[], raw: [] as number[] }
     for (let run = 0; run < RUNS; run++) {
@@ -320,13 +316,7 @@ async function main(): Promise<void> {
       when: new Date().toISOString(),
       command: 'npx tsx bench/ingest.ts',
       settings: { messages: MESSAGES, runs: RUNS, bridgeSettings: BRIDGE_ENV, publisherConnections: PUBLISHERS, publishWindow: PUBLISH_WINDOW, partitions: PARTITIONS, qos: 1 },
-      machine: {
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model,
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
-        loadAverageAtStart: load.map((value) => Number(value.toFixed(2))),
-      },
+      machine: await machine(),
       readingsPerSecond: {
         bridge: { median: Math.round(median(results.bridge)), runs: results.bridge.map(Math.round) },
         bridgeSixFormats: { median: Math.round(median(results.sources)), runs: results.sources.map(Math.round) },
@@ -351,8 +341,7 @@ async function main(): Promise<void> {
     )
   } finally {
     await admin.disconnect()
-    await stopMosquitto(home)
-    rmSync(home, { recursive: true, force: true })
+    await mosquitto.stop()
   }
 }
 

@@ -22,17 +22,16 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
-import { createKafka, ensureTopics, ADMIN_RETRY } from '../common/kafka.ts'
+import { ADMIN_RETRY, createKafka, ensureTopics } from '../common/kafka.ts'
 import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
-import { readingMessage } from '../common/readings.ts'
-import { decodeReading } from '../common/readings.ts'
+import { decodeReading, type Reading, readingMessage } from '../common/readings.ts'
 import { createProcessorMetrics } from '../processor/metrics.ts'
 import { defaultProcessorConfig } from '../processor/options.ts'
 import { Processor } from '../processor/processor.ts'
 import { PartitionWindows } from '../processor/windows.ts'
-import { type Reading } from '../common/readings.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
+import { median } from './harness.ts'
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 const PARTITIONS = 6
@@ -183,8 +182,6 @@ function decodeAlone(messages: Array<{ key: Buffer; value: Buffer; headers: Reco
   if (ok !== messages.length) throw new Error('decode rejected a valid reading')
   return messages.length / seconds
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 async function main(): Promise<void> {
   const fill = await prefill()

@@ -11,18 +11,25 @@
  * 5), and whether the lag stayed bounded. The JSON goes to bench/results/soak-YYYY-MM-DD.json and a
  * plot to the same name .png (bench/plot-soak.ts).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { type Admin, type Kafka } from 'kafkajs'
 import { decodeWindow } from '../common/control-panel.ts'
-import { ADMIN_RETRY } from '../common/kafka.ts'
+import { ADMIN_RETRY, createKafka } from '../common/kafka.ts'
 import { retry } from '../common/retry.ts'
-import { type Logger } from '../common/logger.ts'
+import { createLogger, type Logger } from '../common/logger.ts'
+import { PLAINTEXT_KAFKA } from '../common/security.ts'
 import { parseCheckpoint } from '../processor/checkpoint.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { freePort } from '../stack/probe.ts'
-import { createTopics, deleteTopics, metricValue, MiB, percentile, residentBytes, round, Service, sleep, suffix } from './harness.ts'
+import { BROKERS, createTopics, deleteTopics, metricValue, MiB, percentile, residentBytes, round, Service, sleep, suffix } from './harness.ts'
+import { machine, sourceTree } from './machine.ts'
+import { plotSoak, type SoakResult } from './plot-soak.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const logger = createLogger('bench', 'info')
 
 export interface SoakSettings {
   durationMs: number
@@ -283,4 +290,32 @@ export function parseDuration(raw: string): number {
   if (match === null) throw new Error(`--soak: a duration such as 20m, 90s or 1h (got ${JSON.stringify(raw)})`)
   const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(match[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h']
   return Math.round(Number(match[1]) * factor)
+}
+
+/** `--soak=DURATION`: only the soak run, its JSON and its plot. */
+export async function soakMain(durationMs: number, out: string | undefined): Promise<void> {
+  const startedAt = new Date()
+  const kafka = createKafka({ brokers: BROKERS, clientId: 'bench-soak', logger: createLogger('bench-kafka', 'warn'), security: PLAINTEXT_KAFKA })
+  const admin = kafka.admin()
+  await admin.connect()
+  const settings = { durationMs, devices: 5_000, areas: 1_000, sampleEveryMs: 10_000, warmupMs: Math.min(300_000, Math.round(durationMs / 4)) }
+  const result: Record<string, unknown> = {
+    date: startedAt.toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
+    machine: await machine(),
+    source: await sourceTree(),
+  }
+  try {
+    Object.assign(result, await runSoak(kafka, admin, settings, logger))
+  } finally {
+    await admin.disconnect()
+  }
+  ;(result.machine as Record<string, unknown>).loadAverageAtEnd = loadavg().map((value) => round(value, 2))
+  const file = out ?? join(ROOT, 'bench', 'results', `soak-${startedAt.toISOString().slice(0, 10)}.json`)
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n')
+  const png = file.replace(/\.json$/, '') + '.png'
+  await plotSoak(result as unknown as SoakResult, png)
+  process.stdout.write(JSON.stringify(result.summary, null, 2) + '\n')
+  logger.info('results written', { files: [file, png] })
 }

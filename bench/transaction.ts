@@ -11,6 +11,8 @@
  * commit (EndTxn). Prints medians and p90 in ms over the rounds after five warm-up rounds, also for
  * a single partition alone, so the cost of the burst itself shows.
  */
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message, type Producer } from 'kafkajs'
 import { createKafka, ensureTopics } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
@@ -83,24 +85,29 @@ async function measure(kafka: Kafka, topics: { output: string; input: string }, 
   return { send: summary(times.send), sendOffsets: summary(times.sendOffsets), commit: summary(times.commit), total: summary(times.total) }
 }
 
-const partitions = flag('partitions', 6)
-const windows = flag('windows', 170)
-const rounds = flag('rounds', 30)
-const logger = createLogger('bench', 'error')
-const kafka = createKafka({ brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), clientId: 'bench-transaction', logger, security: PLAINTEXT_KAFKA })
-const admin = kafka.admin()
-await admin.connect()
-const suffix = Date.now().toString(36)
-const topics = { output: `bench-txn-out-${suffix}`, input: `bench-txn-in-${suffix}` }
-await ensureTopics(admin, [
-  { topic: topics.output, numPartitions: partitions },
-  { topic: topics.input, numPartitions: partitions },
-])
-try {
-  const alone = await measure(kafka, topics, 1, windows, rounds)
-  const burst = partitions === 1 ? alone : await measure(kafka, topics, partitions, windows, rounds)
-  console.log(JSON.stringify({ windowsPerTransaction: windows, rounds, alone, [`${partitions}AtOnce`]: burst }, null, 2))
-} finally {
-  await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
-  await admin.disconnect()
+async function main(): Promise<void> {
+  const partitions = flag('partitions', 6)
+  const windows = flag('windows', 170)
+  const rounds = flag('rounds', 30)
+  const logger = createLogger('bench', 'error')
+  const kafka = createKafka({ brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), clientId: 'bench-transaction', logger, security: PLAINTEXT_KAFKA })
+  const admin = kafka.admin()
+  await admin.connect()
+  const suffix = Date.now().toString(36)
+  const topics = { output: `bench-txn-out-${suffix}`, input: `bench-txn-in-${suffix}` }
+  await ensureTopics(admin, [
+    { topic: topics.output, numPartitions: partitions },
+    { topic: topics.input, numPartitions: partitions },
+  ])
+  try {
+    const alone = await measure(kafka, topics, 1, windows, rounds)
+    const burst = partitions === 1 ? alone : await measure(kafka, topics, partitions, windows, rounds)
+    console.log(JSON.stringify({ windowsPerTransaction: windows, rounds, alone, [`${partitions}AtOnce`]: burst }, null, 2))
+  } finally {
+    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
+    await admin.disconnect()
+  }
 }
+
+// Run as a script: importing this module runs nothing.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main()

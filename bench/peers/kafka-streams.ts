@@ -1,16 +1,34 @@
 /**
  * The Kafka Streams peer (bench/peers/kafka-streams/, Java 17, Kafka Streams 3.9.1): built with Maven
  * on demand into one runnable jar, rebuilt only when a source or the pom is newer than the jar, and
- * run as a child process.
+ * run as a child process. Each build is kept under THERMOCLINE_HOME by a hash of the pom and the
+ * sources (as the stack keeps Kafka's jars): a fresh clone of the same sources needs no build.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
 const PROJECT = fileURLToPath(new URL('./kafka-streams/', import.meta.url))
 export const PEER_JAR = join(PROJECT, 'target', 'thermocline-streams-peer.jar')
+
+/** Every file of the peer's sources (the pom and src/), sorted. */
+function sourceFiles(dir: string = join(PROJECT, 'src')): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => (entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : [join(dir, entry.name)]))
+    .sort()
+}
+
+/** Where a build of exactly these sources is kept. */
+function cachedJar(): string {
+  const hash = createHash('sha256')
+  for (const file of [join(PROJECT, 'pom.xml'), ...sourceFiles()]) hash.update(relative(PROJECT, file)).update('\0').update(readFileSync(file)).update('\0')
+  const home = process.env.THERMOCLINE_HOME || join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'thermocline')
+  return join(home, 'bench-peer', `${hash.digest('hex').slice(0, 16)}.jar`)
+}
 
 function newestSource(dir: string): number {
   let newest = 0
@@ -29,7 +47,21 @@ export function streamsPeerKafkaVersion(): string {
 
 export async function buildStreamsPeer(): Promise<number> {
   const sources = Math.max(statSync(join(PROJECT, 'pom.xml')).mtimeMs, newestSource(join(PROJECT, 'src')))
-  if (existsSync(PEER_JAR) && statSync(PEER_JAR).mtimeMs >= sources) return 0
+  const cached = cachedJar()
+  const keep = (): void => {
+    mkdirSync(dirname(cached), { recursive: true })
+    copyFileSync(PEER_JAR, `${cached}.partial`)
+    renameSync(`${cached}.partial`, cached)
+  }
+  if (existsSync(PEER_JAR) && statSync(PEER_JAR).mtimeMs >= sources) {
+    if (!existsSync(cached)) keep()
+    return 0
+  }
+  if (existsSync(cached)) {
+    mkdirSync(dirname(PEER_JAR), { recursive: true })
+    copyFileSync(cached, PEER_JAR)
+    return 0
+  }
   const started = performance.now()
   try {
     await promisify(execFile)('mvn', ['-q', '-B', '-f', join(PROJECT, 'pom.xml'), 'package'], { maxBuffer: 16 * 1024 * 1024 })
@@ -37,6 +69,7 @@ export async function buildStreamsPeer(): Promise<number> {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string }
     throw new Error(`mvn could not build the Kafka Streams peer:\n${String(stdout ?? '')}${String(stderr ?? '')}`, { cause: error })
   }
+  keep()
   return (performance.now() - started) / 1000
 }
 

@@ -1,0 +1,96 @@
+/** Sections 1 and 2 of bench/run.ts: the processor against its peers, the bridge against the raw pipe. */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Admin } from 'kafkajs'
+import { createLogger } from '../common/logger.ts'
+import { startStreamsPeer } from './peers/kafka-streams.ts'
+import { BROKERS, createTopics, deleteTopics, round, suffix } from './harness.ts'
+import { type Profile } from './profiles.ts'
+import { cleanupStreamsApp } from './fairness.ts'
+
+const logger = createLogger('bench', 'info')
+
+// ---------------------------------------------------------------------------------------------
+// 1. Processor throughput
+
+interface ProcessorFigures {
+  thermocline: number[]
+  kafkaStreams: number[]
+  bare: number[]
+  kcat: number[]
+}
+
+async function kafkaStreamsRun(admin: Admin, topic: string, readings: number): Promise<number> {
+  const id = suffix()
+  const applicationId = `bench-ks-${id}`
+  const output = `bench-ks-out-${id}`
+  const stateDir = mkdtempSync(join(tmpdir(), 'thermocline-ks-'))
+  await createTopics(admin, [output])
+  const peer = startStreamsPeer({ bootstrapServers: BROKERS.join(','), inputTopic: topic, outputTopic: output, applicationId, stateDir, expectedRecords: readings })
+  try {
+    const running = await peer.running()
+    const processed = await peer.processed()
+    return readings / ((processed - running) / 1000)
+  } finally {
+    await peer.stop()
+    rmSync(stateDir, { recursive: true, force: true })
+    await cleanupStreamsApp(admin, applicationId)
+    await deleteTopics(admin, [output])
+  }
+}
+
+/** kcat reading every partition from the beginning to the end (-e), printing each value: from its first output to its exit. */
+async function kcatRun(topic: string, readings: number): Promise<number> {
+  const child = spawn('kcat', ['-C', '-b', BROKERS.join(','), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let first = 0
+  let lines = 0
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    if (first === 0) first = performance.now()
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++
+  })
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const code = await new Promise<number | null>((done) => child.once('close', done))
+  const last = performance.now()
+  if (code !== 0 || lines !== readings) throw new Error(`kcat exited ${code} after ${lines} of ${readings} records: ${stderr}`)
+  return readings / ((last - first) / 1000)
+}
+
+export async function processorThroughput(admin: Admin, profile: Profile): Promise<ProcessorFigures & { topic: string; prefillReused: boolean }> {
+  process.env.BENCH_READINGS = String(profile.readings)
+  const throughput = await import('./processor.ts')
+  const fill = await throughput.prefill()
+  logger.info(fill.reused ? 'reusing the pre-filled readings topic' : 'pre-filled the readings topic', { topic: throughput.TOPIC, readings: throughput.READINGS, seconds: round(fill.seconds, 1) })
+  const figures: ProcessorFigures = { thermocline: [], kafkaStreams: [], bare: [], kcat: [] }
+  for (let run = 0; run < profile.runs; run++) {
+    const ours = await throughput.processorRun()
+    figures.thermocline.push(ours.readingsPerSecond)
+    figures.kafkaStreams.push(await kafkaStreamsRun(admin, throughput.TOPIC, throughput.READINGS))
+    figures.bare.push(await throughput.bareConsumer())
+    figures.kcat.push(await kcatRun(throughput.TOPIC, throughput.READINGS))
+    logger.info(`processor run ${run + 1}/${profile.runs}`, {
+      thermocline: Math.round(figures.thermocline.at(-1)!),
+      kafkaStreams: Math.round(figures.kafkaStreams.at(-1)!),
+      bare: Math.round(figures.bare.at(-1)!),
+      kcat: Math.round(figures.kcat.at(-1)!),
+    })
+  }
+  return { ...figures, topic: throughput.TOPIC, prefillReused: fill.reused }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Bridge throughput (bench/ingest.ts's legs, on a scratch Mosquitto)
+
+export async function bridgeThroughput(admin: Admin, mqttUrl: string, profile: Profile): Promise<{ bridge: number[]; raw: number[]; publisher: number[] }> {
+  process.env.MESSAGES = String(profile.bridgeMessages)
+  const ingest = await import('./ingest.ts')
+  const figures = { bridge: [] as number[], raw: [] as number[], publisher: [] as number[] }
+  for (let run = 0; run < profile.runs; run++) {
+    figures.publisher.push(await ingest.publisherRun(mqttUrl))
+    figures.raw.push(await ingest.rawRun(admin, mqttUrl))
+    figures.bridge.push(await ingest.bridgeRun(admin, mqttUrl))
+  }
+  return figures
+}
