@@ -1,16 +1,14 @@
 /**
  * The demo's services, each run as `thermocline <command>` in a child process, exactly as an
  * operator would run them. Each child gets its own process group, so a Ctrl-C in the terminal
- * reaches only the demo, which then stops the services in data-flow order (simulator, ingest,
- * processor) and each can finish its in-flight work.
+ * reaches only the demo, which then stops the services in the reverse order of their start
+ * (teardown.ts: simulator, ingest, processor) and each can finish its in-flight work.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { ThermoclineError, ErrorCodes } from '../common/errors.ts'
 import { tail } from '../stack/process.ts'
-import { canBind } from '../stack/probe.ts'
 
 const BIN = fileURLToPath(new URL('../bin/thermocline.js', import.meta.url))
 
@@ -123,19 +121,6 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
-}
-
-/** `preferred` when it is free on 127.0.0.1 (the port Prometheus is configured for), else any free port. */
-export async function choosePort(preferred: number): Promise<number> {
-  if (await canBind('127.0.0.1', preferred)) return preferred
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-    })
-  })
 }
 
 /**

@@ -79,7 +79,7 @@ export const ingestCommand: Command = {
           return 0
         }
         if (reloadPending) reloadDevices(config.sourcesFile, bridge, logger)
-        logger.info('metrics on /metrics', { port: metricsPort })
+        logger.info('metrics on /metrics', { event: 'ingest_ready', port: metricsPort })
         const signal = await stopRequested
         logger.info('stopping: taking no new message, finishing what is in flight', { signal })
         const { unacknowledged } = await bridge.stop(config.shutdownTimeoutMs)

@@ -126,7 +126,7 @@ export const panelCommand: Command = {
       await admin.disconnect().catch(() => undefined)
       throw await kafkaStartFailure(error, config.kafkaBrokers, security)
     }
-    logger.info(`control panel on http://${config.panelHost}:${server.port}/`, { topic: config.controlPanelTopic, metrics: `http://${config.panelHost}:${server.port}/metrics` })
+    logger.info(`control panel on http://${config.panelHost}:${server.port}/`, { event: 'panel_ready', topic: config.controlPanelTopic, metrics: `http://${config.panelHost}:${server.port}/metrics` })
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', resolve)

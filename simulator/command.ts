@@ -76,6 +76,7 @@ export const simulateCommand: Command = {
         ? `replaying ${config.replayFile}`
         : `${fleet.devices.length} thermostats in ${fleet.areas.length} areas, seed ${config.seed}, ${live ? 'live' : `from ${new Date(fleetOptions!.startMs).toISOString()} at ${config.speed === 0 ? 'full speed' : `${config.speed}x`}`}`
     logger.info(`publishing to ${displayUrl(config.mqttUrl)} (${security.description}, QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, {
+      event: 'simulator_publishing',
       metrics: `http://${config.metricsHost}:${metricsServer.port}/metrics`,
     })
 

@@ -186,8 +186,8 @@ describe('thermocline demo', () => {
 
   it('leaves no service running when the demo itself is killed outright (SIGKILL)', async () => {
     const demo = startCli(['demo'], { ...ownNames(), WINDOW_MS: '3000', GRACE_MS: '1000' }, STOP_DEMO)
-    await demo.waitFor(/started simulator pid=\d+/, 60_000)
-    const pids = [...demo.stderr().matchAll(/started (processor|ingest|simulator) pid=(\d+)/g)].map((match) => Number(match[2]))
+    await demo.waitFor(/event="service_started" service="simulator" pid=\d+/, 60_000)
+    const pids = [...demo.stderr().matchAll(/event="service_started" service="(processor|ingest|simulator)" pid=(\d+)/g)].map((match) => Number(match[2]))
     expect(pids).toHaveLength(3)
     onTestFinished(() => pids.filter(isRunning).forEach((pid) => process.kill(-pid, 'SIGKILL')))
     expect(pids.every(isRunning)).toBe(true)

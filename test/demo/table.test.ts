@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { sumMetric } from '../../demo/command.ts'
+import { sumMetric } from '../../demo/pipeline-counters.ts'
 import { createPanelState, recordWindow, renderPanel } from '../../demo/table.ts'
 import { type WindowData } from '../../common/control-panel.ts'
 
