@@ -108,7 +108,14 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
     await sink.close()
     throw error
   }
-  logger.info('ingest running', { subscriptions: source.subscriptions, formats: router.formats, connections: settings.connections, readingsTopic: settings.readingsTopic, dlqTopic: settings.dlqTopic })
+  logger.info('ingest running', {
+    event: 'ingest_running',
+    subscriptions: source.subscriptions,
+    formats: router.formats,
+    connections: settings.connections,
+    readingsTopic: settings.readingsTopic,
+    dlqTopic: settings.dlqTopic,
+  })
 
   return {
     async stop(timeoutMs) {

@@ -165,7 +165,7 @@ export class MqttSource {
     client.on('connect', (connack) => {
       if (!connected) this.#connectionUp()
       connected = true
-      logger.debug('MQTT connected', { clientId: id, sessionPresent: connack.sessionPresent })
+      logger.debug('MQTT connected', { event: 'mqtt_connected', clientId: id, sessionPresent: connack.sessionPresent })
       // Subscribing again with a session present is harmless and covers a session that expired.
       // QoS 1 at most: a QoS 2 message would be PUBREC'd (and so owned by us) before Kafka has it.
       // Retain Handling 2 (MQTT 5 3.8.3.1): no retained message on subscribing. A retained value is of

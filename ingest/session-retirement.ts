@@ -125,6 +125,6 @@ async function drainAndEnd(source: RetiringSource, index: number, connection: Co
   }
   await disconnect(client, { endSession: true })
   source.forget(connection)
-  source.logger.info('ended an MQTT session of this bridge after delivering what it had queued', { clientId: id })
+  source.logger.info('ended an MQTT session of this bridge after delivering what it had queued', { event: 'session_ended', clientId: id })
   return 'ended'
 }

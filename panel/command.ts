@@ -66,7 +66,7 @@ export const panelCommand: Command = {
       for (const [partition, end] of endAtStart) if ((position.get(partition) ?? 0) < end) return
       ready = true
       metrics.streams.set(1)
-      logger.info('ready: read the control-panel topic up to where it ended at start', { areas: model.areaCount })
+      logger.info('ready: read the control-panel topic up to where it ended at start', { event: 'panel_caught_up', areas: model.areaCount })
     }
 
     let server: Awaited<ReturnType<typeof startPanelServer>> | undefined

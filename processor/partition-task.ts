@@ -249,7 +249,7 @@ export class PartitionTask {
         // Fenced by a new owner, or the broker failed us: what is in memory (including what was
         // processed while this transaction ran) may no longer match what is committed.
         metrics.transactionFailures.inc()
-        logger.warn('transaction failed: rebuilding the partition from its last commit', { partition: this.partition, error })
+        logger.warn('transaction failed: rebuilding the partition from its last commit', { event: 'transaction_failed', partition: this.partition, error })
         this.#closed = true
         this.#options.onFailed(this)
       },

@@ -96,7 +96,7 @@ export class Processor {
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       const assigned = new Set(event.payload.memberAssignment[config.readingsTopic] ?? [])
       this.#assigned = assigned
-      this.#logger.info('joined the consumer group', { partitions: [...assigned].sort((a, b) => a - b) })
+      this.#logger.info('joined the consumer group', { event: 'group_joined', partitions: [...assigned].sort((a, b) => a - b) })
       for (const partition of [...this.#tasks.keys()]) {
         if (!assigned.has(partition)) void this.#drop(partition, 'partition revoked')
       }
@@ -207,7 +207,7 @@ export class Processor {
       if (rewind) this.#consumer!.seek({ topic: config.readingsTopic, partition, offset: String(start) })
       this.#owners.set(partition, task)
       const fields = { partition, transactionalId: sink.transactionalId, offset: committed ?? 'earliest', position: checkpoint?.position, streamTime: checkpoint?.streamTime }
-      this.#logger.info(rewind ? 'partition taken back from its last commit' : 'partition assigned', fields)
+      this.#logger.info(rewind ? 'partition taken back from its last commit' : 'partition assigned', { event: rewind ? 'partition_taken_back' : 'partition_assigned', ...fields })
       return task
     } catch (error) {
       await sink.close().catch(() => undefined)

@@ -74,7 +74,7 @@ export const defaultFleetOptions = {
 export interface SimulatedPublication extends Publication {
   readonly area: string
   readonly device: string
-  /** The reading's id (`{device}-{sequence}`), also in its payload unless malformed. */
+  /** The reading's id (`{device}-{start time in base 36}-{sequence}`), also in its payload unless malformed. */
   readonly id: string
   /** The reading's event time (epoch ms). */
   readonly timeMs: number
@@ -98,8 +98,8 @@ export interface Fleet extends PublicationSource {
 
 interface Pending {
   publication: { -readonly [K in keyof SimulatedPublication]: SimulatedPublication[K] } & { faults: Fault[] }
-  /** Held back to follow the device's next reading: tagged out_of_order only if one was sent before it. */
-  heldBack: boolean
+  /** Sent just after the device's next reading: tagged out_of_order only if one was sent before it. */
+  afterNext: boolean
   deviceIndex: number
   order: number
 }
@@ -118,6 +118,9 @@ export function validateFleetOptions(options: FleetOptions, setting: (key: keyof
 export function createFleet(options: FleetOptions): Fleet {
   validateFleetOptions(options)
   const { seed, intervalMs, startMs } = options
+  // In every id: a run started at another moment gives other ids (a demo run again must not meet the
+  // ids of the last one on the readings topic), while the same options still give the same readings.
+  const runTag = Math.trunc(startMs).toString(36)
   const areas = Array.from({ length: options.areas }, (_, index) => createArea(seed, index, options.areas))
   const devices = createDevices(options, areas)
   const byPhase = [...devices].sort((a, b) => a.phaseMs - b.phaseMs || a.index - b.index)
@@ -166,7 +169,7 @@ export function createFleet(options: FleetOptions): Fleet {
       }
       return
     }
-    const id = `${device.name}-${++sequence[device.index]!}`
+    const id = `${device.name}-${runTag}-${++sequence[device.index]!}`
     const spikeCelsius = random.spike.chance(options.spikes) ? drawSpikeCelsius(random.spike) : 0
     const celsius = measureCelsius(device, timeMs, noise[device.index]!, spikeCelsius)
     const value = roundReading(fromCelsius(celsius, device.unit))
@@ -212,7 +215,7 @@ export function createFleet(options: FleetOptions): Fleet {
 
   /** Queues a valid reading, sent late, out of order and/or twice as the options draw it. */
   const pushWithFaults = (reading: Pending['publication'], traits: Fault[], deviceIndex: number): void => {
-    let heldBack = false
+    let afterNext = false
     const duplicate = random.duplicate.chance(options.duplicates)
     if (random.late.chance(options.late)) {
       reading.dueMs = reading.timeMs + options.lateByMs
@@ -220,9 +223,9 @@ export function createFleet(options: FleetOptions): Fleet {
     } else if (random.outOfOrder.chance(options.outOfOrder)) {
       // Just after the device's next reading, which is due exactly one interval later.
       reading.dueMs = reading.timeMs + intervalMs + 0.5
-      heldBack = true
+      afterNext = true
     }
-    push(reading, deviceIndex, heldBack)
+    push(reading, deviceIndex, afterNext)
     // A redelivery: same payload and id, up to one interval after the original.
     if (duplicate) push({ ...reading, dueMs: reading.dueMs + random.duplicate.below(intervalMs + 1), faults: [...traits, Faults.duplicate] }, deviceIndex, false)
   }
@@ -249,8 +252,8 @@ export function createFleet(options: FleetOptions): Fleet {
     else push(reading, device.index, false)
   }
 
-  const push = (publication: Pending['publication'], deviceIndex: number, heldBack: boolean): void => {
-    queue.push({ publication, deviceIndex, heldBack, order: order++ })
+  const push = (publication: Pending['publication'], deviceIndex: number, afterNext: boolean): void => {
+    queue.push({ publication, deviceIndex, afterNext, order: order++ })
   }
 
   const fill = (): void => {
@@ -280,7 +283,7 @@ export function createFleet(options: FleetOptions): Fleet {
       const next = queue.pop()
       if (next === undefined) throw new Error('fleet: take() called with nothing left (check peekDueMs() first)')
       const { publication, deviceIndex: index } = next
-      if (next.heldBack && latestSentMs[index]! > publication.timeMs) publication.faults.push(Faults.outOfOrder)
+      if (next.afterNext && latestSentMs[index]! > publication.timeMs) publication.faults.push(Faults.outOfOrder)
       if (publication.malformedKind === undefined) latestSentMs[index] = Math.max(latestSentMs[index]!, publication.timeMs)
       for (const fault of publication.faults) counts[fault]++
       published++

@@ -67,7 +67,7 @@ describe('a three-broker cluster', () => {
       SESSION_TIMEOUT_MS: '10000',
     }
     const first = startProcessor(processorEnv)
-    await first.waitForLog(/processing/, 90_000)
+    await first.waitForLog(/event="processing"/, 90_000)
 
     // Created by the services, replicated as the cluster says: 3 replicas, 2 in sync to acknowledge.
     const admin = kafka.admin()
@@ -97,7 +97,7 @@ describe('a three-broker cluster', () => {
       await first.exited
       const second = startProcessor(processorEnv)
       await publish(third + 150, 2 * third)
-      await second.waitForLog(/processing/, 120_000)
+      await second.waitForLog(/event="processing"/, 120_000)
 
       // The broker comes back (stack up starts what is not running) and rejoins: its replicas catch up.
       const restarted = await stackUp(config, createLogger('test-cluster'))

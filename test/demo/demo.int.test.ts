@@ -116,7 +116,8 @@ describe('thermocline demo', () => {
 
     demo.interrupt()
     expect(await demo.exited).toBe(0)
-    expect(demo.stderr()).toContain('services stopped simulator=0 ingest=0 processor=0')
+    // In the order they stopped: the reverse of their start.
+    expect(demo.stderr()).toContain('event="demo_stopped" panel=0 simulator=0 ingest=0 processor=0')
     // The test setup brought the stack up (or found it running): the demo must leave it alone.
     expect(demo.stderr()).toContain('left the stack running as it was found')
   })
@@ -151,7 +152,8 @@ describe('thermocline demo', () => {
     )
     demo.child.kill('SIGINT')
     expect(await demo.exited).toBe(0)
-    expect(demo.stderr()).toContain('services stopped simulator=0 ingest=0 processor=0')
+    // In the order they stopped: the reverse of their start.
+    expect(demo.stderr()).toContain('event="demo_stopped" panel=0 simulator=0 ingest=0 processor=0')
   })
 
   // Here rather than in test/security/: two demos at once would race for the services' metrics ports.

@@ -68,7 +68,7 @@ export async function startBridgeProcess(settings: TestBridgeSettings, timeoutMs
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bridge not running after ${timeoutMs} ms:\n${stderr}`)), timeoutMs)
     const check = (): void => {
-      const match = /metrics on \/metrics port=(\d+)/.exec(stderr)
+      const match = /event="ingest_ready" port=(\d+)/.exec(stderr)
       if (match !== null) {
         clearTimeout(timer)
         resolve(Number(match[1]))

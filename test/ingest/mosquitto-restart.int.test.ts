@@ -72,8 +72,8 @@ describe('thermocline ingest across a Mosquitto restart', () => {
     await stopMosquitto(home)
     await startMosquitto(mosquitto, logger)
     bridge = await startBridgeProcess(settings)
-    expect(bridge.stderr()).toMatch(/MQTT connected .*sessionPresent=true/)
-    expect(bridge.stderr()).toContain(`ingest running subscriptions=["${prefix}/+/+/temperature"]`)
+    expect(bridge.stderr()).toMatch(/event="mqtt_connected" .*sessionPresent=true/)
+    expect(bridge.stderr()).toContain(`event="ingest_running" subscriptions=["${prefix}/+/+/temperature"]`)
     await waitForMetrics(bridge, (samples) => (samples.get('thermocline_ingest_written_total') ?? 0) >= whileStopped.length, 60_000)
 
     // 2. Mosquitto restarts under the running bridge, mid-flow.

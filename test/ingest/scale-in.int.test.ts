@@ -62,7 +62,7 @@ describe('thermocline ingest with fewer connections than before', () => {
     expectEveryReading(records, readings, { duplicatesAllowed: false })
     narrow.process.kill('SIGTERM')
     expect(await narrow.exited).toBe(0)
-    for (const index of [1, 2, 3]) expect(narrow.stderr()).toContain(`ended an MQTT session of this bridge after delivering what it had queued clientId="${clientId}-${index}"`)
+    for (const index of [1, 2, 3]) expect(narrow.stderr()).toContain(`event="session_ended" clientId="${clientId}-${index}"`)
     expect(narrow.stderr()).not.toContain(`clientId="${clientId}-0"`)
     for (const index of [1, 2, 3]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
   })
@@ -74,7 +74,7 @@ describe('thermocline ingest with fewer connections than before', () => {
 
     const retired = await runCli(['ingest', '--retire-sessions'], bridgeEnv(settings), 60_000)
     expect(retired.code, retired.stderr).toBe(0)
-    for (const index of [0, 1]) expect(retired.stderr).toContain(`ended an MQTT session of this bridge after delivering what it had queued clientId="${clientId}-${index}"`)
+    for (const index of [0, 1]) expect(retired.stderr).toContain(`event="session_ended" clientId="${clientId}-${index}"`)
     expect(retired.stderr).toMatch(/retired: ended \d+ MQTT sessions/)
     const records = await consumeUntil(readingsTopic, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readings.length, { timeoutMs: 30_000 })
     expectEveryReading(records, readings, { duplicatesAllowed: false })
@@ -94,7 +94,7 @@ describe('thermocline ingest with fewer connections than before', () => {
     expectEveryReading(records, readings, { duplicatesAllowed: false })
     narrow.process.kill('SIGTERM')
     expect(await narrow.exited).toBe(0)
-    for (const index of [2, 3]) expect(narrow.stderr()).toContain(`ended an MQTT session of this bridge after delivering what it had queued clientId="${clientId}-${index}"`)
+    for (const index of [2, 3]) expect(narrow.stderr()).toContain(`event="session_ended" clientId="${clientId}-${index}"`)
     for (const index of [1, 2, 3]) expect(await hasSession(`${clientId}-${index}`), `session ${index}`).toBe(false)
   })
 

@@ -68,8 +68,8 @@ describe('the control panel page', () => {
       { CONTROL_PANEL_TOPIC: controlPanel!, READINGS_TOPIC: readings!, LATE_TOPIC: late!, PANEL_VARIANCE_ALERT: '1' },
       { signal: 'SIGTERM', graceMs: 10_000 },
     )
-    const [, base] = await panel.waitFor(/control panel on (http:\/\/127\.0\.0\.1:\d+)\//, 60_000)
-    await panel.waitFor(/ready: read the control-panel topic/, 60_000)
+    const [, base] = await panel.waitFor(/(http:\/\/127\.0\.0\.1:\d+)\/ event="panel_ready"/, 60_000)
+    await panel.waitFor(/event="panel_caught_up"/, 60_000)
 
     const browser = await launchChromium()
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })

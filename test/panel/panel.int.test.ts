@@ -79,8 +79,8 @@ describe('thermocline panel', () => {
     await producer.send({ topic: topic!, acks: -1, messages: [{ key: 'x', value: 'not a window' }] })
 
     const panel = startCli(['panel', '--panel-port', '0'], { CONTROL_PANEL_TOPIC: topic!, LOG_LEVEL: 'info' }, { signal: 'SIGTERM', graceMs: 10_000 })
-    const [, base] = await panel.waitFor(/control panel on (http:\/\/127\.0\.0\.1:\d+)\//, 60_000)
-    await panel.waitFor(/ready: read the control-panel topic/, 60_000)
+    const [, base] = await panel.waitFor(/(http:\/\/127\.0\.0\.1:\d+)\/ event="panel_ready"/, 60_000)
+    await panel.waitFor(/event="panel_caught_up"/, 60_000)
     expect((await get(base!, '/readyz')).status).toBe(200)
 
     const areas = JSON.parse((await get(base!, '/api/areas')).body) as { areas: WindowData[] }

@@ -34,7 +34,7 @@ describe('the pipeline on the golden data set', () => {
       IDLE_MS: '3000',
       SESSION_TIMEOUT_MS: '6000',
     })
-    await processor.waitForLog(/partition assigned/)
+    await processor.waitForLog(/event="partition_assigned"/)
 
     const publisher = await testMqtt({ protocolVersion: 5 })
     // One session, QoS 1, all at once: Mosquitto delivers in publish order, and ingest with one

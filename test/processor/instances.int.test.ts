@@ -23,12 +23,12 @@ describe('three processor instances', () => {
     const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: t.readings, dlqTopic: t.dlq })
     const start = async (): Promise<ProcessorProcess> => {
       const instance = startProcessor(t.env)
-      await instance.waitForLog(/processing/, 90_000)
+      await instance.waitForLog(/event="processing"/, 90_000)
       return instance
     }
     const instances = [await start(), await start(), await start()]
     // Every instance owns a partition before the flow starts.
-    await Promise.all(instances.map((instance) => instance.waitForLog(/partition assigned/, 90_000)))
+    await Promise.all(instances.map((instance) => instance.waitForLog(/event="partition_assigned"/, 90_000)))
 
     // The readings come in five parts, about 200 a second; between parts, one instance after the
     // other is stopped (it commits and leaves the group) and a new one takes its place.

@@ -32,7 +32,7 @@ describe('a paused processor', () => {
     const t = await processorTopics(2, { IDLE_MS: '2000', SESSION_TIMEOUT_MS: '60000' })
     const [before, during, after] = thirds()
     const processor = startProcessor(t.env)
-    await processor.waitForLog(/partition assigned/)
+    await processor.waitForLog(/event="partition_assigned"/)
     await feed(kafka, t.readings, before, LIVE)
     // Caught up, so that its partitions count as silent while it does not run.
     await waitUntilProcessed(kafka, t.env.GROUP_ID!, t.readings)
@@ -61,11 +61,11 @@ describe('a paused processor', () => {
     const t = await processorTopics(4, { SESSION_TIMEOUT_MS: '6000', IDLE_MS: '600000' })
     const [before, during, after] = thirds()
     const zombie = startProcessor(t.env)
-    await zombie.waitForLog(/partition assigned/)
+    await zombie.waitForLog(/event="partition_assigned"/)
     const survivor = startProcessor(t.env)
-    await survivor.waitForLog(/partition assigned/)
+    await survivor.waitForLog(/event="partition_assigned"/)
     // Both hold partitions now.
-    await zombie.waitForLog(/joined the consumer group[\s\S]*joined the consumer group/)
+    await zombie.waitForLog(/event="group_joined"[\s\S]*event="group_joined"/)
     await feed(kafka, t.readings, before, LIVE)
     const survivorLogAtStop = survivor.log().length
     zombie.kill('SIGSTOP')
@@ -76,7 +76,7 @@ describe('a paused processor', () => {
     // zombie's transactional ids and carries on from the zombie's last commit. Frozen for at least
     // its session (6 s) in any case: a busy broker can evict both members and hand the survivor
     // every partition sooner, and the zombie must be one that outlived its session.
-    await survivor.waitForLog(/joined the consumer group[^\n]*partitions=\[0,1,2,3\]/, 60_000, survivorLogAtStop)
+    await survivor.waitForLog(/event="group_joined" partitions=\[0,1,2,3\]/, 60_000, survivorLogAtStop)
     await sleep(7_000 - (Date.now() - stoppedAt))
     zombie.kill('SIGCONT')
     await feed(kafka, t.readings, [...after, ...streamEnd(golden, 4)], LIVE)

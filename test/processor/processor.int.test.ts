@@ -69,7 +69,7 @@ describe('thermocline process', () => {
     const random = (): number => (state = (state * 48271) % 2147483647) / 2147483647
     const kills: number[] = []
     for (let kill = 0; kill < 3; kill++) {
-      await processor.waitForLog(/partition assigned/)
+      await processor.waitForLog(/event="partition_assigned"/)
       // A random moment while it works: mid-batch, mid-transaction or between.
       const delay = Math.round(200 + random() * 2_500)
       kills.push(delay)
@@ -101,11 +101,11 @@ describe('thermocline process', () => {
     const t = await topics(4, { IDLE_MS: '600000' })
     const flowing = feed(kafka, t.readings, [...goldenReadings(golden), ...streamEnd(golden, 4)], { chunk: 40, pauseMs: 300 })
     const first = startProcessor(t.env)
-    await first.waitForLog(/partition assigned/)
+    await first.waitForLog(/event="partition_assigned"/)
     const second = startProcessor(t.env)
     // The rebalance splits the partitions between the two.
-    await second.waitForLog(/partition assigned/)
-    await first.waitForLog(/joined the consumer group[\s\S]*joined the consumer group/)
+    await second.waitForLog(/event="partition_assigned"/)
+    await first.waitForLog(/event="group_joined"[\s\S]*event="group_joined"/)
     first.kill('SIGTERM')
     expect(await first.exited).toBe(0)
     await flowing

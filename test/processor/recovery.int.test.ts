@@ -31,7 +31,7 @@ describe('thermocline process when a transaction fails', () => {
     // The last record: it closes every golden window, and their transaction is the one that fails.
     // After it there is nothing more to read.
     await feed(kafka, t.readings, streamEnd(golden, 1))
-    await processor.waitForLog(/transaction failed: rebuilding the partition/)
+    await processor.waitForLog(/event="transaction_failed"/)
     await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
     processor.kill('SIGTERM')
     expect(await processor.exited).toBe(0)

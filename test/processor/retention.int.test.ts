@@ -36,9 +36,9 @@ describe('thermocline process after retention deleted what its open windows need
     // A last reading a minute later closes what is open, by stream time (no busy machine can delay that).
     await feed(kafka, t.readings, streamEnd(golden, 1))
     const second = startProcessor(t.env)
-    await second.waitForLog(/were deleted before the processor read them again/)
+    await second.waitForLog(/event="records_deleted_before_read"/)
     expect(second.log()).toContain(`partition=0 deleted="${committed}..${logStart - 1}" neededByOpenWindows=${logStart - committed} neverProcessed=0`)
-    await second.waitForLog(/metrics="http:/)
+    await second.waitForLog(/event="processing"/)
     const port = /metrics="http:\/\/127\.0\.0\.1:(\d+)\/metrics"/.exec(second.log())![1]
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
     expect(metrics).toMatch(new RegExp(`^thermocline_processor_records_deleted_before_read_total(\\{[^}]*\\})? ${logStart - committed}$`, 'm'))
@@ -82,11 +82,11 @@ describe('thermocline process after retention deleted what its open windows need
     await consumeUntil(t.controlPanel, (got) => distinctIds(got) >= golden.windows.length, { kafka, timeoutMs: 60_000 })
     // Both must have started: one can emit every window before the other is up (a CI run signalled
     // an instance still loading its modules, which then died of the signal instead of stopping).
-    await Promise.all(instances.map((instance) => instance.waitForLog(/processing/, 60_000)))
+    await Promise.all(instances.map((instance) => instance.waitForLog(/event="processing"/, 60_000)))
     for (const instance of instances) instance.kill('SIGTERM')
     for (const instance of instances) expect(await instance.exited).toBe(0)
     const logs = instances.map((instance) => instance.log()).join('\n')
-    expect(logs).toMatch(/were deleted before the processor read them again/)
+    expect(logs).toMatch(/event="records_deleted_before_read"/)
     expect(logs).not.toMatch(/Offset out of range/)
     const ids = (await readAll(kafka, t.controlPanel)).map((record) => record.headers[CloudEventHeaders.id])
     expect(new Set(ids).size, 'no window emitted twice').toBe(ids.length)

@@ -92,7 +92,7 @@ describe('the pipeline over secured brokers', () => {
         SESSION_TIMEOUT_MS: '6000',
         LOG_LEVEL: 'debug',
       })
-      await processor.waitForLog(/\[processor\] processing .*metrics="http/, 60_000)
+      await processor.waitForLog(/\[processor\] .* event="processing"/, 60_000)
       const processorMetrics = /metrics="(http:[^"]+)"/.exec(processor.log())![1]!
 
       // The publisher: `thermocline simulate` replaying the golden set over MQTT with a client certificate and the password.

@@ -53,6 +53,15 @@ describe('the simulated fleet', () => {
     expect(other).not.toEqual(first)
   })
 
+  it('gives ids no other start gave: a demo run again does not reuse the ids of the last run', () => {
+    const ids = (startMs: number): string[] => drain(options({ startMs, durationMs: 10_000 })).publications.map((p) => p.id)
+    const first = ids(START)
+    const later = ids(START + 1_000)
+    expect(ids(START)).toEqual(first)
+    expect(first.filter((id) => later.includes(id))).toEqual([])
+    expect(new Set(first).size).toBe(first.length)
+  })
+
   it('reports once per device per interval, on the contract topic, in time order, spread evenly over the areas', () => {
     const { publications, fleet } = drain(options({ devices: 200, areas: 10, durationMs: 30_000 }))
     expect(publications).toHaveLength(200 * 30)
@@ -70,7 +79,7 @@ describe('the simulated fleet', () => {
     for (const p of publications) perArea.set(p.area, (perArea.get(p.area) ?? new Set()).add(p.device))
     expect([...perArea.values()].map((devices) => devices.size)).toEqual(new Array(10).fill(20))
     const kitchenT00 = publications.filter((p) => p.device === 'kitchen-t00')
-    expect(kitchenT00.map((p) => p.id)).toEqual(Array.from({ length: 30 }, (_, i) => `kitchen-t00-${i + 1}`))
+    expect(kitchenT00.map((p) => p.id)).toEqual(Array.from({ length: 30 }, (_, i) => `kitchen-t00-${START.toString(36)}-${i + 1}`))
     expect(kitchenT00.slice(1).map((p, i) => p.timeMs - kitchenT00[i]!.timeMs)).toEqual(new Array(29).fill(1_000))
   })
 

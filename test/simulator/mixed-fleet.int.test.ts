@@ -54,7 +54,7 @@ describe('a mixed fleet of real device formats', () => {
       IDLE_MS: String(IDLE_MS),
       SESSION_TIMEOUT_MS: '6000',
     })
-    await processor.waitForLog(/partition assigned/)
+    await processor.waitForLog(/event="partition_assigned"/)
 
     // Simulated time starts when the simulator does, a moment after this: the two clocks stay close.
     const startMs = Date.now() + 2_000

@@ -103,7 +103,7 @@ describe('a seeded run with every fault, through ingest and the processor', () =
     // stream over them and order across them is lost (docs/ingest.md, Order): what turns late would
     // then depend on timing, and CI once saw a window short of 55 readings that way.
     await startBridgeProcess({ prefix, readingsTopic: readings!, dlqTopic: dlq!, clientId })
-    await processor.waitFor(/\[processor\] processing/, 60_000)
+    await processor.waitFor(/event="processing"/, 60_000)
 
     // Flat out: order, not pace, decides what is late, and a short run leaves the idle advance
     // (IDLE_MS of silence) no stall in the middle of the stream to mistake for the end of it.

@@ -126,7 +126,7 @@ describe('thermocline simulate against a real MQTT broker', () => {
     const root = uniqueName('live')
     const subscriber = await subscribe(root)
     const simulator = startCli(['simulate', '--topic-root', root, '--devices', '50', '--areas', '5', '--metrics-port', '0', '--progress-ms', '500'], { MQTT_URL: mqttUrl })
-    const [, port] = await simulator.waitFor(/metrics="http:\/\/127\.0\.0\.1:(\d+)\/metrics"/)
+    const [, port] = await simulator.waitFor(/event="simulator_publishing" metrics="http:\/\/127\.0\.0\.1:(\d+)\/metrics"/)
     await subscriber.until(100)
     await simulator.waitFor(/simulate: \d+\/s {2}sent [1-9]\d* {2}failures 0/)
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()

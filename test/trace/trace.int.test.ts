@@ -98,7 +98,7 @@ describe('thermocline trace', () => {
 
     // The panel answers the same.
     const panel = startCli(['panel', '--panel-port', '0'], env, { signal: 'SIGTERM', graceMs: 10_000 })
-    const [, base] = await panel.waitFor(/control panel on (http:\/\/127\.0\.0\.1:\d+)\//, 60_000)
+    const [, base] = await panel.waitFor(/(http:\/\/127\.0\.0\.1:\d+)\/ event="panel_ready"/, 60_000)
     const found = await fetch(`${base}/api/readings/${encodeURIComponent(counted.id)}`)
     expect(found.status).toBe(200)
     expect(await found.json()).toMatchObject({ id: counted.id, status: 'counted', window: windowId('kitchen', countedWindowStart) })
