@@ -16,6 +16,18 @@ function fixed(value, digits) {
   return typeof value === 'number' ? value.toFixed(digits) : '–'
 }
 
+/** A window's own length; the panel's WINDOW_MS before any window is at hand. */
+function windowLength(window) {
+  return window === undefined ? state.settings.windowMs : Date.parse(window.windowEnd) - Date.parse(window.windowStart)
+}
+
+/** 15000 -> "15-second", 60000 -> "1-minute", 1500 -> "1500-millisecond". */
+function lengthInWords(ms) {
+  if (ms % 60000 === 0) return `${ms / 60000}-minute`
+  if (ms % 1000 === 0) return `${ms / 1000}-second`
+  return `${ms}-millisecond`
+}
+
 function age(window, now) {
   const seconds = Math.max(0, Math.round((now - Date.parse(window.windowEnd)) / 1000))
   return seconds < 120 ? `${seconds} s ago` : `${Math.round(seconds / 60)} min ago`
@@ -24,7 +36,7 @@ function age(window, now) {
 function why(window, now) {
   const reasons = []
   if (window.variance > state.settings.varianceAlert) reasons.push(`variance above ${state.settings.varianceAlert} °C²`)
-  if (now - Date.parse(window.windowEnd) > 2 * state.settings.windowMs + 5000) reasons.push('no window for two window lengths')
+  if (now - Date.parse(window.windowEnd) > 2 * windowLength(window) + 5000) reasons.push('no window for two window lengths')
   return reasons
 }
 
@@ -97,6 +109,7 @@ function scheduleRender() {
 function render() {
   const now = Date.now()
   const areas = [...state.latest.keys()].sort()
+  document.getElementById('window-length').textContent = lengthInWords(windowLength(state.latest.get(areas[0])))
   document.getElementById('empty').hidden = areas.length > 0
   document.getElementById('areas').replaceChildren(...areas.map((area) => card(area, now)))
 }

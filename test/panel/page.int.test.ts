@@ -17,7 +17,8 @@ import { createTopics, testProducer, uniqueName } from '../helpers/brokers.ts'
 import { startCli } from '../simulator/simulator-process.ts'
 
 const CHROMIUM = process.env.THERMOCLINE_CHROMIUM ?? '/usr/bin/chromium'
-const WINDOW_MS = 15_000
+// Not the default 15 s: the page must say the length of the windows it shows.
+const WINDOW_MS = 20_000
 
 /** Headless, as root, and quiet on a machine with no internet; playwright gives it a new, empty profile. */
 async function launchChromium(): Promise<Browser> {
@@ -65,7 +66,7 @@ describe('the control panel page', () => {
 
     const panel = startCli(
       ['panel', '--panel-port', '0'],
-      { CONTROL_PANEL_TOPIC: controlPanel!, READINGS_TOPIC: readings!, LATE_TOPIC: late!, PANEL_VARIANCE_ALERT: '1' },
+      { CONTROL_PANEL_TOPIC: controlPanel!, READINGS_TOPIC: readings!, LATE_TOPIC: late!, PANEL_VARIANCE_ALERT: '1', WINDOW_MS: String(WINDOW_MS) },
       { signal: 'SIGTERM', graceMs: 10_000 },
     )
     const [, base] = await panel.waitFor(/(http:\/\/127\.0\.0\.1:\d+)\/ event="panel_ready"/, 60_000)
@@ -89,6 +90,7 @@ describe('the control panel page', () => {
     const card = (area: string) => page.locator(`article.area[data-area="${area.replaceAll('"', '\\"')}"]`)
     await expect.poll(() => page.locator('article.area').count(), { timeout: 30_000 }).toBe(3)
     expect(await page.locator('article.area h2').allTextContents()).toEqual(['attic', 'lobby', 'server room'])
+    expect(await page.locator('.legend').textContent()).toContain("Each area's latest 20-second window")
 
     // Over the threshold: stands out, and says why. The calm lobby does not (for its variance).
     expect(await card('server room').getAttribute('class')).toBe('area alert')
