@@ -10,7 +10,7 @@ import { freePort } from '../stack/probe.ts'
 import { decodeWindow, type WindowData } from '../common/control-panel.ts'
 import { windowData } from '../processor/outputs.ts'
 import { BROKERS, createTopics, deleteTopics, PARTITIONS, Service, suffix } from './harness.ts'
-import { produceAll, readingRecord, readTopic } from './records.ts'
+import { produceAll, readingOnPartition, readTopic } from './records.ts'
 
 export const FAIR_T0 = Date.parse('2026-01-01T00:00:00.000Z')
 const FAIR_AREAS = 40
@@ -114,7 +114,7 @@ export async function fairness(kafka: Kafka, admin: Admin, dumpDir?: string): Pr
   await produceAll(
     kafka,
     input,
-    records.map(({ reading, partition }) => readingRecord(reading, partition)),
+    records.map(({ reading, partition }) => readingOnPartition(reading, partition)),
   )
 
   // Which of our windows the peer can close: its stream time per partition is the largest event time there.

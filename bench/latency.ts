@@ -4,7 +4,7 @@ import { freePort } from '../stack/probe.ts'
 import { decodeWindow, type WindowData } from '../common/control-panel.ts'
 import { createTopics, deleteTopics, metricValue, Service, sleep, suffix } from './harness.ts'
 import { type Profile } from './profiles.ts'
-import { readingRecord } from './records.ts'
+import { readingMessage } from '../common/readings.ts'
 
 export async function windowLatency(kafka: Kafka, admin: Admin, profile: Profile): Promise<{ latenciesMs: number[]; closeEvents: number; histogram: { count: number; meanMs: number } }> {
   const { areas, ratePerSec, durationSec, windowMs, graceMs } = profile.latency
@@ -51,7 +51,7 @@ export async function windowLatency(kafka: Kafka, admin: Admin, profile: Profile
           const d = sent % fleet
           const area = `area-${String(d % areas).padStart(4, '0')}`
           const device = `${area}-t${Math.floor(d / areas)}`
-          messages.push(readingRecord({ id: `${device}-${sent}`, area, device, celsius: 18 + (sent % 500) / 100, timeMs: now }))
+          messages.push(readingMessage({ id: `${device}-${sent}`, area, device, celsius: 18 + (sent % 500) / 100, timeMs: now }))
         }
         await producer.send({ topic: topics.readings, acks: -1, messages })
         lastEventMs = now

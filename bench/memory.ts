@@ -6,7 +6,7 @@ import { freePort } from '../stack/probe.ts'
 import { createTopics, deleteTopics, metricValue, MiB, residentBytes, Service, sleep, suffix } from './harness.ts'
 import { FAIR_T0 } from './fairness.ts'
 import { type Profile } from './profiles.ts'
-import { readingRecord } from './records.ts'
+import { readingMessage } from '../common/readings.ts'
 
 export interface MemoryFigures {
   /** VmRSS once the service is up, before any reading. */
@@ -53,7 +53,7 @@ export async function processorMemory(kafka: Kafka, admin: Admin, profile: Profi
         const area = `area-${String(d % areas).padStart(4, '0')}`
         const device = `${area}-t${Math.floor(d / areas)}`
         const timeMs = FAIR_T0 + r * reportIntervalMs + Math.floor((d * reportIntervalMs) / devices)
-        messages.push(readingRecord({ id: `${device}-${r}`, area, device, celsius: 18 + ((r * devices + d) % 700) / 100, timeMs }))
+        messages.push(readingMessage({ id: `${device}-${r}`, area, device, celsius: 18 + ((r * devices + d) % 700) / 100, timeMs }))
         if (messages.length === 20_000) await producer.send({ topic, acks: -1, messages: messages.splice(0) })
       }
     }

@@ -59,7 +59,7 @@ function reading(i: number): { area: string; device: string; celsius: number; ti
 }
 
 /** Reading i as ingest writes it (common/readings.ts). */
-function readingRecord(i: number): Message {
+function benchReadingMessage(i: number): Message {
   return readingMessage(reading(i))
 }
 
@@ -83,7 +83,7 @@ export async function prefill(): Promise<{ reused: boolean; seconds: number }> {
     // sends would interleave chunks and turn most readings late).
     const chunk = 10_000
     for (let i = 0; i < READINGS; i += chunk) {
-      const messages = Array.from({ length: Math.min(chunk, READINGS - i) }, (_, k) => readingRecord(i + k))
+      const messages = Array.from({ length: Math.min(chunk, READINGS - i) }, (_, k) => benchReadingMessage(i + k))
       await producer.send({ topic: TOPIC, acks: -1, messages })
     }
     await producer.disconnect()
@@ -203,7 +203,7 @@ async function main(): Promise<void> {
   coreAlone(readings)
   const core = Array.from({ length: RUNS }, () => coreAlone(readings))
   const encoded = Array.from({ length: 200_000 }, (_, i) => {
-    const message = readingRecord(i)
+    const message = benchReadingMessage(i)
     const headers: Record<string, Buffer> = {}
     for (const [name, value] of Object.entries(message.headers!)) headers[name] = Buffer.from(String(value))
     return { key: Buffer.from(String(message.key)), value: Buffer.from(String(message.value)), headers }

@@ -24,10 +24,9 @@ export async function readTopic(kafka: Kafka, topic: string, expected: number, t
   return records
 }
 
-/** A reading record exactly as ingest writes it (common/readings.ts), optionally on a given partition. */
-export function readingRecord(reading: Reading, partition?: number): Message {
-  const message = readingMessage(reading)
-  return partition === undefined ? message : { ...message, partition }
+/** A reading's record exactly as ingest writes it (common/readings.ts, readingMessage), on a given partition. */
+export function readingOnPartition(reading: Reading, partition: number): Message {
+  return { ...readingMessage(reading), partition }
 }
 
 export async function produceAll(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {

@@ -41,7 +41,7 @@ export const panelCommand: Command = {
       skipped: new Counter({ name: `${P}skipped_records_total`, help: 'control-panel records that are not window events, skipped', registers: [registry] }),
       areas: new Gauge({ name: `${P}areas`, help: 'areas the panel keeps', registers: [registry] }),
       droppedAreas: new Gauge({ name: `${P}dropped_area_windows`, help: 'windows of areas beyond PANEL_MAX_AREAS, not kept', registers: [registry] }),
-      streams: new Gauge({ name: `${P}ready`, help: '1 once the topic has been read up to where it ended at start', registers: [registry] }),
+      ready: new Gauge({ name: `${P}ready`, help: '1 once the topic has been read up to where it ended at start', registers: [registry] }),
     }
     const model = new PanelModel({ historyMs: config.panelHistoryMs, maxAreas: config.panelMaxAreas, windowMs: config.windowMs })
 
@@ -55,7 +55,7 @@ export const panelCommand: Command = {
       logger.error(restart ? 'the control-panel consumer crashed; kafkajs restarts it' : 'the control-panel consumer stopped for good: the panel is no longer ready', { error })
       if (!restart) {
         ready = false
-        metrics.streams.set(0)
+        metrics.ready.set(0)
       }
     })
     let ready = false
@@ -65,7 +65,7 @@ export const panelCommand: Command = {
       if (ready) return
       for (const [partition, end] of endAtStart) if ((position.get(partition) ?? 0) < end) return
       ready = true
-      metrics.streams.set(1)
+      metrics.ready.set(1)
       logger.info('ready: read the control-panel topic up to where it ended at start', { event: 'panel_caught_up', areas: model.areaCount })
     }
 

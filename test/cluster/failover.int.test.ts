@@ -18,8 +18,8 @@ import { stackDown, stackOptions, stackUp } from '../../stack/stack.ts'
 import { testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
 import { goldenLines, publishPaced, STREAM_END_ID, streamEndLines } from '../helpers/golden-mqtt.ts'
-import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
-import { expectGoldenLate, expectGoldenWindows, goldenReadings, loadGolden, readAll, startProcessor } from '../processor/helpers.ts'
+import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
+import { expectGoldenLate, expectGoldenWindows, goldenReadings, loadGolden, readAll, startProcessor } from '../helpers/processor.ts'
 
 const golden = loadGolden()
 const { config } = parseArgs(stackOptions, ['--brokers', '3'], process.env)

@@ -8,7 +8,7 @@ import { createServer, connect, type Server } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { freePort } from '../../stack/probe.ts'
 import { kafkaBrokers, uniqueName } from '../helpers/brokers.ts'
-import { startCli, type CliProcess } from '../simulator/simulator-process.ts'
+import { startCli, type CliProcess } from '../helpers/cli-process.ts'
 
 /** A TCP proxy from `port` to the test broker, started when asked. */
 async function openProxy(port: number): Promise<Server> {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { ensureTopics, newTopic } from '../../common/kafka.ts'
 import { type Logger } from '../../common/logger.ts'
 import { createTopics, testAdmin, uniqueName } from '../helpers/brokers.ts'
-import { startProcessor } from '../processor/helpers.ts'
+import { startProcessor } from '../helpers/processor.ts'
 
 function recordingLogger(): { logger: Logger; warnings: Array<Record<string, unknown>> } {
   const warnings: Array<Record<string, unknown>> = []

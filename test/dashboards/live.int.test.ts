@@ -11,7 +11,7 @@ import { dashboards } from '../../dashboards/dashboards.ts'
 import { createTopics, kafkaBrokers, mqttUrl, uniqueName } from '../helpers/brokers.ts'
 import { freePort } from '../../stack/probe.ts'
 import { startPrometheus, waitForData } from '../helpers/prometheus.ts'
-import { startCli } from '../simulator/simulator-process.ts'
+import { startCli } from '../helpers/cli-process.ts'
 
 const SCRAPE_SECONDS = 1
 // Grafana: $__rate_interval = max($__interval + scrape interval, 4 × scrape interval); for a

@@ -4,7 +4,7 @@
  * time rather than by idleness (as streamEnd in test/processor/helpers.ts does for Kafka).
  */
 import { type MqttClient } from 'mqtt'
-import { type Golden } from '../processor/helpers.ts'
+import { type Golden } from './processor.ts'
 
 export interface MqttLine {
   topic: string

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics } from '../helpers/brokers.ts'
-import { scrape, startBridgeProcess, uniqueBridgeNames, waitForMetrics, type TestBridgeSettings } from './bridge-process.ts'
+import { scrape, startBridgeProcess, uniqueBridgeNames, waitForMetrics, type TestBridgeSettings } from '../helpers/bridge-process.ts'
 import { makeReadings, publishPaced } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics, testMqtt, type ConsumedRecord } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
-import { handled, startBridgeProcess, uniqueBridgeNames, waitForMetrics } from './bridge-process.ts'
+import { handled, startBridgeProcess, uniqueBridgeNames, waitForMetrics } from '../helpers/bridge-process.ts'
 import { goldenFile } from '../helpers/golden.ts'
 
 const lines = readFileSync(goldenFile('mqtt.jsonl'), 'utf8')

@@ -21,7 +21,7 @@ import { createLogger } from '../../common/logger.ts'
 import { startMosquitto, stopMosquitto } from '../../stack/mosquitto.ts'
 import { freePort } from '../../stack/probe.ts'
 import { consumeUntil, createTopics, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
-import { startBridgeProcess, waitForMetrics, type TestBridgeSettings } from './bridge-process.ts'
+import { startBridgeProcess, waitForMetrics, type TestBridgeSettings } from '../helpers/bridge-process.ts'
 import { makeReadings, payloadOf, type PublishedReading } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
 

@@ -4,7 +4,7 @@ import { silentLogger } from '../../common/logger.ts'
 import { createIngestMetrics } from '../../ingest/metrics.ts'
 import { MqttSource, type IncomingMessage } from '../../ingest/mqtt-source.ts'
 import { mqttUrl, testMqtt } from '../helpers/brokers.ts'
-import { uniqueBridgeNames } from './bridge-process.ts'
+import { uniqueBridgeNames } from '../helpers/bridge-process.ts'
 import { PLAINTEXT_MQTT } from '../../common/security.ts'
 
 interface Received {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics, testMqtt } from '../helpers/brokers.ts'
-import { handled, startBridgeProcess, uniqueBridgeNames, waitForMetrics } from './bridge-process.ts'
+import { handled, startBridgeProcess, uniqueBridgeNames, waitForMetrics } from '../helpers/bridge-process.ts'
 import { makeReadings, payloadOf } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
 

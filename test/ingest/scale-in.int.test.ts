@@ -8,7 +8,7 @@ import mqtt from 'mqtt'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics, mqttUrl } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
-import { bridgeEnv, startBridgeProcess, uniqueBridgeNames, type BridgeUnderTest, type TestBridgeSettings } from './bridge-process.ts'
+import { bridgeEnv, startBridgeProcess, uniqueBridgeNames, type BridgeUnderTest, type TestBridgeSettings } from '../helpers/bridge-process.ts'
 import { makeReadings, publishPaced } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
 

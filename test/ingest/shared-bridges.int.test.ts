@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics, testMqtt, uniqueName } from '../helpers/brokers.ts'
-import { startBridgeProcess, waitForMetrics, type TestBridgeSettings } from './bridge-process.ts'
+import { startBridgeProcess, waitForMetrics, type TestBridgeSettings } from '../helpers/bridge-process.ts'
 import { makeReadings, payloadOf } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
 

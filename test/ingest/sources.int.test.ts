@@ -11,7 +11,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { decodeReading, type Reading } from '../../common/readings.ts'
 import { DeadLetterHeaders } from '../../common/dead-letters.ts'
 import { consumeUntil, createTopics, testMqtt, type ConsumedRecord } from '../helpers/brokers.ts'
-import { startBridgeProcess, uniqueBridgeNames, waitForMetrics } from './bridge-process.ts'
+import { startBridgeProcess, uniqueBridgeNames, waitForMetrics } from '../helpers/bridge-process.ts'
 
 function sourcesFile(content: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'thermocline-sources-'))

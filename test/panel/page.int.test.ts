@@ -14,7 +14,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { windowMessage, type WindowData } from '../../common/control-panel.ts'
 import { readingMessage } from '../../common/readings.ts'
 import { createTopics, testProducer, uniqueName } from '../helpers/brokers.ts'
-import { startCli } from '../simulator/simulator-process.ts'
+import { startCli } from '../helpers/cli-process.ts'
 
 const CHROMIUM = process.env.THERMOCLINE_CHROMIUM ?? '/usr/bin/chromium'
 // Not the default 15 s: the page must say the length of the windows it shows.

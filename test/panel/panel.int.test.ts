@@ -7,7 +7,7 @@ import { request } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { windowMessage, type WindowData } from '../../common/control-panel.ts'
 import { createTopics, testProducer } from '../helpers/brokers.ts'
-import { startCli } from '../simulator/simulator-process.ts'
+import { startCli } from '../helpers/cli-process.ts'
 
 const window = (area: string, start: string, variance: number): WindowData => ({
   area,

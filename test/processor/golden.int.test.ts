@@ -12,8 +12,8 @@
 import { describe, expect, it } from 'vitest'
 import { DeadLetterHeaders } from '../../common/dead-letters.ts'
 import { consumeUntil, createTopics, testKafka, testMqtt, uniqueName } from '../helpers/brokers.ts'
-import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
-import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from './helpers.ts'
+import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
+import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from '../helpers/processor.ts'
 
 const golden = loadGolden()
 

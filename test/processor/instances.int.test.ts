@@ -9,8 +9,8 @@
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, testKafka, testMqtt } from '../helpers/brokers.ts'
 import { goldenLines, publishPaced, streamEndLines } from '../helpers/golden-mqtt.ts'
-import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
-import { expectGoldenLate, expectGoldenWindows, loadGolden, processorTopics, readAll, startProcessor, type ProcessorProcess } from './helpers.ts'
+import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
+import { expectGoldenLate, expectGoldenWindows, loadGolden, processorTopics, readAll, startProcessor, type ProcessorProcess } from '../helpers/processor.ts'
 
 const golden = loadGolden()
 

@@ -10,7 +10,7 @@
 import { type Message } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
-import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from './helpers.ts'
+import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from '../helpers/processor.ts'
 
 const golden = loadGolden()
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

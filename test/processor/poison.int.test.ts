@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
-import { expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor } from './helpers.ts'
+import { expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor } from '../helpers/processor.ts'
 
 const golden = loadGolden()
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { DeadLetterHeaders } from '../../common/dead-letters.ts'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
-import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, processorTopics as topics, readAll, startProcessor, streamEnd } from './helpers.ts'
+import { expectGoldenLate, expectGoldenWindows, feed, goldenReadings, invalidRecords, loadGolden, processorTopics as topics, readAll, startProcessor, streamEnd } from '../helpers/processor.ts'
 
 const golden = loadGolden()
 

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest'
 import { PartitionSink } from '../../processor/partition-sink.ts'
 import { consumeUntil, testKafka } from '../helpers/brokers.ts'
-import { expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from './helpers.ts'
+import { expectGoldenWindows, feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from '../helpers/processor.ts'
 
 const golden = loadGolden()
 

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, testAdmin, testKafka, type ConsumedRecord } from '../helpers/brokers.ts'
-import { feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from './helpers.ts'
+import { feed, goldenReadings, loadGolden, processorTopics, readAll, startProcessor, streamEnd, waitUntilProcessed } from '../helpers/processor.ts'
 import { CloudEventHeaders } from '../../common/events.ts'
 
 const golden = loadGolden()

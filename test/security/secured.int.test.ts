@@ -13,8 +13,8 @@ import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, uniqueName } from '.
 import { runCli, type CliResult } from '../helpers/cli.ts'
 import { goldenFile } from '../helpers/golden.ts'
 import { startSecureStack, type SecureStack } from '../helpers/secure-stack.ts'
-import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
-import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from '../processor/helpers.ts'
+import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
+import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from '../helpers/processor.ts'
 
 const golden = loadGolden()
 let stack: SecureStack

@@ -19,8 +19,8 @@ import { carriesTime, formatOf, sourcesFileFor } from '../../simulator/device-fo
 import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
 import { consumeUntil, createTopics, mqttUrl, uniqueName } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
-import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
-import { readAll, startProcessor } from '../processor/helpers.ts'
+import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
+import { readAll, startProcessor } from '../helpers/processor.ts'
 import { testKafka } from '../helpers/brokers.ts'
 
 const WINDOW_MS = 3_000

@@ -9,9 +9,9 @@ import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPubl
 import { toCelsius, type Unit } from '../../simulator/model.ts'
 import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, testKafka, type ConsumedRecord } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
-import { startBridgeProcess, uniqueBridgeNames } from '../ingest/bridge-process.ts'
-import { readAll } from '../processor/helpers.ts'
-import { startCli } from './simulator-process.ts'
+import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
+import { readAll } from '../helpers/processor.ts'
+import { startCli } from '../helpers/cli-process.ts'
 import { CloudEventHeaders } from '../../common/events.ts'
 import { decodeWindow } from '../../common/control-panel.ts'
 

@@ -6,7 +6,7 @@ import { mqttUrl, testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
 import { goldenFile } from '../helpers/golden.ts'
 import { createFleet, defaultFleetOptions, type FleetOptions, type SimulatedPublication } from '../../simulator/fleet.ts'
-import { startCli } from './simulator-process.ts'
+import { startCli } from '../helpers/cli-process.ts'
 
 interface Received {
   topic: string

@@ -7,7 +7,7 @@ import { windowId, windowMessage } from '../../common/control-panel.ts'
 import { readingMessage, type Reading } from '../../common/readings.ts'
 import { createTopics, testProducer, uniqueName } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
-import { startCli } from '../simulator/simulator-process.ts'
+import { startCli } from '../helpers/cli-process.ts'
 
 describe('thermocline trace', () => {
   it('says where each reading went: counted (in which window), late, pending, or not found', { timeout: 300_000 }, async () => {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import { onTestFinished } from 'vitest'
-import { kafkaBrokers, mqttUrl, uniqueName } from '../helpers/brokers.ts'
+import { kafkaBrokers, mqttUrl, uniqueName } from './brokers.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/thermocline.js', import.meta.url))
 

@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { expect, onTestFinished } from 'vitest'
-import { GOLDEN_DIR } from '../helpers/golden.ts'
+import { GOLDEN_DIR } from './golden.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
 import { readingMessage } from '../../common/readings.ts'
-import { consumeUntil, createTopics, kafkaBrokers, testAdmin, testProducer, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, kafkaBrokers, testAdmin, testProducer, uniqueName, type ConsumedRecord } from './brokers.ts'
 import { CloudEventHeaders } from '../../common/events.ts'
 import { decodeWindow, type WindowData } from '../../common/control-panel.ts'
 import { LateHeaders } from '../../common/late-readings.ts'
@@ -52,7 +52,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
  * `{area, device, celsius}`). Returns undefined for what ingest sends to its DLQ. Only what the golden
  * set uses is supported (native payloads with an id and an RFC 3339 time).
  */
-export function readingRecord(line: GoldenLine): Message | undefined {
+export function goldenReadingMessage(line: GoldenLine): Message | undefined {
   const [, area, device] = line.topic.split('/')
   let payload: unknown
   try {
@@ -85,7 +85,7 @@ export function goldenReadings(golden: Golden): Message[] {
   const records: Message[] = []
   const rejected: number[] = []
   golden.lines.forEach((line, index) => {
-    const record = readingRecord(line)
+    const record = goldenReadingMessage(line)
     if (record === undefined) rejected.push(index)
     else records.push(record)
   })
