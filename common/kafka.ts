@@ -28,7 +28,8 @@ export interface KafkaClientOptions {
 const HARMLESS_KAFKAJS_WARNINGS = ['Limiting retries for the idempotent producer']
 
 /**
- * Error responses kafkajs logs at ERROR and then retries by itself, with the reason each is expected:
+ * Errors kafkajs logs at ERROR and then retries by itself (as a "Response ..." line, or as "Failed to
+ * send messages: ..." before each retry of a transactional send), with the reason each is expected:
  * - CONCURRENT_TRANSACTIONS to AddOffsetsToTxn or AddPartitionsToTxn: the transaction coordinator is
  *   still writing the markers of the producer's previous transaction, which EndTxn does not wait for.
  *   Back-to-back transactions meet it routinely (32 times in one run of the suite on Kafka 4.4; the
@@ -64,7 +65,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
         if (level > KafkaLogLevel.ERROR && HARMLESS_KAFKAJS_WARNINGS.some((harmless) => message.startsWith(harmless))) return
         const line = `kafkajs: ${message}`
         const waiting = quietConnectionErrors.size > 0 && CONNECTION_ERRORS.some((prefix) => message.startsWith(prefix))
-        if (waiting || (message.startsWith('Response ') && RETRIED_KAFKAJS_ERRORS.includes(String(fields.error)))) {
+        if (waiting || RETRIED_KAFKAJS_ERRORS.some((retried) => String(fields.error) === retried || message.includes(retried))) {
           logger.debug(line, fields)
           return
         }
