@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { parseArgs } from '../common/config.ts'
 import { runningKafkaVersion } from '../stack/kafka-broker.ts'
-import { stackOptions } from '../stack/stack.ts'
+import { stackOptions } from '../stack/options.ts'
 import { streamsPeerKafkaVersion } from './peers/kafka-streams.ts'
 import { median, round } from './harness.ts'
 

@@ -1,7 +1,7 @@
 /** Settings of `thermocline demo`: the local stack's, the window's, and the size of the simulated fleet. */
 import { integer, type ConfigOf, type Option } from '../common/config.ts'
 import { controlPanelTopic, graceMs, logLevel, windowMs } from '../common/options.ts'
-import { stackOptions } from '../stack/stack.ts'
+import { stackOptions } from '../stack/options.ts'
 import { simulatorOptions } from '../simulator/options.ts'
 
 export const demoOptions = {

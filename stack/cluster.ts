@@ -10,10 +10,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path'
 import { type Option, settingName } from '../common/config.ts'
 import { ConfigError, StackError } from '../common/errors.ts'
-import { silentLogger, type Logger } from '../common/logger.ts'
+import { type Logger, silentLogger } from '../common/logger.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
 import { createKafka } from '../common/kafka.ts'
-import { awaitKafka, kafkaPaths, launchKafka, randomClusterId, runningKafkaPid, stopKafka, type KafkaBrokerSettings } from './kafka-broker.ts'
+import { type KafkaBrokerSettings } from './kafka-config.ts'
+import { awaitKafka, kafkaPaths, launchKafka, randomClusterId, runningKafkaPid, stopKafka } from './kafka-broker.ts'
 import { canBind, kafkaAnswers } from './probe.ts'
 import { sleep } from './process.ts'
 

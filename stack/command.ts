@@ -2,7 +2,10 @@ import { type Command } from '../common/command.ts'
 import { formatHelp, parseArgs } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { createLogger } from '../common/logger.ts'
-import { shellWord, stackDown, stackOptions, stackStatus, stackUp, type StackStatus } from './stack.ts'
+import { shellWord } from './layout.ts'
+import { stackDown, stackUp } from './stack.ts'
+import { stackOptions } from './options.ts'
+import { stackStatus, type StackStatus } from './status.ts'
 
 const USAGE = 'thermocline stack up|down|status [options]'
 const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker (Mosquitto) for the demo and tests.

@@ -6,16 +6,18 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
-import { PLAINTEXT_KAFKA, type KafkaSecurity } from '../common/security.ts'
-import { STACK_USER, type Credentials } from './credentials.ts'
+import { type KafkaSecurity, PLAINTEXT_KAFKA } from '../common/security.ts'
+import { STACK_USER } from './credentials.ts'
 import { kafkaAnswers } from './probe.ts'
 import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.ts'
+import { log4jProperties, serverProperties } from './kafka-config.ts'
+import { type KafkaBrokerSettings, type KafkaPaths, usesLog4j2 } from './kafka-config.ts'
 
 const run = promisify(execFile)
 
@@ -32,55 +34,8 @@ export function kafkaVersion(raw: string): string {
   return raw
 }
 
-/** Kafka 4 logs through log4j2; 3.x through reload4j (log4j 1 API). */
-const usesLog4j2 = (version: string): boolean => !version.startsWith('3.')
-
 const POM = join(dirname(fileURLToPath(import.meta.url)), 'kafka', 'pom.xml')
 const MAIN_CLASS = 'kafka.Kafka'
-
-export interface KafkaBrokerSettings {
-  home: string
-  /** Apache Kafka release (KAFKA_VERSION). */
-  version: string
-  host: string
-  port: number
-  controllerPort: number
-  heap: string
-  partitions: number
-  startTimeoutMs: number
-  /** Set for the secured stack: `port` is then a SASL_SSL listener (SCRAM and PLAIN). */
-  tls?: KafkaTlsListeners
-  /**
-   * How late the broker's heartbeat to its own controller may be before the controller fences it
-   * (default: LOCAL_BROKER_SESSION_MS). A restart after a crash waits out the old session.
-   */
-  brokerSessionMs?: number
-  /** Set for a member of a cluster; a node alone is node 1 of a quorum of one. */
-  member?: ClusterMember
-}
-
-export interface ClusterMember {
-  /** node.id, 1 to the size of the cluster. */
-  id: number
-  /** controller.quorum.voters: every node, as `id@host:controllerPort`. */
-  voters: string
-  /** How many nodes the cluster has: internal topics get min(3, size) replicas. */
-  size: number
-  /** The KRaft cluster id every node's storage is formatted with. */
-  clusterId: string
-}
-
-/** Replication of a cluster of `size` nodes: 3 replicas (or all there are), writes need 2 of them in sync. */
-export function clusterReplication(size: number): { replicas: number; minInsync: number } {
-  const replicas = Math.min(3, size)
-  return { replicas, minInsync: replicas >= 3 ? 2 : 1 }
-}
-
-export interface KafkaTlsListeners {
-  /** A TLS listener that requires a client certificate; brokers also talk to each other over it. */
-  mtlsPort: number
-  credentials: Credentials
-}
 
 /** How a client of the broker started with `settings` gets in (the stack's own probe, the env file). */
 export function brokerClientSecurity(settings: Pick<KafkaBrokerSettings, 'tls'>): KafkaSecurity {
@@ -91,28 +46,6 @@ export function brokerClientSecurity(settings: Pick<KafkaBrokerSettings, 'tls'>)
     sasl: { mechanism: 'scram-sha-512', username: STACK_USER, password: credentials.kafkaPassword },
     description: `TLS + SASL scram-sha-512 as ${STACK_USER}`,
   }
-}
-
-/**
- * Kafka's default is 9 s. On one node the broker and its controller share a JVM, and a JVM starved of
- * CPU (both cores busy: a laptop building, a shared CI machine) missed 9 s often: 17 times in 12
- * minutes here under the test suite beside two busy loops, each time fencing itself — every partition
- * without a leader, coordinators reloading, transactions failing. 30 s rides that out; the price is
- * that a broker restarted after a crash waits up to 30 s for its old registration to expire.
- */
-const LOCAL_BROKER_SESSION_MS = 30_000
-
-export interface KafkaPaths {
-  libs: string
-  dir: string
-  data: string
-  properties: string
-  log4j: string
-  /** The release the running broker was started from. */
-  versionFile: string
-  serverLog: string
-  stdoutLog: string
-  pidFile: string
 }
 
 /** Where the jars of one release are cached: shared by every stack of a THERMOCLINE_HOME. */
@@ -173,107 +106,6 @@ export async function fetchKafkaJars(home: string, version: string, logger: Logg
   if (!readdirSync(libs).some((name) => name.startsWith('kafka_2.13-'))) throw new StackError(`mvn finished but ${libs} holds no kafka_2.13 jar`)
   writeFileSync(marker, `${new Date().toISOString()}\n`)
   return (Date.now() - started) / 1000
-}
-
-/** The listener lines: one PLAINTEXT listener, or (secured) SASL_SSL for clients and mutual TLS. */
-function listeners(settings: KafkaBrokerSettings): string {
-  const { host, port, controllerPort, tls } = settings
-  if (tls === undefined) {
-    return `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}
-advertised.listeners=PLAINTEXT://${host}:${port}
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-`
-  }
-  const { credentials, mtlsPort } = tls
-  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
-  return `# Secured (thermocline stack up --secure): clients use SASL_SSL (SCRAM users made at storage
-# format time, or PLAIN) or mutual TLS; the broker talks to itself over mutual TLS. The controller
-# listener is plaintext, on loopback only.
-listeners=SASL_SSL://${host}:${port},SSL://${host}:${mtlsPort},CONTROLLER://${host}:${controllerPort}
-advertised.listeners=SASL_SSL://${host}:${port},SSL://${host}:${mtlsPort}
-inter.broker.listener.name=SSL
-listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT
-ssl.keystore.type=PKCS12
-ssl.keystore.location=${credentials.keystoreFile}
-ssl.keystore.password=${credentials.keystorePassword}
-ssl.truststore.type=PEM
-ssl.truststore.location=${credentials.caFile}
-listener.name.ssl.ssl.client.auth=required
-sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
-listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scram}
-listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${scram}
-listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${STACK_USER}="${credentials.kafkaPassword}";
-`
-}
-
-function serverProperties(settings: KafkaBrokerSettings, paths: KafkaPaths): string {
-  const { host, controllerPort, member } = settings
-  const { replicas, minInsync } = clusterReplication(member?.size ?? 1)
-  const replication =
-    member === undefined
-      ? '# One node: every internal topic has one replica, and transactions need an ISR of one.'
-      : `# Node ${member.id} of a cluster of ${member.size}: topics get ${replicas} replicas, and a write needs ${minInsync} of them.`
-  return `# Written by thermocline stack up; edits are overwritten.
-process.roles=broker,controller
-node.id=${member?.id ?? 1}
-controller.quorum.voters=${member?.voters ?? `1@${host}:${controllerPort}`}
-${listeners(settings)}controller.listener.names=CONTROLLER
-log.dirs=${paths.data}
-num.partitions=${settings.partitions}
-${replication}
-offsets.topic.replication.factor=${replicas}
-offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=${replicas}
-transaction.state.log.min.isr=${minInsync}
-transaction.state.log.num.partitions=10
-min.insync.replicas=${minInsync}
-default.replication.factor=${replicas}
-# Consumer groups form at once instead of waiting 3 s for more members.
-group.initial.rebalance.delay.ms=0
-# See LOCAL_BROKER_SESSION_MS in stack/kafka-broker.ts.
-broker.session.timeout.ms=${settings.brokerSessionMs ?? LOCAL_BROKER_SESSION_MS}
-auto.create.topics.enable=true
-delete.topic.enable=true
-log.retention.hours=168
-`
-}
-
-function log4jProperties(version: string, paths: KafkaPaths): string {
-  if (usesLog4j2(version)) {
-    return `status = warn
-appender.file.type = RollingFile
-appender.file.name = file
-appender.file.fileName = ${paths.serverLog}
-appender.file.filePattern = ${paths.serverLog}.%i
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-appender.file.policies.type = Policies
-appender.file.policies.size.type = SizeBasedTriggeringPolicy
-appender.file.policies.size.size = 20MB
-appender.file.strategy.type = DefaultRolloverStrategy
-appender.file.strategy.max = 2
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.controller.name = org.apache.kafka.controller
-logger.controller.level = INFO
-logger.state.name = state.change.logger
-logger.state.level = WARN
-`
-  }
-  return `log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=${paths.serverLog}
-log4j.appender.file.MaxFileSize=20MB
-log4j.appender.file.MaxBackupIndex=2
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.request.logger=WARN
-log4j.logger.org.apache.kafka.controller=INFO
-log4j.logger.state.change.logger=WARN
-`
 }
 
 function javaArgs(settings: KafkaBrokerSettings, paths: KafkaPaths, mainClass: string, args: string[]): string[] {

@@ -1,13 +1,13 @@
 /** A local Mosquitto, started from Debian's package when no MQTT broker listens yet. */
 import { execFileSync } from 'node:child_process'
-import { randomBytes, pbkdf2Sync } from 'node:crypto'
+import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
-import { PLAINTEXT_MQTT, type MqttSecurity } from '../common/security.ts'
-import { STACK_USER, type Credentials } from './credentials.ts'
+import { type MqttSecurity, PLAINTEXT_MQTT } from '../common/security.ts'
+import { type Credentials, STACK_USER } from './credentials.ts'
 import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.ts'
 import { mqttAnswers } from './probe.ts'
 

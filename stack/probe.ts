@@ -1,9 +1,9 @@
 /** Is something listening on a port, and what? */
-import { createServer, connect } from 'node:net'
+import { connect, createServer } from 'node:net'
 import mqtt from 'mqtt'
 import { createKafka } from '../common/kafka.ts'
 import { silentLogger } from '../common/logger.ts'
-import { PLAINTEXT_KAFKA, PLAINTEXT_MQTT, type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
+import { type KafkaSecurity, type MqttSecurity, PLAINTEXT_KAFKA, PLAINTEXT_MQTT } from '../common/security.ts'
 
 /** True when a TCP connection to host:port is accepted within `timeoutMs`. */
 export function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {

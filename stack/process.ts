@@ -1,6 +1,6 @@
 /** Background processes that `stack up` starts and `stack down` stops, tracked by pid files. */
 import { spawn } from 'node:child_process'
-import { existsSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 
 export function isAlive(pid: number): boolean {
   try {

@@ -13,7 +13,7 @@ import { createLogger } from '../../common/logger.ts'
 import { kafkaSecurity, kafkaSecurityOptions } from '../../common/security.ts'
 import { kafkaJars } from '../../stack/kafka-broker.ts'
 import { freePort } from '../../stack/probe.ts'
-import { stackOptions } from '../../stack/stack.ts'
+import { stackOptions } from '../../stack/options.ts'
 import { runCli, type CliResult } from './cli.ts'
 import { uniqueName } from './brokers.ts'
 

@@ -9,9 +9,10 @@ import { join } from 'node:path'
 import { onTestFinished } from 'vitest'
 import { parseArgs } from '../../common/config.ts'
 import { createLogger } from '../../common/logger.ts'
-import { kafkaJars, runningKafkaPid, startKafka, stopKafka, type KafkaBrokerSettings } from '../../stack/kafka-broker.ts'
+import { kafkaJars, runningKafkaPid, startKafka, stopKafka } from '../../stack/kafka-broker.ts'
+import { type KafkaBrokerSettings } from '../../stack/kafka-config.ts'
 import { isAlive } from '../../stack/process.ts'
-import { stackOptions } from '../../stack/stack.ts'
+import { stackOptions } from '../../stack/options.ts'
 import { freePort } from '../../stack/probe.ts'
 
 export interface ScratchKafka {

@@ -11,7 +11,8 @@ import { retry } from '../../common/retry.ts'
 import { PLAINTEXT_KAFKA, SECURITY_ENV } from '../../common/security.ts'
 import { runningKafkaVersion } from '../../stack/kafka-broker.ts'
 import { freePort } from '../../stack/probe.ts'
-import { stackDown, stackOptions, stackUp } from '../../stack/stack.ts'
+import { stackDown, stackUp } from '../../stack/stack.ts'
+import { stackOptions } from '../../stack/options.ts'
 
 export async function setup(): Promise<() => Promise<void>> {
   // The tests reach the plain stack (test/security/ starts its own secured one): a shell that sourced

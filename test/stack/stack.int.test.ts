@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseArgs } from '../../common/config.ts'
 import { kafkaJars, kafkaPaths } from '../../stack/kafka-broker.ts'
-import { stackOptions } from '../../stack/stack.ts'
+import { stackOptions } from '../../stack/options.ts'
 import { runCli } from '../helpers/cli.ts'
 import { freePort } from '../../stack/probe.ts'
 

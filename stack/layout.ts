@@ -1,0 +1,140 @@
+/** Which stack a command means (plain, secured, a cluster), where it runs, on which ports, and how a service reaches it. */
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Option, settingName } from '../common/config.ts'
+import { ConfigError, StackError } from '../common/errors.ts'
+import { clusterHome, clusterNodes, type ClusterSettings, runningCluster } from './cluster.ts'
+import { type Credentials, ensureCredentials, existingCredentials, STACK_USER } from './credentials.ts'
+import { runningKafkaPid } from './kafka-broker.ts'
+import { type KafkaTlsListeners } from './kafka-config.ts'
+import { type MosquittoTlsListeners, runningMosquittoPid } from './mosquitto.ts'
+import { STACK_HOST, stackOptions, type StackSettings } from './options.ts'
+
+const HOST = STACK_HOST
+
+/** A port setting and its value, so that a port already in use is reported by its setting's name. */
+export interface Port {
+  option: Option<number>
+  value: number
+}
+
+/** One stack's layout: where it runs and on which ports, secured or not. */
+interface Layout {
+  /** Holds run/kafka and run/mosquitto. */
+  runHome: string
+  kafkaPort: Port
+  controllerPort: Port
+  mqttPort: Port
+  kafkaTls?: KafkaTlsListeners
+  mqttTls?: MosquittoTlsListeners
+  credentials?: Credentials
+  envFile?: string
+  /** Set for a cluster (--brokers N, N > 1): kafkaPort and controllerPort are its first node's. */
+  cluster?: ClusterSettings
+}
+
+export const secureHome = (settings: StackSettings): string => join(settings.home, 'secure')
+
+/**
+ * The stack `settings` name. The secured one's credentials are made when `up` first needs them
+ * (`status` and `down` never make any); new credentials make its Kafka storage start afresh, since
+ * the SCRAM user lives in it.
+ */
+export async function layoutOf(given: StackSettings, purpose: 'up' | 'look'): Promise<Layout> {
+  const o = stackOptions
+  const settings = purpose === 'look' ? withRunningCluster(given) : given
+  const port = <K extends keyof StackSettings>(key: K): Port => ({ option: o[key] as Option<number>, value: settings[key] as number })
+  if (settings.brokers > 1) {
+    if (settings.secure) throw new ConfigError(settingName(o.brokers), 'a secured cluster is not supported yet: --secure runs one broker')
+    const cluster: ClusterSettings = {
+      home: settings.home,
+      version: settings.kafkaVersion,
+      host: HOST,
+      size: settings.brokers,
+      firstPort: settings.kafkaClusterPort,
+      firstControllerPort: settings.kafkaClusterControllerPort,
+      heap: settings.kafkaHeap,
+      partitions: settings.kafkaPartitions,
+      startTimeoutMs: settings.startTimeoutMs,
+      portOption: o.kafkaClusterPort,
+      controllerPortOption: o.kafkaClusterControllerPort,
+    }
+    return { runHome: clusterHome(settings.home), kafkaPort: port('kafkaClusterPort'), controllerPort: port('kafkaClusterControllerPort'), mqttPort: port('mqttPort'), cluster }
+  }
+  if (!settings.secure) return { runHome: settings.home, kafkaPort: port('kafkaPort'), controllerPort: port('kafkaControllerPort'), mqttPort: port('mqttPort') }
+  const runHome = secureHome(settings)
+  const dir = join(runHome, 'credentials')
+  let credentials = existingCredentials(dir)
+  if (credentials === undefined && purpose === 'up') {
+    if (runningKafkaPid(runHome) !== undefined || runningMosquittoPid(runHome) !== undefined) {
+      throw new StackError(`the secured stack runs, but its credentials in ${dir} are gone: run \`thermocline stack down --secure\` first`)
+    }
+    credentials = (await ensureCredentials(dir)).credentials
+    rmSync(join(runHome, 'run', 'kafka'), { recursive: true, force: true })
+  }
+  if (credentials === undefined) return { runHome, kafkaPort: port('kafkaSecurePort'), controllerPort: port('kafkaSecureControllerPort'), mqttPort: port('mqttSecurePort') }
+  return {
+    runHome,
+    kafkaPort: port('kafkaSecurePort'),
+    controllerPort: port('kafkaSecureControllerPort'),
+    mqttPort: port('mqttSecurePort'),
+    kafkaTls: { mtlsPort: settings.kafkaMtlsPort, credentials },
+    mqttTls: { mtlsPort: settings.mqttMtlsPort, credentials },
+    credentials,
+    envFile: join(runHome, 'thermocline.env'),
+  }
+}
+
+/** The environment a service needs to reach the stack; for the secured one, by SASL_SSL and MQTT over TLS. */
+export function clientEnv(layout: Layout): Record<string, string> {
+  const kafka =
+    layout.cluster === undefined
+      ? `${HOST}:${layout.kafkaPort.value}`
+      : clusterNodes(layout.cluster)
+          .map((node) => `${HOST}:${node.port}`)
+          .join(',')
+  const mqttPort = layout.mqttPort.value
+  const { credentials } = layout
+  if (credentials === undefined) return { KAFKA_BROKERS: kafka, MQTT_URL: `mqtt://${HOST}:${mqttPort}` }
+  return {
+    KAFKA_BROKERS: kafka,
+    KAFKA_SSL_CA_FILE: credentials.caFile,
+    KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    KAFKA_SASL_USERNAME: STACK_USER,
+    KAFKA_SASL_PASSWORD_FILE: credentials.kafkaPasswordFile,
+    MQTT_URL: `mqtts://${HOST}:${mqttPort}`,
+    MQTT_CA_FILE: credentials.caFile,
+    MQTT_USERNAME: STACK_USER,
+    MQTT_PASSWORD_FILE: credentials.mqttPasswordFile,
+  }
+}
+
+/** A value as a POSIX shell reads it back: as it is when plain, else in single quotes. */
+export function shellWord(value: string): string {
+  return /^[A-Za-z0-9_./:,@+=-]*$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`
+}
+
+export function envFileText(settings: StackSettings, layout: Layout, env: Record<string, string>): string {
+  const credentials = layout.credentials!
+  const lines = Object.entries(env).map(([name, value]) => `${name}=${shellWord(value)}`)
+  return `# Written by \`thermocline stack up --secure\`: what a service needs to reach the secured local stack.
+# Run a service with it in a subshell, so that your shell (and the plain demo, and npm test) stay plain:
+#   (set -a; . ${shellWord(layout.envFile!)}; exec thermocline process)
+# Passwords are in the *_PASSWORD_FILE files, readable by their owner only.
+${lines.join('\n')}
+# Mutual TLS instead of SASL (Kafka), or with the password (MQTT):
+#   KAFKA_BROKERS=${HOST}:${settings.kafkaMtlsPort} KAFKA_SSL_CERT_FILE=${credentials.clientCertFile} KAFKA_SSL_KEY_FILE=${credentials.clientKeyFile}
+#   (and no KAFKA_SASL_* settings)
+#   MQTT_URL=mqtts://${HOST}:${settings.mqttMtlsPort} MQTT_CERT_FILE=${credentials.clientCertFile} MQTT_KEY_FILE=${credentials.clientKeyFile}
+`
+}
+
+/**
+ * A plain `status` or `down` (no --brokers, no --secure) means whatever this stack runs: the cluster
+ * `up --brokers N` started, when one of its nodes runs, is looked at with the shape it was started with.
+ */
+export function withRunningCluster(settings: StackSettings): StackSettings {
+  if (settings.brokers > 1 || settings.secure) return settings
+  const cluster = runningCluster(settings.home)
+  return cluster === undefined ? settings : { ...settings, brokers: cluster.size, kafkaClusterPort: cluster.firstPort, kafkaClusterControllerPort: cluster.firstControllerPort }
+}
