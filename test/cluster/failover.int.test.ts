@@ -18,12 +18,24 @@ import { stackDown, stackUp } from '../../stack/stack.ts'
 import { stackOptions } from '../../stack/options.ts'
 import { testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
+import { kafkaJars } from '../../stack/kafka-broker.ts'
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { goldenLines, publishPaced, STREAM_END_ID, streamEndLines } from '../helpers/golden-mqtt.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
 import { expectGoldenLate, expectGoldenWindows, goldenReadings, loadGolden, readAll, startProcessor } from '../helpers/processor.ts'
 
 const golden = loadGolden()
-const { config } = parseArgs(stackOptions, ['--brokers', '3'], process.env)
+const shared = parseArgs(stackOptions, [], process.env).config
+// A THERMOCLINE_HOME of the cluster's own (Kafka's jars linked from the shared one): a plain
+// `stack down` there stops the cluster, and nothing the other test files use.
+const home = join(shared.home, 'cluster-suite')
+const jars = kafkaJars(home, shared.kafkaVersion)
+if (!existsSync(jars)) {
+  mkdirSync(dirname(jars), { recursive: true })
+  symlinkSync(kafkaJars(shared.home, shared.kafkaVersion), jars)
+}
+const { config } = parseArgs(stackOptions, ['--brokers', '3'], { ...process.env, THERMOCLINE_HOME: home })
 const cluster = { home: config.home, host: '127.0.0.1', size: 3, firstPort: config.kafkaClusterPort, firstControllerPort: config.kafkaClusterControllerPort }
 const brokers = [0, 1, 2].map((index) => `127.0.0.1:${config.kafkaClusterPort + index}`)
 let started = { kafka: false, mqtt: false }

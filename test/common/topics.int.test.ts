@@ -37,10 +37,7 @@ describe('the topics the services create', () => {
     processor.kill('SIGTERM')
     expect(await processor.exited).toBe(0)
     const metadata = await admin.fetchTopicMetadata({ topics: [readings, `${name}-dlq`] })
-    expect(metadata.topics.map((topic) => [topic.name, topic.partitions.length])).toEqual([
-      [readings, 4],
-      [`${name}-dlq`, 4],
-    ])
+    expect(Object.fromEntries(metadata.topics.map((topic) => [topic.name, topic.partitions.length]))).toEqual({ [readings]: 4, [`${name}-dlq`]: 4 })
     await admin.deleteTopics({ topics: [readings, `${name}-cp`, `${name}-late`, `${name}-dlq`] }).catch(() => undefined)
   })
 })

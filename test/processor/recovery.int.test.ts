@@ -35,7 +35,7 @@ describe('thermocline process when a transaction fails', () => {
     await consumeUntil(t.controlPanel, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 60_000 })
     processor.kill('SIGTERM')
     expect(await processor.exited).toBe(0)
-    expect(processor.log()).toMatch(/partition taken back from its last commit partition=0/)
+    expect(processor.log()).toMatch(/event="partition_taken_back" partition=0/)
 
     // Every golden window once; the stream-end reading's own window is still open.
     expectGoldenWindows(await readAll(kafka, t.controlPanel), golden.windows)
