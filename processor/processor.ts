@@ -5,7 +5,6 @@
  * group membership, taking a partition over (fence, checkpoint.ts, seek) and back after a failed
  * transaction, the offset repair at start (offset-repair.ts) and the idle ticker.
  *
- *
  * Exactly once: the protocol is described in checkpoint.ts (and docs/processor.md, "Exactly once").
  */
 import { type Admin, type Batch, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs'
@@ -19,10 +18,8 @@ import { moveOffsetsPastDeletedRecords } from './offset-repair.ts'
 import { type ProcessorConfig } from './options.ts'
 import { PartitionSink } from './partition-sink.ts'
 import { PartitionTask } from './partition-task.ts'
+import { StallClock } from './stall-clock.ts'
 import { PartitionWindows } from './windows.ts'
-
-/** A tick this much later than due (or half of IDLE_MS, if less) means the process did not run meanwhile (see #tick). */
-const PAUSE_THRESHOLD_MS = 1_000
 
 export interface ProcessorOptions {
   config: Pick<ProcessorConfig, 'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'> &
@@ -55,8 +52,6 @@ export class Processor {
   #offsets: GroupOffsets | undefined
   #consumer: Consumer | undefined
   #ticker: ReturnType<typeof setInterval> | undefined
-  #tickMs = 100
-  #lastTickWallMs = 0
   #stopping = false
 
   constructor(options: ProcessorOptions) {
@@ -73,14 +68,9 @@ export class Processor {
     const admin = this.#kafka.admin()
     this.#admin = admin
     await admin.connect()
-    await ensureTopics(
-      admin,
-      [
-        ...[config.readingsTopic, config.dlqTopic].map((topic) => newTopic(topic, config, config.topicPartitions)),
-        ...[config.controlPanelTopic, config.lateTopic].map((topic) => newTopic(topic, config)),
-      ],
-      { logger: this.#logger },
-    )
+    // The readings and dead-letter topics as ingest makes them (TOPIC_PARTITIONS), whichever starts first.
+    const inputs = [config.readingsTopic, config.dlqTopic].map((topic) => newTopic(topic, config, config.topicPartitions))
+    await ensureTopics(admin, [...inputs, newTopic(config.controlPanelTopic, config), newTopic(config.lateTopic, config)], { logger: this.#logger })
     this.#offsets = new GroupOffsets(admin, config.groupId, config.readingsTopic)
     await moveOffsetsPastDeletedRecords({ kafka: this.#kafka, offsets: this.#offsets, groupId: config.groupId, topic: config.readingsTopic, logger: this.#logger, metrics: this.#metrics })
 
@@ -124,9 +114,8 @@ export class Processor {
       partitionsConsumedConcurrently: 16,
       eachBatch: (payload) => this.#onBatch(payload),
     })
-    this.#tickMs = Math.max(10, Math.min(100, config.commitIntervalMs, Math.floor(config.idleMs / 4)))
-    this.#lastTickWallMs = this.#now()
-    this.#ticker = setInterval(() => this.#tick(), this.#tickMs)
+    const stalls = new StallClock(Math.max(10, Math.min(100, config.commitIntervalMs, Math.floor(config.idleMs / 4))), config.idleMs, this.#now())
+    this.#ticker = setInterval(() => this.#tick(stalls), stalls.tickMs)
   }
 
   /** Commits what is done, leaves the group and disconnects. Open windows are rebuilt on the next start. */
@@ -325,19 +314,12 @@ export class Processor {
     await heartbeat()
   }
 
-  /**
-   * Idle advance and interval commits for partitions that receive nothing. A tick that comes late by
-   * a second or more (half of IDLE_MS if that is less) means the process did not run (SIGSTOP, a
-   * long GC pause, a frozen VM, no CPU): that time is taken out of every partition's silence before
-   * anything else runs, since the readings written meanwhile are still unread and idleness would
-   * close their windows first.
-   */
-  #tick(): void {
+  /** Idle advance and interval commits for partitions that receive nothing, after a stall is taken out of their silence (stall-clock.ts). */
+  #tick(stalls: StallClock): void {
     if (this.#stopping) return
     const tickedAt = this.#now()
-    const pausedMs = tickedAt - this.#lastTickWallMs - this.#tickMs
-    this.#lastTickWallMs = tickedAt
-    if (pausedMs >= Math.min(PAUSE_THRESHOLD_MS, this.#config.idleMs / 2)) {
+    const pausedMs = stalls.stalledMs(tickedAt)
+    if (pausedMs > 0) {
       for (const task of this.#owners.values()) task.windows.notRunning(pausedMs, tickedAt)
       const message = `the process did not run for ${pausedMs} ms (paused or starved of CPU): not counted as silence of its partitions`
       // Worth a warning when it was as long as IDLE_MS (the silence rule had to be corrected) or the
@@ -356,8 +338,7 @@ export class Processor {
   }
 }
 
-/** An open of a partition that was dropped (revoked, or its transaction failed) before it completed. */
-/** Another takeover of the same partition started meanwhile: this one gives way. */
+/** Another takeover of the same partition started meanwhile (it was dropped, revoked or its transaction failed, before the open completed): this one gives way. */
 class Superseded extends ThermoclineError {
   constructor(message: string) {
     super(ErrorCodes.contended, message)
