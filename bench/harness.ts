@@ -12,13 +12,13 @@ import { ensureTopics } from '../common/kafka.ts'
 import { type Logger } from '../common/logger.ts'
 import { startMosquitto, stopMosquitto } from '../stack/mosquitto.ts'
 import { freePort } from '../stack/probe.ts'
+import { sleep } from '../common/retry.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'thermocline.js')
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
 export const PARTITIONS = 6
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 export const suffix = (): string => Math.random().toString(36).slice(2, 8)
 export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 export const round = (value: number, digits = 0): number => Number(value.toFixed(digits))

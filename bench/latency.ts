@@ -2,7 +2,8 @@
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { freePort } from '../stack/probe.ts'
 import { decodeWindow, type WindowData } from '../common/control-panel.ts'
-import { createTopics, deleteTopics, metricValue, Service, sleep, suffix } from './harness.ts'
+import { createTopics, deleteTopics, metricValue, Service, suffix } from './harness.ts'
+import { sleep } from '../common/retry.ts'
 import { type Profile } from './profiles.ts'
 import { readingMessage } from '../common/readings.ts'
 

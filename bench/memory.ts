@@ -1,9 +1,9 @@
 /** Section 4 of bench/run.ts: resident memory of the processor and the bridge at fleet sizes. */
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { ADMIN_RETRY } from '../common/kafka.ts'
-import { retry } from '../common/retry.ts'
+import { retry, sleep } from '../common/retry.ts'
 import { freePort } from '../stack/probe.ts'
-import { createTopics, deleteTopics, metricValue, MiB, residentBytes, Service, sleep, suffix } from './harness.ts'
+import { createTopics, deleteTopics, metricValue, MiB, residentBytes, Service, suffix } from './harness.ts'
 import { FAIR_T0 } from './fairness.ts'
 import { type Profile } from './profiles.ts'
 import { readingMessage } from '../common/readings.ts'

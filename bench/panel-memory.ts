@@ -3,11 +3,11 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { ADMIN_RETRY } from '../common/kafka.ts'
-import { retry } from '../common/retry.ts'
+import { retry, sleep } from '../common/retry.ts'
 import { freePort } from '../stack/probe.ts'
 import { decodeWindow, type WindowData, windowMessage } from '../common/control-panel.ts'
 import { PanelModel } from '../panel/read-model.ts'
-import { createTopics, deleteTopics, metricValue, MiB, residentBytes, round, Service, sleep, suffix } from './harness.ts'
+import { createTopics, deleteTopics, metricValue, MiB, residentBytes, round, Service, suffix } from './harness.ts'
 import { FAIR_T0 } from './fairness.ts'
 
 interface PanelMemoryFigures {

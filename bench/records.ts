@@ -1,7 +1,8 @@
 /** Reading records in and window records out: what the benchmark's legs write to Kafka and read back. */
 import { type Kafka, type Message } from 'kafkajs'
 import { type Reading, readingMessage } from '../common/readings.ts'
-import { sleep, suffix } from './harness.ts'
+import { suffix } from './harness.ts'
+import { sleep } from '../common/retry.ts'
 
 /** Every record of `topic` a read_committed reader sees once `expected` of them are there (or the time is up). */
 export async function readTopic(kafka: Kafka, topic: string, expected: number, timeoutMs: number): Promise<Array<{ key: string; value: string; arrivedMs: number }>> {

@@ -9,14 +9,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Option, settingName } from '../common/config.ts'
-import { ConfigError, StackError } from '../common/errors.ts'
+import { ConfigError, ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
 import { type Logger, silentLogger } from '../common/logger.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
 import { createKafka } from '../common/kafka.ts'
 import { type KafkaBrokerSettings } from './kafka-config.ts'
 import { awaitKafka, kafkaPaths, launchKafka, randomClusterId, runningKafkaPid, stopKafka } from './kafka-broker.ts'
 import { canBind, kafkaAnswers } from './probe.ts'
-import { sleep } from './process.ts'
+import { retry } from '../common/retry.ts'
 
 export interface ClusterSettings {
   /** THERMOCLINE_HOME of the stack; the cluster lives in its `cluster` folder. */
@@ -162,18 +162,22 @@ async function awaitRegistered(settings: ClusterSettings, nodes: ClusterNode[]):
     retries: 0,
   })
   const admin = kafka.admin()
-  const deadline = Date.now() + settings.startTimeoutMs
   let seen = 0
   try {
     await admin.connect()
-    while (Date.now() < deadline) {
-      seen = await admin
-        .describeCluster()
-        .then((cluster) => cluster.brokers.length)
-        .catch(() => 0)
-      if (seen === nodes.length) return
-      await sleep(250)
-    }
+    await retry(
+      async () => {
+        seen = await admin
+          .describeCluster()
+          .then((cluster) => cluster.brokers.length)
+          .catch(() => 0)
+        if (seen < nodes.length) throw new ThermoclineError(ErrorCodes.notYet, `the cluster lists ${seen} of ${nodes.length} brokers`)
+      },
+      { initialDelayMs: 250, maxDelayMs: 250, deadlineMs: settings.startTimeoutMs },
+    )
+    return
+  } catch (error) {
+    if (!(error instanceof ThermoclineError) || error.code !== ErrorCodes.notYet) throw error
   } finally {
     await admin.disconnect().catch(() => undefined)
   }

@@ -10,14 +10,15 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { type KafkaSecurity, PLAINTEXT_KAFKA } from '../common/security.ts'
 import { STACK_USER } from './credentials.ts'
 import { kafkaAnswers } from './probe.ts'
-import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.ts'
+import { managedPid, spawnDetached, stopProcess, tail } from './process.ts'
 import { log4jProperties, serverProperties } from './kafka-config.ts'
 import { type KafkaBrokerSettings, type KafkaPaths, usesLog4j2 } from './kafka-config.ts'
+import { ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
+import { retry } from '../common/retry.ts'
 
 const run = promisify(execFile)
 
@@ -191,16 +192,22 @@ export async function launchKafka(settings: KafkaBrokerSettings, logger: Logger)
 /** Waits until the broker `launchKafka` started answers a metadata request; stops it if it never does. */
 export async function awaitKafka(settings: KafkaBrokerSettings, pid: number): Promise<void> {
   const paths = kafkaPaths(settings.home, settings.version, settings.member?.id)
-  const deadline = Date.now() + settings.startTimeoutMs
-  while (Date.now() < deadline) {
-    if (managedPid(paths.pidFile, MAIN_CLASS) === undefined) {
-      throw new StackError(`Kafka exited during start. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}\n${tail(paths.stdoutLog, 10)}`)
-    }
-    if (await kafkaAnswers(settings.host, settings.port, 2_000, brokerClientSecurity(settings))) return
-    await sleep(250)
+  try {
+    // Every 250 ms until it answers: an exit is a StackError (not retriable), silence is "not yet".
+    await retry(
+      async () => {
+        if (managedPid(paths.pidFile, MAIN_CLASS) === undefined) {
+          throw new StackError(`Kafka exited during start. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}\n${tail(paths.stdoutLog, 10)}`)
+        }
+        if (!(await kafkaAnswers(settings.host, settings.port, 2_000, brokerClientSecurity(settings)))) throw new ThermoclineError(ErrorCodes.notYet, 'Kafka does not answer yet')
+      },
+      { initialDelayMs: 250, maxDelayMs: 250, deadlineMs: settings.startTimeoutMs },
+    )
+  } catch (error) {
+    if (error instanceof StackError) throw error
+    await stopProcess(pid, paths.pidFile, 5_000)
+    throw new StackError(`Kafka did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}`)
   }
-  await stopProcess(pid, paths.pidFile, 5_000)
-  throw new StackError(`Kafka did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms. Last lines of ${paths.serverLog}:\n${tail(paths.serverLog, 25)}`)
 }
 
 export async function stopKafka(home: string, node?: number): Promise<boolean> {

@@ -4,12 +4,13 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
-import { StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { type MqttSecurity, PLAINTEXT_MQTT } from '../common/security.ts'
 import { type Credentials, STACK_USER } from './credentials.ts'
-import { managedPid, sleep, spawnDetached, stopProcess, tail } from './process.ts'
+import { managedPid, spawnDetached, stopProcess, tail } from './process.ts'
 import { mqttAnswers } from './probe.ts'
+import { ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
+import { retry } from '../common/retry.ts'
 
 export interface MosquittoSettings {
   home: string
@@ -124,16 +125,23 @@ export async function startMosquitto(settings: MosquittoSettings, logger: Logger
   writeFileSync(paths.config, config(settings, paths))
   const pid = spawnDetached(binary, ['-c', paths.config], join(paths.dir, 'stdout.log'), paths.pidFile, paths.dir)
   logger.info('started Mosquitto', { pid, port: settings.port, log: paths.log })
-  const deadline = Date.now() + settings.startTimeoutMs
-  while (Date.now() < deadline) {
-    if (runningMosquittoPid(settings.home) === undefined) {
-      throw new StackError(`Mosquitto exited during start. Last lines of ${paths.log}:\n${tail(paths.log, 15)}\n${tail(join(paths.dir, 'stdout.log'), 5)}`)
-    }
-    if (await mqttAnswers(settings.host, settings.port, 1_000, mosquittoClientSecurity(settings))) return pid
-    await sleep(100)
+  try {
+    // Every 100 ms until it answers: an exit is a StackError (not retriable), silence is "not yet".
+    await retry(
+      async () => {
+        if (runningMosquittoPid(settings.home) === undefined) {
+          throw new StackError(`Mosquitto exited during start. Last lines of ${paths.log}:\n${tail(paths.log, 15)}\n${tail(join(paths.dir, 'stdout.log'), 5)}`)
+        }
+        if (!(await mqttAnswers(settings.host, settings.port, 1_000, mosquittoClientSecurity(settings)))) throw new ThermoclineError(ErrorCodes.notYet, 'Mosquitto does not answer yet')
+      },
+      { initialDelayMs: 100, maxDelayMs: 100, deadlineMs: settings.startTimeoutMs },
+    )
+    return pid
+  } catch (error) {
+    if (error instanceof StackError) throw error
+    await stopProcess(pid, paths.pidFile, 5_000)
+    throw new StackError(`Mosquitto did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms:\n${tail(paths.log, 15)}`)
   }
-  await stopProcess(pid, paths.pidFile, 5_000)
-  throw new StackError(`Mosquitto did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms:\n${tail(paths.log, 15)}`)
 }
 
 export async function stopMosquitto(home: string): Promise<boolean> {

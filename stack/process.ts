@@ -1,6 +1,7 @@
 /** Background processes that `stack up` starts and `stack down` stops, tracked by pid files. */
 import { spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { sleep } from '../common/retry.ts'
 
 export function isAlive(pid: number): boolean {
   try {
@@ -64,5 +65,3 @@ export function tail(file: string, lines: number): string {
   if (!existsSync(file)) return `(no ${file})`
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
