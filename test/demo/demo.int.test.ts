@@ -8,16 +8,13 @@ import { kafkaAnswers, mqttAnswers } from '../../stack/probe.ts'
 import { stackOptions } from '../../stack/options.ts'
 import { startCli, type CliProcess } from '../helpers/cli-process.ts'
 import { freePort } from '../../stack/probe.ts'
-import { testAdmin, uniqueName } from '../helpers/brokers.ts'
-import { startSecureStack } from '../helpers/secure-stack.ts'
+import { ownNames, STOP_DEMO } from '../helpers/demo.ts'
 
 // Each demo gets topics, groups, an MQTT topic root and MQTT client ids of its own (the services it
 // starts take them from the environment), so it sees nothing of other tests or earlier runs.
 
 const AREAS = ['kitchen', 'lobby', 'office-1', 'office-2', 'lab-1', 'server-room', 'warehouse', 'cafeteria', 'meeting-a', 'porch']
 const { config: shared } = parseArgs(stackOptions, [], process.env)
-/** A demo a failed test leaves running gets a Ctrl-C, so that it stops its services too. */
-const STOP_DEMO = { signal: 'SIGINT', graceMs: 60_000 } as const
 
 function isRunning(pid: number): boolean {
   try {
@@ -62,24 +59,6 @@ function waitForFrame(demo: CliProcess, holds: (rows: Map<string, string[]>) => 
 }
 
 /** Settings that give one demo names no other test or run uses; its topics are deleted afterwards. */
-function ownNames(): Record<string, string> {
-  const name = uniqueName('demo')
-  const topics = { READINGS_TOPIC: `${name}-readings`, DLQ_TOPIC: `${name}-dlq`, LATE_TOPIC: `${name}-late`, CONTROL_PANEL_TOPIC: `${name}-control-panel` }
-  onTestFinished(async () => {
-    const admin = await testAdmin()
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined)
-  })
-  return {
-    ...topics,
-    GROUP_ID: `${name}-processor`,
-    TOPIC_ROOT: name,
-    MQTT_TOPIC_FILTER: `${name}/+/+/temperature`,
-    MQTT_SHARE_GROUP: name,
-    MQTT_CLIENT_ID: `${name}-ingest`,
-    // Its sessions go soon after it stops: nothing is left queued in the broker.
-    MQTT_SESSION_EXPIRY_SECONDS: '30',
-  }
-}
 
 /** A throwaway THERMOCLINE_HOME that reuses the Kafka jars the global setup fetched. */
 function scratchHome(): string {
@@ -157,35 +136,6 @@ describe('thermocline demo', () => {
   })
 
   // Here rather than in test/security/: two demos at once would race for the services' metrics ports.
-  it('runs over the secured stack with --secure: full windows read over SASL_SSL, and Ctrl-C leaves that stack running', { timeout: 240_000 }, async () => {
-    const stack = await startSecureStack()
-    onTestFinished(() => stack.stop())
-    const wrongPassword = 'not-the-stack-password-5e1d'
-    const demo = startCli(
-      ['demo', '--secure'],
-      {
-        ...ownNames(),
-        ...stack.stackEnv,
-        DEVICES: '20',
-        AREAS: '2',
-        WINDOW_MS: '3000',
-        GRACE_MS: '1000',
-        // Settings of another stack in the demo's own environment (a sourced env file): they must not reach its services.
-        KAFKA_SASL_PASSWORD: wrongPassword,
-        MQTT_CA_FILE: '/nonexistent/ca.pem',
-      },
-      STOP_DEMO,
-    )
-    await demo.waitFor(/^stack +Kafka 127\.0\.0\.1:\d+ \(already running, secured\), MQTT mqtts:\/\/127\.0\.0\.1:\d+ \(already running, secured\)$/m, 90_000)
-    // A full 3 s window of an area: its 10 thermostats report once a second.
-    await demo.waitFor(/^kitchen +\d\d:\d\d:\d\d–\d\d:\d\d:\d\d +30 +10 /m, 90_000)
-    demo.child.kill('SIGINT')
-    expect(await demo.exited).toBe(0)
-    expect(demo.stderr()).toContain('left the stack running as it was found')
-    for (const secret of [...stack.secrets, wrongPassword]) expect(demo.stdout() + demo.stderr()).not.toContain(secret)
-    expect((await stack.status()).code).toBe(0)
-  })
-
   it('leaves no service running when the demo itself is killed outright (SIGKILL)', async () => {
     const demo = startCli(['demo'], { ...ownNames(), WINDOW_MS: '3000', GRACE_MS: '1000' }, STOP_DEMO)
     await demo.waitFor(/event="service_started" service="simulator" pid=\d+/, 60_000)

@@ -14,6 +14,8 @@ import { runCli, type CliResult } from '../helpers/cli.ts'
 import { goldenFile } from '../helpers/golden.ts'
 import { startSecureStack, type SecureStack } from '../helpers/secure-stack.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
+import { startCli } from '../helpers/cli-process.ts'
+import { ownNames, STOP_DEMO } from '../helpers/demo.ts'
 import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from '../helpers/processor.ts'
 
 const golden = loadGolden()
@@ -226,5 +228,34 @@ describe('a connection that cannot work', () => {
       if (command !== 'stack' && command !== 'demo') expect(help.stdout).toMatch(/_PASSWORD_FILE/)
     }
     expect(readFileSync(stack.env.KAFKA_SASL_PASSWORD_FILE!, 'utf8').trim()).toBe(stack.secrets[0])
+  })
+})
+
+describe('the demo over the secured stack', () => {
+  it('runs over the secured stack with --secure: full windows read over SASL_SSL, and Ctrl-C leaves that stack running', { timeout: 240_000 }, async () => {
+    const wrongPassword = 'not-the-stack-password-5e1d'
+    const demo = startCli(
+      ['demo', '--secure'],
+      {
+        ...ownNames(),
+        ...stack.stackEnv,
+        DEVICES: '20',
+        AREAS: '2',
+        WINDOW_MS: '3000',
+        GRACE_MS: '1000',
+        // Settings of another stack in the demo's own environment (a sourced env file): they must not reach its services.
+        KAFKA_SASL_PASSWORD: wrongPassword,
+        MQTT_CA_FILE: '/nonexistent/ca.pem',
+      },
+      STOP_DEMO,
+    )
+    await demo.waitFor(/^stack +Kafka 127\.0\.0\.1:\d+ \(already running, secured\), MQTT mqtts:\/\/127\.0\.0\.1:\d+ \(already running, secured\)$/m, 90_000)
+    // A full 3 s window of an area: its 10 thermostats report once a second.
+    await demo.waitFor(/^kitchen +\d\d:\d\d:\d\d–\d\d:\d\d:\d\d +30 +10 /m, 90_000)
+    demo.child.kill('SIGINT')
+    expect(await demo.exited).toBe(0)
+    expect(demo.stderr()).toContain('left the stack running as it was found')
+    for (const secret of [...stack.secrets, wrongPassword]) expect(demo.stdout() + demo.stderr()).not.toContain(secret)
+    expect((await stack.status()).code).toBe(0)
   })
 })
