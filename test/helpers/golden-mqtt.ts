@@ -1,7 +1,7 @@
 /**
  * The golden set published through MQTT as a live source would: in order, at QoS 1, at a bounded
  * pace, under a test's own topic prefix; and the "stream end" that closes its last windows by stream
- * time rather than by idleness (as streamEnd in test/processor/helpers.ts does for Kafka).
+ * time rather than by idleness (as streamEnd in test/helpers/processor.ts does for Kafka).
  */
 import { type MqttClient } from 'mqtt'
 import { type Golden } from './processor.ts'
