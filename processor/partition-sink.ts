@@ -4,6 +4,7 @@
  * transaction and commit, so a read_committed reader sees them together or not at all (KIP-98).
  */
 import { Partitioners, type Kafka, type Producer, type TopicMessages } from 'kafkajs'
+import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { retry, type RetryPolicy } from '../common/retry.ts'
 import { chunksOf, MAX_CHUNK_BYTES } from './outputs.ts'
 
@@ -80,8 +81,18 @@ export class PartitionSink {
       // Back to back, more than half of offset-only transactions met it (and each failure rebuilt the
       // partition). Nothing was added to the transaction when it is refused, so asking again is safe:
       // 20 attempts, pauses from 10 ms doubling to 200 ms (about 3 s in all).
-      // kafkajs marks CONCURRENT_TRANSACTIONS retriable (common/errors.ts, isRetriable).
-      await retry(() => transaction.sendOffsets(offsets), SEND_OFFSETS_RETRY)
+      // Only that answer is asked again: any other ends the transaction as it always did (aborted, the
+      // partition rebuilt from its last commit), so it is marked not retriable here and unwrapped below.
+      await retry(
+        () =>
+          transaction.sendOffsets(offsets).catch((error: unknown) => {
+            const concurrent = (error as { type?: string }).type === 'CONCURRENT_TRANSACTIONS'
+            throw new ThermoclineError(concurrent ? ErrorCodes.contended : ErrorCodes.broker, (error as Error).message, { cause: error })
+          }),
+        SEND_OFFSETS_RETRY,
+      ).catch((error: unknown) => {
+        throw error instanceof ThermoclineError && error.cause !== undefined ? error.cause : error
+      })
       await transaction.commit()
     } catch (error) {
       await transaction.abort().catch(() => undefined)
