@@ -177,11 +177,9 @@ async function runDemo(config: DemoSettings, logger: Logger, stop: StopRequest, 
   // A processor of an earlier demo that did not leave the group cleanly holds its partitions until
   // its session expires, and the next one waits that long to join: 10 s rather than 30 s.
   const processor = launch('processor', { args: ['process'], env: { ...common, SESSION_TIMEOUT_MS: '10000', METRICS_PORT: String(ports.processor) }, ready: /event="processing"/ })
-  // The demo's bridge gets an MQTT share group and sessions of its own, which expire soon after it
-  // stops: offline sessions of other bridges in the default group would otherwise take their
-  // round-robin share of the readings (and a demo would leave a 7-day queue behind).
+  // The demo's bridge gets sessions of its own, which expire soon after it stops: a demo would
+  // otherwise leave a 7-day queue behind in the broker.
   const ingestEnv = {
-    MQTT_SHARE_GROUP: 'thermocline-demo',
     MQTT_CLIENT_ID: 'thermocline-demo-ingest',
     MQTT_SESSION_EXPIRY_SECONDS: '600',
     ...userIngestSettings(process.env),

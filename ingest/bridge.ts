@@ -8,6 +8,7 @@ import { ensureTopics, newTopic } from '../common/kafka.ts'
 import { untilKafkaUsable } from '../common/kafka-wait.ts'
 import { type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
 import { type Logger } from '../common/logger.ts'
+import { brokerVersion, shareGroupRestartLoss } from './broker-identity.ts'
 import { KafkaSink, type SinkRecord } from './kafka-sink.ts'
 import { exportFormats, type IngestMetrics } from './metrics.ts'
 import { MqttSource, type IncomingMessage } from './mqtt-source.ts'
@@ -76,7 +77,6 @@ export type BridgeSettings = {
   | 'mqttUrl'
   | 'topicFilter'
   | 'shareGroup'
-  | 'sharedSubscription'
   | 'clientId'
   | 'connections'
   | 'receiveMaximum'
@@ -117,14 +117,24 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
     dlqTopic: settings.dlqTopic,
   })
 
+  const checked = settings.shareGroup === undefined ? Promise.resolve() : warnIfRestartLoses(settings, settings.shareGroup, logger)
+
   return {
     async stop(timeoutMs) {
+      await checked
       const result = await source.stop(timeoutMs)
       await sink.close()
       return result
     },
     setDevices: (devices) => router.setDevices(devices),
   }
+}
+
+/** Says once, at start, when a restart of this broker can lose readings of a share group (broker-identity.ts). */
+async function warnIfRestartLoses(settings: BridgeSettings, shareGroup: string, logger: Logger): Promise<void> {
+  const version = await brokerVersion(settings.mqttUrl, settings.mqttSecurity, `${settings.clientId}-version`)
+  const loss = shareGroupRestartLoss(version, shareGroup)
+  if (loss !== undefined) logger.warn(loss, { event: 'share_group_restart_loss', broker: version })
 }
 
 /**
@@ -211,7 +221,7 @@ async function openBridge(
     url: settings.mqttUrl,
     security: settings.mqttSecurity,
     topicFilters: routing.router.filters,
-    shareGroup: settings.sharedSubscription ? settings.shareGroup : undefined,
+    shareGroup: settings.shareGroup,
     clientId: settings.clientId,
     connections: settings.connections,
     receiveMaximum: settings.receiveMaximum,

@@ -8,7 +8,7 @@ import { createKafka } from '../common/kafka.ts'
 import { kafkaSecurity, mqttSecurity } from '../common/security.ts'
 import { retireBridgeSessions, startBridge, type Bridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
-import { DEFAULT_TOPIC_FILTER, ingestOptions } from './options.ts'
+import { DEFAULT_TOPIC_FILTER, FORMER_DEFAULT_SHARE_GROUP, ingestOptions } from './options.ts'
 import { readSourcesFile, type SourcesFile } from './sources/sources-file.ts'
 import { isCancelled } from '../common/retry.ts'
 
@@ -25,8 +25,14 @@ export const ingestCommand: Command = {
     if (config.sourcesFile !== undefined && config.topicFilter !== DEFAULT_TOPIC_FILTER) {
       throw new ConfigError(settingName(ingestOptions.topicFilter), "give the native source's topic in the sources file (SOURCES_FILE) instead")
     }
-    if (!config.sharedSubscription && config.connections > 1) {
-      throw new ConfigError(settingName(ingestOptions.sharedSubscription), `false (a plain subscription) needs MQTT_CONNECTIONS=1: each of ${config.connections} connections would get every reading`)
+    if (process.env.MQTT_SHARED_SUBSCRIPTION !== undefined) {
+      throw new ConfigError(
+        'MQTT_SHARED_SUBSCRIPTION',
+        `was removed: the bridge subscribes plainly unless MQTT_SHARE_GROUP names a share group (MQTT_SHARE_GROUP=${FORMER_DEFAULT_SHARE_GROUP} was the default)`,
+      )
+    }
+    if (config.shareGroup === undefined && config.connections > 1) {
+      throw new ConfigError(settingName(ingestOptions.connections), `${config.connections} needs MQTT_SHARE_GROUP: without a share group each connection would get every reading`)
     }
     const settings = { ...config, sources: config.sourcesFile, kafkaSecurity: kafkaSecurity(config), mqttSecurity: mqttSecurity(config) }
     return runService({ name: 'ingest', registryName: 'ingest', ...config }, async ({ logger, registry, metricsPort, stopRequested }) => {

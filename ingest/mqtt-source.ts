@@ -13,6 +13,7 @@ import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { type MqttSecurity } from '../common/security.ts'
 import { type Logger } from '../common/logger.ts'
 import { type IngestMetrics } from './metrics.ts'
+import { FORMER_DEFAULT_SHARE_GROUP } from './options.ts'
 import { connect, disconnect, type Connection } from './mqtt-connection.ts'
 import { retireSessions, type Retirement } from './session-retirement.ts'
 
@@ -31,7 +32,7 @@ export interface MqttSourceOptions {
   security: MqttSecurity
   /** `thermostats/+/+/temperature`, or one filter per source of a sources file. */
   topicFilters: string[]
-  /** Undefined: plain subscriptions (MQTT_SHARED_SUBSCRIPTION=false). */
+  /** Undefined (MQTT_SHARE_GROUP unset): plain subscriptions. */
   shareGroup: string | undefined
   /** Connection i uses `<clientId>-<i>`: stable, so each finds its persistent session again. */
   clientId: string
@@ -66,8 +67,20 @@ export class MqttSource {
 
   /** The subscriptions every connection makes, one per filter: shared, or plain without a share group. */
   get subscriptions(): string[] {
-    const { shareGroup } = this.#options
+    return this.#subscriptionsIn(this.#options.shareGroup)
+  }
+
+  #subscriptionsIn(shareGroup: string | undefined): string[] {
     return this.#options.topicFilters.map((filter) => (shareGroup === undefined ? filter : `$share/${shareGroup}/${filter}`))
+  }
+
+  /**
+   * What a session of this bridge may still hold from before: the plain subscriptions once it is in
+   * a share group, the former default group's once it is not. Left in place, the session would get
+   * every reading twice.
+   */
+  get #formerSubscriptions(): string[] {
+    return this.#subscriptionsIn(this.#options.shareGroup === undefined ? FORMER_DEFAULT_SHARE_GROUP : undefined)
   }
 
   /** Messages received and not yet acknowledged. */
@@ -162,17 +175,32 @@ export class MqttSource {
     let markSubscribed: () => void = () => undefined
     const subscribed = new Promise<void>((resolve) => (markSubscribed = resolve))
     let connected = false
+    let everConnected = false
     client.on('connect', (connack) => {
       if (!connected) this.#connectionUp()
       connected = true
       logger.debug('MQTT connected', { event: 'mqtt_connected', clientId: id, sessionPresent: connack.sessionPresent })
+      if (everConnected && !connack.sessionPresent) {
+        // The broker lost the session (persistence off, a store it could not read, an expiry): what
+        // it had queued for the bridge, and what came before this subscribe, is gone.
+        logger.warn("the MQTT broker came back without this connection's session: what it had queued for the bridge is lost (is its persistence on?)", {
+          event: 'mqtt_session_lost',
+          clientId: id,
+        })
+      }
+      everConnected = true
       // Subscribing again with a session present is harmless and covers a session that expired.
       // QoS 1 at most: a QoS 2 message would be PUBREC'd (and so owned by us) before Kafka has it.
       // Retain Handling 2 (MQTT 5 3.8.3.1): no retained message on subscribing. A retained value is of
       // unknown age, and this subscribe repeats on every reconnect; a retained message published
       // while the session exists still comes, as it was published (docs/ingest.md, "Retained messages").
       client.subscribe(this.subscriptions, { qos: 1, rh: 2 }, (error) => {
-        if (error) logger.error('MQTT subscribe failed', { clientId: id, subscriptions: this.subscriptions, error })
+        if (error) {
+          logger.error('MQTT subscribe failed', { clientId: id, subscriptions: this.subscriptions, error })
+          return
+        }
+        // After the subscribe, so that nothing is uncovered meanwhile; harmless where there is none.
+        if (connack.sessionPresent) client.unsubscribe(this.#formerSubscriptions, () => markSubscribed())
         else markSubscribed()
       })
     })

@@ -31,20 +31,17 @@ const sourcesFile: Option<SourcesFile | undefined> = {
 }
 
 // MQTT 5 section 4.8.2: a share name must not contain "/", "+" or "#".
-const shareGroup: Option<string> = {
+const shareGroup: Option<string | undefined> = {
   env: 'MQTT_SHARE_GROUP',
-  description: 'shared-subscription group ($share/<group>/<filter>): bridges in one group split the readings',
-  default: 'thermocline-ingest',
+  description:
+    'shared-subscription group ($share/<group>/<filter>) for several bridges, or MQTT_CONNECTIONS above 1, that split the readings; none: a plain subscription, which brokers keep across their restart (Mosquitto 2.0 forgets shared ones, and drops what comes until the bridges subscribe again: docs/ingest.md, "Failure behaviour")',
+  default: undefined,
   parse: text(/^[^/+#\s]{1,64}$/, 'a name of 1 to 64 characters without /, +, # or spaces'),
+  show: () => 'none: a plain subscription',
 }
 
-const sharedSubscription: Option<boolean> = {
-  env: 'MQTT_SHARED_SUBSCRIPTION',
-  description:
-    'subscribe as $share/<MQTT_SHARE_GROUP>/<filter>, so that bridges (and connections) split the readings; false: a plain subscription, for one bridge with one connection, which Mosquitto 2.0 keeps across its restart (it forgets shared ones until the bridge subscribes again, and drops what comes meanwhile)',
-  default: true,
-  parse: boolean,
-}
+/** The share group bridges used by default before it became opt-in: a session of then still holds its subscription. */
+export const FORMER_DEFAULT_SHARE_GROUP = 'thermocline-ingest'
 
 const clientId: Option<string> = {
   env: 'MQTT_CLIENT_ID',
@@ -55,7 +52,7 @@ const clientId: Option<string> = {
 
 const connections: Option<number> = {
   env: 'MQTT_CONNECTIONS',
-  description: 'MQTT connections of this bridge in the shared subscription (more than 1 gives up arrival order: the broker spreads one publisher over them)',
+  description: 'MQTT connections of this bridge; above 1 needs MQTT_SHARE_GROUP, and gives up arrival order (the broker spreads one publisher over them)',
   default: 1,
   parse: integer({ min: 1, max: 1024 }),
 }
@@ -113,7 +110,6 @@ export const ingestOptions = {
   topicFilter,
   sourcesFile,
   shareGroup,
-  sharedSubscription,
   clientId,
   connections,
   receiveMaximum,

@@ -41,9 +41,9 @@ export function bridgeEnv(settings: TestBridgeSettings): Record<string, string> 
     KAFKA_BROKERS: kafkaBrokers.join(','),
     MQTT_URL: mqttUrl,
     MQTT_TOPIC_FILTER: `${settings.prefix}/+/+/temperature`,
-    MQTT_SHARE_GROUP: settings.clientId,
     MQTT_CLIENT_ID: settings.clientId,
-    ...(settings.connections === undefined ? {} : { MQTT_CONNECTIONS: String(settings.connections) }),
+    // Several connections split the readings in a share group; one has the default plain subscription.
+    ...(settings.connections === undefined ? {} : { MQTT_CONNECTIONS: String(settings.connections), MQTT_SHARE_GROUP: settings.clientId }),
     // Long enough to outlive a restart, short enough not to leave queues behind in the broker.
     MQTT_SESSION_EXPIRY_SECONDS: '120',
     READINGS_TOPIC: settings.readingsTopic,

@@ -21,7 +21,6 @@ export function ownNames(): Record<string, string> {
     GROUP_ID: `${name}-processor`,
     TOPIC_ROOT: name,
     MQTT_TOPIC_FILTER: `${name}/+/+/temperature`,
-    MQTT_SHARE_GROUP: name,
     MQTT_CLIENT_ID: `${name}-ingest`,
     // Its sessions go soon after it stops: nothing is left queued in the broker.
     MQTT_SESSION_EXPIRY_SECONDS: '30',

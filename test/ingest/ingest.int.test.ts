@@ -99,6 +99,9 @@ describe('thermocline ingest', () => {
     bridge.process.kill('SIGTERM')
     expect(await bridge.exited).toBe(0)
     expect(bridge.stderr()).toContain('stopped')
+    // By default a plain subscription, which a broker keeps across its restart: nothing to warn about.
+    expect(bridge.stderr()).toContain(`event="ingest_running" subscriptions=["${prefix}/+/+/temperature"]`)
+    expect(bridge.stderr()).not.toContain('share_group_restart_loss')
   })
 
   it('prints its options with --help and stops with one line naming a bad setting', async () => {
@@ -107,10 +110,15 @@ describe('thermocline ingest', () => {
     for (const env of ['KAFKA_BROKERS', 'MQTT_URL', 'MQTT_TOPIC_FILTER', 'MQTT_SHARE_GROUP', 'MQTT_CLIENT_ID', 'READINGS_TOPIC', 'DLQ_TOPIC', 'METRICS_PORT']) {
       expect(help.stdout).toContain(env)
     }
-    const plain = await runCli(['ingest'], { MQTT_SHARED_SUBSCRIPTION: 'false', MQTT_CONNECTIONS: '2' })
+    const plain = await runCli(['ingest'], { MQTT_CONNECTIONS: '2' })
     expect(plain.code).toBe(2)
     expect(plain.stderr.trim()).toBe(
-      'thermocline ingest: invalid setting MQTT_SHARED_SUBSCRIPTION (--mqtt-shared-subscription): false (a plain subscription) needs MQTT_CONNECTIONS=1: each of 2 connections would get every reading',
+      'thermocline ingest: invalid setting MQTT_CONNECTIONS (--mqtt-connections): 2 needs MQTT_SHARE_GROUP: without a share group each connection would get every reading',
+    )
+    const removed = await runCli(['ingest'], { MQTT_SHARED_SUBSCRIPTION: 'false' })
+    expect(removed.code).toBe(2)
+    expect(removed.stderr.trim()).toBe(
+      'thermocline ingest: invalid setting MQTT_SHARED_SUBSCRIPTION: was removed: the bridge subscribes plainly unless MQTT_SHARE_GROUP names a share group (MQTT_SHARE_GROUP=thermocline-ingest was the default)',
     )
     const bad = await runCli(['ingest'], { MQTT_TOPIC_FILTER: 'thermostats/#' })
     expect(bad.code).toBe(2)

@@ -1,3 +1,4 @@
+import mqtt from 'mqtt'
 import { Registry } from 'prom-client'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { silentLogger } from '../../common/logger.ts'
@@ -13,14 +14,14 @@ interface Received {
 }
 
 /** A source whose messages become safe only when the test says so. */
-function heldSource(prefix: string, clientId: string, receiveMaximum = 10): { source: MqttSource; received: Received[]; waitFor: (count: number) => Promise<void> } {
+function heldSource(prefix: string, clientId: string, receiveMaximum = 10, { plain = false } = {}): { source: MqttSource; received: Received[]; waitFor: (count: number) => Promise<void> } {
   const received: Received[] = []
   const waiters: (() => void)[] = []
   const source = new MqttSource({
     url: mqttUrl,
     security: PLAINTEXT_MQTT,
     topicFilters: [`${prefix}/+/+/temperature`],
-    shareGroup: clientId,
+    shareGroup: plain ? undefined : clientId,
     clientId,
     connections: 1,
     receiveMaximum,
@@ -81,6 +82,24 @@ describe('MqttSource', () => {
     await publisher.publishAsync(topic, 'm4', { qos: 1 })
     await third.waitFor(1)
     expect(payloads(third.received)).toEqual(['m4'])
+  })
+
+  it('ends the former default share group subscription its session still holds, so a plain subscription gets each message once', async () => {
+    const { prefix, clientId } = uniqueBridgeNames()
+    const filter = `${prefix}/+/+/temperature`
+    // The session as a bridge from before MQTT_SHARE_GROUP became opt-in left it.
+    const before = await mqtt.connectAsync(mqttUrl, { clientId: `${clientId}-0`, protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } })
+    await before.subscribeAsync(`$share/thermocline-ingest/${filter}`, { qos: 1 })
+    await before.endAsync()
+
+    const { source, received, waitFor } = heldSource(prefix, clientId, 10, { plain: true })
+    await source.start()
+    expect(source.subscriptions).toEqual([filter])
+    const publisher = await testMqtt({ protocolVersion: 5 })
+    for (const payload of ['m1', 'm2', 'm3', 'last']) await publisher.publishAsync(`${prefix}/a/d/temperature`, payload, { qos: 1 })
+    await waitFor(4)
+    // Each subscription's copy of a message leaves before the next message: all of m1-m3 are here by now.
+    expect(payloads(received).filter((payload) => payload !== 'last')).toEqual(['m1', 'm2', 'm3'])
   })
 
   it('gets through QoS 1 and QoS 0 messages one at a time with a window of one', async () => {
