@@ -81,6 +81,7 @@ export type BridgeSettings = {
   | 'connections'
   | 'receiveMaximum'
   | 'sessionExpirySeconds'
+  | 'reconnectMs'
   | 'readingsTopic'
   | 'dlqTopic'
   | 'topicPartitions'
@@ -226,6 +227,7 @@ async function openBridge(
     connections: settings.connections,
     receiveMaximum: settings.receiveMaximum,
     sessionExpirySeconds: settings.sessionExpirySeconds,
+    reconnectMs: settings.reconnectMs,
     metrics,
     logger,
     onMessage: async (message) => {

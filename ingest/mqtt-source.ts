@@ -40,6 +40,8 @@ export interface MqttSourceOptions {
   /** Messages one connection may hold unacknowledged (MQTT 5 Receive Maximum). */
   receiveMaximum: number
   sessionExpirySeconds: number
+  /** How soon a lost connection is tried again, and then again while the broker is down. */
+  reconnectMs: number
   /** Resolves when the message is safe; the PUBACK goes out only then. A rejection leaves it unacknowledged. */
   onMessage: (message: IncomingMessage) => Promise<void>
   metrics: Pick<IngestMetrics, 'mqttConnected' | 'mqttConnections' | 'inFlight'>
@@ -168,12 +170,16 @@ export class MqttSource {
 
   #open(index: number): Promise<void> {
     const { logger } = this.#options
-    const connection = this.#connect(index, 1_000)
+    const connection = this.#connect(index, this.#options.reconnectMs)
     const { client } = connection
     const id = `${this.#options.clientId}-${index}`
 
-    let markSubscribed: () => void = () => undefined
-    const subscribed = new Promise<void>((resolve) => (markSubscribed = resolve))
+    let resolveSubscribed: () => void = () => undefined
+    const subscribed = new Promise<void>((resolve) => (resolveSubscribed = resolve))
+    const markSubscribed = (): void => {
+      logger.debug('MQTT subscribed', { event: 'mqtt_subscribed', clientId: id })
+      resolveSubscribed()
+    }
     let connected = false
     let everConnected = false
     client.on('connect', (connack) => {
@@ -270,7 +276,7 @@ export class MqttSource {
     metrics.mqttConnected.dec()
     if (--this.#connected === 0 && !this.#stopping) {
       this.#everLost = true
-      logger.warn('lost every MQTT connection; reconnecting every second', { url: displayUrl(this.#options.url) })
+      logger.warn('lost every MQTT connection; reconnecting', { event: 'mqtt_lost', url: displayUrl(this.#options.url), everyMs: this.#options.reconnectMs })
     }
   }
 

@@ -65,6 +65,14 @@ const receiveMaximum: Option<number> = {
   parse: integer({ min: 1, max: 65_535 }),
 }
 
+const reconnectMs: Option<number> = {
+  env: 'MQTT_RECONNECT_MS',
+  description:
+    'how soon the bridge connects again after losing the MQTT broker, and then again while it is down; sooner than the devices, so that a share group has subscribed again before they publish (docs/ingest.md, "Failure behaviour")',
+  default: 100,
+  parse: integer({ min: 10, max: 60_000 }),
+}
+
 const sessionExpirySeconds: Option<number> = {
   env: 'MQTT_SESSION_EXPIRY_SECONDS',
   description: 'how long the broker keeps queueing for a bridge that is down (MQTT 5 session expiry)',
@@ -113,6 +121,7 @@ export const ingestOptions = {
   clientId,
   connections,
   receiveMaximum,
+  reconnectMs,
   sessionExpirySeconds,
   readingsTopic,
   dlqTopic,

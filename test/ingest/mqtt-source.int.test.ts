@@ -26,6 +26,7 @@ function heldSource(prefix: string, clientId: string, receiveMaximum = 10, { pla
     connections: 1,
     receiveMaximum,
     sessionExpirySeconds: 60,
+    reconnectMs: 100,
     metrics: createIngestMetrics(new Registry()),
     logger: silentLogger,
     onMessage: (message) =>
