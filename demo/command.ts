@@ -131,7 +131,7 @@ async function runDemo(config: DemoSettings, logger: Logger, stop: StopRequest, 
   const stackEnv = stack.clientEnv
   teardown.push('stack', async () => {
     const stopped = await stackDown(config, stack.started)
-    const left = [stopped.kafka && 'Kafka', stopped.mqtt && 'Mosquitto'].filter(Boolean)
+    const left = [stopped.kafka && 'Kafka', stopped.mqtt && (stopped.mqttName ?? 'the MQTT broker')].filter(Boolean)
     logger.info(left.length > 0 ? `stopped ${left.join(' and ')} (started by this demo)` : 'left the stack running as it was found')
   })
   if (stop.signalled) return undefined

@@ -52,7 +52,7 @@ export const stackCommand: Command = {
     }
     if (action === 'down') {
       const stopped = await stackDown(config)
-      const what = [stopped.kafka && 'Kafka', stopped.mqtt && 'Mosquitto'].filter(Boolean)
+      const what = [stopped.kafka && 'Kafka', stopped.mqtt && (stopped.mqttName ?? 'the MQTT broker')].filter(Boolean)
       process.stdout.write(what.length > 0 ? `stopped ${what.join(' and ')}\n` : 'nothing to stop: no broker started by thermocline is running\n')
       return 0
     }
@@ -76,6 +76,6 @@ function statusJson(status: StackStatus): unknown {
   const [host, port] = status.mqtt.address.split(':') as [string, string]
   return {
     kafka: { brokers: status.brokers.map(({ id, host, port, pid, up }) => ({ id, host, port, pid, up })) },
-    mqtt: { host, port: Number(port), pid: status.mqtt.pid ?? null, up: status.mqtt.state !== 'down' },
+    mqtt: { host, port: Number(port), pid: status.mqtt.pid ?? null, up: status.mqtt.state !== 'down', broker: status.mqtt.broker ?? null },
   }
 }

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -19,6 +19,7 @@ import { log4jProperties, serverProperties } from './kafka-config.ts'
 import { type KafkaBrokerSettings, type KafkaPaths, usesLog4j2 } from './kafka-config.ts'
 import { ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
 import { retry } from '../common/retry.ts'
+import { fetchJars } from './maven.ts'
 
 const run = promisify(execFile)
 
@@ -89,24 +90,18 @@ export function runningKafkaVersion(home: string, node?: number): string | undef
 }
 
 /** Fetches the broker jars of `version` with Maven unless the cache already holds them. Returns the seconds spent. */
-export async function fetchKafkaJars(home: string, version: string, logger: Logger): Promise<number> {
-  const { libs } = kafkaPaths(home, version)
-  const marker = join(libs, '.complete')
-  if (existsSync(marker)) return 0
-  const started = Date.now()
-  logger.info(`fetching Apache Kafka ${version} jars from Maven Central (first run of this release only)`, { into: libs })
-  mkdirSync(libs, { recursive: true })
-  const properties = [`-Dkafka.version=${version}`, `-Dkafka.logging=${usesLog4j2(version) ? 'log4j2' : 'reload4j'}`]
-  try {
-    await run('mvn', ['-q', '-B', '-f', POM, ...properties, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`], { maxBuffer: 16 * 1024 * 1024 })
-  } catch (error) {
-    const { code, stdout, stderr } = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string }
-    if (code === 'ENOENT') throw new StackError('Maven (mvn) is needed once to fetch the Kafka jars: apt-get install -y maven')
-    throw new StackError(`mvn could not fetch the jars of Kafka ${version} (KAFKA_VERSION):\n${String(stdout ?? '') + String(stderr ?? '')}`.trimEnd(), { cause: error })
-  }
-  if (!readdirSync(libs).some((name) => name.startsWith('kafka_2.13-'))) throw new StackError(`mvn finished but ${libs} holds no kafka_2.13 jar`)
-  writeFileSync(marker, `${new Date().toISOString()}\n`)
-  return (Date.now() - started) / 1000
+export function fetchKafkaJars(home: string, version: string, logger: Logger): Promise<number> {
+  return fetchJars(
+    {
+      what: `Apache Kafka ${version}`,
+      pom: POM,
+      properties: { 'kafka.version': version, 'kafka.logging': usesLog4j2(version) ? 'log4j2' : 'reload4j' },
+      libs: kafkaPaths(home, version).libs,
+      expectedJar: 'kafka_2.13-',
+      setting: 'KAFKA_VERSION',
+    },
+    logger,
+  )
 }
 
 function javaArgs(settings: KafkaBrokerSettings, paths: KafkaPaths, mainClass: string, args: string[]): string[] {

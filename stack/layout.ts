@@ -7,7 +7,8 @@ import { clusterHome, clusterNodes, type ClusterSettings, runningCluster } from 
 import { type Credentials, ensureCredentials, existingCredentials, STACK_USER } from './credentials.ts'
 import { runningKafkaPid } from './kafka-broker.ts'
 import { type KafkaTlsListeners } from './kafka-config.ts'
-import { type MosquittoTlsListeners, runningMosquittoPid } from './mosquitto.ts'
+import { type MosquittoTlsListeners } from './mosquitto.ts'
+import { runningMqttBroker } from './mqtt-broker.ts'
 import { STACK_HOST, stackOptions, type StackSettings } from './options.ts'
 
 const HOST = STACK_HOST
@@ -61,12 +62,15 @@ export async function layoutOf(given: StackSettings, purpose: 'up' | 'look'): Pr
     }
     return { runHome: clusterHome(settings.home), kafkaPort: port('kafkaClusterPort'), controllerPort: port('kafkaClusterControllerPort'), mqttPort: port('mqttPort'), cluster }
   }
+  if (settings.secure && settings.mqtt === 'hivemq') {
+    throw new ConfigError(settingName(o.mqtt), 'the secured stack runs Mosquitto only: HiveMQ CE needs an authentication extension for a password, which the stack does not build yet')
+  }
   if (!settings.secure) return { runHome: settings.home, kafkaPort: port('kafkaPort'), controllerPort: port('kafkaControllerPort'), mqttPort: port('mqttPort') }
   const runHome = secureHome(settings)
   const dir = join(runHome, 'credentials')
   let credentials = existingCredentials(dir)
   if (credentials === undefined && purpose === 'up') {
-    if (runningKafkaPid(runHome) !== undefined || runningMosquittoPid(runHome) !== undefined) {
+    if (runningKafkaPid(runHome) !== undefined || runningMqttBroker(runHome) !== undefined) {
       throw new StackError(`the secured stack runs, but its credentials in ${dir} are gone: run \`thermocline stack down --secure\` first`)
     }
     credentials = (await ensureCredentials(dir)).credentials

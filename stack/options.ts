@@ -1,8 +1,9 @@
 /** Settings of `thermocline stack` (one spec, validated once at start: common/config.ts). */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { boolean, type ConfigOf, integer, type Option, port, text } from '../common/config.ts'
+import { boolean, type ConfigOf, integer, oneOf, type Option, port, text } from '../common/config.ts'
 import { DEFAULT_KAFKA_VERSION, kafkaVersion } from './kafka-broker.ts'
+import { MQTT_BROKERS, type MqttBrokerKind } from './mqtt-broker.ts'
 
 const defaultHome = (): string => join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'thermocline')
 
@@ -25,6 +26,13 @@ export const stackOptions = {
     default: 1,
     parse: integer({ min: 1, max: 5 }),
   } as Option<number>,
+  mqtt: {
+    env: 'STACK_MQTT',
+    flag: '--mqtt',
+    description: 'the MQTT broker up starts: mosquitto (Debian\'s package) or hivemq (HiveMQ Community Edition, embedded, its jars fetched from Maven Central once); persistence on in both',
+    default: 'mosquitto',
+    parse: oneOf(MQTT_BROKERS),
+  } as Option<MqttBrokerKind>,
   json: {
     env: 'STACK_JSON',
     flag: '--json',

@@ -15,7 +15,8 @@ import { ConfigError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { clusterDown, clusterHome, clusterNodes, clusterUp } from './cluster.ts'
 import { brokerClientSecurity, fetchKafkaJars, kafkaJars, runningKafkaVersion, startKafka, stopKafka } from './kafka-broker.ts'
-import { mosquittoClientSecurity, startMosquitto, stopMosquitto } from './mosquitto.ts'
+import { mosquittoClientSecurity } from './mosquitto.ts'
+import { runningMqttBroker, startMqttBroker, stopMqttBroker } from './mqtt-broker.ts'
 import { canBind, isListening, kafkaAnswers, mqttAnswers } from './probe.ts'
 import { clientEnv, envFileText, layoutOf, type Port, secureHome, withRunningCluster } from './layout.ts'
 import { STACK_HOST, stackOptions, type StackSettings } from './options.ts'
@@ -26,6 +27,8 @@ export interface StackUpResult {
   /** What this call started (and what a matching `down` would stop). */
   started: { kafka: boolean; mqtt: boolean }
   kafkaFetchSeconds: number
+  /** Fetching HiveMQ's jars (--mqtt hivemq, first run only). */
+  mqttFetchSeconds: number
   /** The settings a service needs to reach this stack, as environment variables. */
   clientEnv: Record<string, string>
   /** The secured stack: the file holding clientEnv. */
@@ -49,6 +52,7 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
   const layout = await layoutOf(settings, 'up')
   const started = { kafka: false, mqtt: false }
   let kafkaFetchSeconds = 0
+  let mqttFetchSeconds = 0
   const kafkaPort = layout.kafkaPort.value
   const controllerPort = layout.controllerPort.value
   const mqttPort = layout.mqttPort.value
@@ -66,10 +70,15 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
 
   const mqttSecurity = mosquittoClientSecurity({ tls: layout.mqttTls })
   const mqttRunning = await assertPortUsable(layout.mqttPort.option, mqttPort, () => mqttAnswers(HOST, mqttPort, 2_000, mqttSecurity), 'an MQTT broker')
-  if (mqttRunning) logger.info(`MQTT broker already answers on ${HOST}:${mqttPort}; using it`)
+  if (mqttRunning) {
+    logger.info(`MQTT broker already answers on ${HOST}:${mqttPort}; using it`)
+    const running = runningMqttBroker(layout.runHome)
+    if (running !== undefined && running.kind !== settings.mqtt) logger.warn(`the running MQTT broker is ${running.name}, not ${settings.mqtt} (--mqtt): run \`thermocline stack down\` first to switch`)
+  }
   else {
     if (layout.mqttTls !== undefined) await assertFree(stackOptions.mqttMtlsPort, layout.mqttTls.mtlsPort)
-    await startMosquitto({ home: layout.runHome, host: HOST, port: mqttPort, startTimeoutMs: settings.startTimeoutMs, ...(layout.mqttTls ? { tls: layout.mqttTls } : {}) }, logger)
+    const broker = { home: layout.runHome, host: HOST, port: mqttPort, startTimeoutMs: settings.startTimeoutMs, ...(layout.mqttTls ? { tls: layout.mqttTls } : {}) }
+    mqttFetchSeconds = (await startMqttBroker(settings.mqtt, broker, logger)).fetchSeconds
     started.mqtt = true
   }
 
@@ -78,7 +87,7 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
       kafkaFetchSeconds = await fetchKafkaJars(settings.home, settings.kafkaVersion, logger)
       linkJars(settings, layout.runHome)
       started.kafka = (await clusterUp(layout.cluster, logger)).length > 0
-      return { started, kafkaFetchSeconds, clientEnv: clientEnv(layout) }
+      return { started, kafkaFetchSeconds, mqttFetchSeconds, clientEnv: clientEnv(layout) }
     }
     const kafkaSecurity = brokerClientSecurity({ tls: layout.kafkaTls })
     const kafkaRunning = await assertPortUsable(layout.kafkaPort.option, kafkaPort, () => kafkaAnswers(HOST, kafkaPort, 3_000, kafkaSecurity), 'a Kafka broker')
@@ -111,12 +120,12 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
     }
   } catch (error) {
     // Leave the machine as we found it: a half-started stack is worse than none.
-    if (started.mqtt) await stopMosquitto(layout.runHome)
+    if (started.mqtt) await stopMqttBroker(layout.runHome)
     throw error
   }
   const env = clientEnv(layout)
   if (layout.envFile !== undefined) writeFileSync(layout.envFile, envFileText(settings, layout, env), { mode: 0o600 })
-  return { started, kafkaFetchSeconds, clientEnv: env, ...(layout.envFile === undefined ? {} : { envFile: layout.envFile }) }
+  return { started, kafkaFetchSeconds, mqttFetchSeconds, clientEnv: env, ...(layout.envFile === undefined ? {} : { envFile: layout.envFile }) }
 }
 
 /** The secured stack and the cluster keep their own data but share the cached jars. */
@@ -131,19 +140,24 @@ function linkJars(settings: StackSettings, runHome: string): void {
  * Stops what `stack up` started; `parts` limits it to the parts one `stackUp` call started. Without
  * them, a plain `down` stops the one-broker stack and the cluster alike, whichever runs.
  */
-export async function stackDown(given: StackSettings, parts?: { kafka: boolean; mqtt: boolean }): Promise<{ kafka: boolean; mqtt: boolean }> {
+export async function stackDown(given: StackSettings, parts?: { kafka: boolean; mqtt: boolean }): Promise<{ kafka: boolean; mqtt: boolean; mqttName?: string }> {
   // What one stackUp call started is exactly that; a plain `down` is whatever this stack runs.
   const settings = parts === undefined ? withRunningCluster(given) : given
   const only = parts ?? { kafka: true, mqtt: true }
-  const stopped = { kafka: false, mqtt: false }
+  const stopped: { kafka: boolean; mqtt: boolean; mqttName?: string } = { kafka: false, mqtt: false }
+  const stopMqtt = async (home: string): Promise<boolean> => {
+    const name = only.mqtt ? await stopMqttBroker(home) : undefined
+    if (name !== undefined) stopped.mqttName = name
+    return name !== undefined
+  }
   if (settings.brokers > 1) {
     const cluster = { home: settings.home, size: settings.brokers, firstPort: settings.kafkaClusterPort, firstControllerPort: settings.kafkaClusterControllerPort }
     stopped.kafka = only.kafka && (await clusterDown(cluster)).length > 0
-    stopped.mqtt = only.mqtt && (await stopMosquitto(clusterHome(settings.home)))
+    stopped.mqtt = await stopMqtt(clusterHome(settings.home))
     if (given.brokers > 1) return stopped
   }
   const runHome = settings.secure ? secureHome(settings) : settings.home
   if (only.kafka && (await stopKafka(runHome))) stopped.kafka = true
-  if (only.mqtt && (await stopMosquitto(runHome))) stopped.mqtt = true
+  if (await stopMqtt(runHome)) stopped.mqtt = true
   return stopped
 }

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { type BrokerStatus, clusterHome, type ClusterSettings, clusterStatus } from './cluster.ts'
 import { clusterReplication } from './kafka-config.ts'
 import { brokerClientSecurity, kafkaPaths, runningKafkaPid, runningKafkaVersion } from './kafka-broker.ts'
-import { mosquittoClientSecurity, mosquittoPaths, runningMosquittoPid } from './mosquitto.ts'
+import { mosquittoClientSecurity } from './mosquitto.ts'
+import { type MqttBrokerKind, runningMqttBroker } from './mqtt-broker.ts'
 import { kafkaAnswers, mqttAnswers } from './probe.ts'
 import { layoutOf } from './layout.ts'
 import { STACK_HOST, type StackSettings } from './options.ts'
@@ -21,7 +22,8 @@ export interface StackStatus {
   kafka: PartStatus
   /** Each Kafka broker: one, or the cluster's. */
   brokers: BrokerStatus[]
-  mqtt: PartStatus
+  /** `broker`: which one this stack started, if it runs. */
+  mqtt: PartStatus & { broker?: MqttBrokerKind }
 }
 
 export async function stackStatus(settings: StackSettings): Promise<StackStatus> {
@@ -30,7 +32,7 @@ export async function stackStatus(settings: StackSettings): Promise<StackStatus>
   const mqttPort = layout.mqttPort.value
   const kafkaPid = runningKafkaPid(layout.runHome)
   const kafkaUp = await kafkaAnswers(HOST, kafkaPort, 3_000, brokerClientSecurity({ tls: layout.kafkaTls }))
-  const mqttPid = runningMosquittoPid(layout.runHome)
+  const broker = runningMqttBroker(layout.runHome)
   const mqttUp = await mqttAnswers(HOST, mqttPort, 3_000, mosquittoClientSecurity({ tls: layout.mqttTls }))
   const describe = (up: boolean, pid: number | undefined, address: string, what: string, log: string): PartStatus => {
     if (up && pid !== undefined) return { state: 'managed', address, pid, detail: `${what}, started by thermocline (pid ${pid}), log ${log}` }
@@ -38,13 +40,14 @@ export async function stackStatus(settings: StackSettings): Promise<StackStatus>
     if (pid !== undefined) return { state: 'down', address, pid, detail: `process ${pid} runs but does not answer; log ${log}` }
     return { state: 'down', address, detail: 'not running' }
   }
-  const mqtt = describe(
+  const mqtt: StackStatus['mqtt'] = describe(
     mqttUp,
-    mqttPid,
+    broker?.pid,
     `${HOST}:${mqttPort}`,
-    `MQTT broker${layout.mqttTls === undefined ? '' : ` (TLS + password; with client certificate on ${settings.mqttMtlsPort})`}`,
-    mosquittoPaths(layout.runHome).log,
+    `${broker === undefined ? 'MQTT broker' : `MQTT broker ${broker.name}`}${layout.mqttTls === undefined ? '' : ` (TLS + password; with client certificate on ${settings.mqttMtlsPort})`}`,
+    broker?.log ?? '',
   )
+  if (broker !== undefined) mqtt.broker = broker.kind
   if (layout.cluster !== undefined) return { ...(await clusterPartStatus(layout.cluster)), mqtt }
   return {
     brokers: [{ id: 1, host: HOST, port: kafkaPort, pid: kafkaPid ?? null, up: kafkaUp }],

@@ -1,0 +1,142 @@
+/**
+ * A local HiveMQ Community Edition (`thermocline stack up --mqtt hivemq`), embedded: its jars come
+ * from Maven Central (`com.hivemq:hivemq-community-edition-embedded`, stack/hivemq/pom.xml) and
+ * stack/hivemq/HiveMQLauncher.java runs it as a single-file source program on the default Java (17
+ * is enough for 2025.5). File persistence on, in a data folder of its own, so persistent sessions,
+ * their shared subscriptions and their queues outlive a restart; no usage statistics sent.
+ *
+ * Plaintext only: HiveMQ CE has TLS listeners, but a password needs an authentication extension,
+ * which the stack does not build yet, so `--secure --mqtt hivemq` is refused (stack/layout.ts).
+ */
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
+import { type Logger } from '../common/logger.ts'
+import { retry } from '../common/retry.ts'
+import { PLAINTEXT_MQTT } from '../common/security.ts'
+import { fetchJars } from './maven.ts'
+import { mqttAnswers } from './probe.ts'
+import { managedPid, spawnDetached, stopProcess, tail } from './process.ts'
+
+export const HIVEMQ_VERSION = '2025.5'
+
+const HERE = join(dirname(fileURLToPath(import.meta.url)), 'hivemq')
+const LAUNCHER = join(HERE, 'HiveMQLauncher.java')
+
+export interface HiveMQSettings {
+  home: string
+  host: string
+  port: number
+  startTimeoutMs: number
+}
+
+export function hivemqPaths(home: string): { dir: string; conf: string; config: string; data: string; extensions: string; log: string; pidFile: string; libs: string } {
+  const dir = join(home, 'run', 'hivemq')
+  const conf = join(dir, 'conf')
+  return {
+    dir,
+    conf,
+    config: join(conf, 'config.xml'),
+    data: join(dir, 'data'),
+    extensions: join(dir, 'extensions'),
+    log: join(dir, 'hivemq.log'),
+    pidFile: join(dir, 'hivemq.pid'),
+    libs: join(home, `hivemq-${HIVEMQ_VERSION}`, 'libs'),
+  }
+}
+
+export function runningHiveMQPid(home: string): number | undefined {
+  const paths = hivemqPaths(home)
+  // Its command line names its own config folder: a recycled pid is never taken for it.
+  return managedPid(paths.pidFile, paths.conf)
+}
+
+function config(settings: HiveMQSettings): string {
+  return `<?xml version="1.0"?>
+<!-- Written by thermocline stack up (the HiveMQ broker); edits are overwritten. -->
+<hivemq>
+  <listeners>
+    <tcp-listener>
+      <port>${settings.port}</port>
+      <bind-address>${settings.host}</bind-address>
+    </tcp-listener>
+  </listeners>
+  <mqtt>
+    <!-- Readings queued for an offline persistent session (the default, 1000, is a few seconds of a fleet). -->
+    <queued-messages>
+      <max-queue-size>1000000</max-queue-size>
+    </queued-messages>
+  </mqtt>
+  <!-- Sessions, subscriptions (shared ones included) and queues survive a restart. -->
+  <persistence>
+    <mode>file</mode>
+  </persistence>
+  <anonymous-usage-statistics>
+    <enabled>false</enabled>
+  </anonymous-usage-statistics>
+</hivemq>
+`
+}
+
+const LOGBACK = `<?xml version="1.0"?>
+<configuration>
+  <appender name="out" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%d{ISO8601} %-5level %logger{0} - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="out"/></root>
+</configuration>
+`
+
+/** Fetches HiveMQ's jars with Maven unless the cache already holds them. Returns the seconds spent. */
+export function fetchHiveMQJars(home: string, logger: Logger): Promise<number> {
+  return fetchJars(
+    {
+      what: `HiveMQ Community Edition ${HIVEMQ_VERSION}`,
+      pom: join(HERE, 'pom.xml'),
+      properties: { 'hivemq.version': HIVEMQ_VERSION },
+      libs: hivemqPaths(home).libs,
+      expectedJar: 'hivemq-community-edition-embedded-',
+      setting: 'STACK_MQTT',
+    },
+    logger,
+  )
+}
+
+export async function startHiveMQ(settings: HiveMQSettings, logger: Logger): Promise<number> {
+  const paths = hivemqPaths(settings.home)
+  for (const dir of [paths.conf, paths.data, paths.extensions]) mkdirSync(dir, { recursive: true })
+  writeFileSync(paths.config, config(settings))
+  writeFileSync(join(paths.conf, 'logback.xml'), LOGBACK)
+  const args = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-cp', join(paths.libs, '*'), LAUNCHER, paths.conf, paths.data, paths.extensions]
+  const logFrom = existsSync(paths.log) ? statSync(paths.log).size : 0
+  const pid = spawnDetached('java', args, paths.log, paths.pidFile, paths.dir)
+  logger.info('started HiveMQ', { pid, port: settings.port, log: paths.log })
+  try {
+    // Every 200 ms until it answers: an exit is a StackError (not retriable), silence is "not yet".
+    await retry(
+      async () => {
+        if (runningHiveMQPid(settings.home) === undefined) throw new StackError(`HiveMQ exited during start. Last lines of ${paths.log}:\n${tail(paths.log, 20)}`)
+        // HiveMQ falls back to its defaults (every interface, port 1883, in-memory) on a config it cannot read: never run that.
+        const since = readFileSync(paths.log).subarray(logFrom).toString('utf8')
+        if (since.includes('Could not read the configuration file')) throw new StackError(`HiveMQ could not read ${paths.config}:\n${tail(paths.log, 20)}`)
+        if (!(await mqttAnswers(settings.host, settings.port, 1_000, PLAINTEXT_MQTT))) throw new ThermoclineError(ErrorCodes.notYet, 'HiveMQ does not answer yet')
+      },
+      { initialDelayMs: 200, maxDelayMs: 200, deadlineMs: settings.startTimeoutMs },
+    )
+    return pid
+  } catch (error) {
+    await stopProcess(pid, paths.pidFile, 10_000)
+    if (error instanceof StackError) throw error
+    throw new StackError(`HiveMQ did not answer on ${settings.host}:${settings.port} within ${settings.startTimeoutMs} ms:\n${tail(paths.log, 20)}`)
+  }
+}
+
+/** SIGTERM (HiveMQ closes its persistence), SIGKILL after 30 s. */
+export async function stopHiveMQ(home: string): Promise<boolean> {
+  const paths = hivemqPaths(home)
+  const pid = runningHiveMQPid(home)
+  if (pid === undefined) return false
+  await stopProcess(pid, paths.pidFile, 30_000)
+  return true
+}
