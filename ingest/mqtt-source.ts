@@ -17,6 +17,9 @@ import { FORMER_DEFAULT_SHARE_GROUP } from './options.ts'
 import { connect, disconnect, type Connection } from './mqtt-connection.ts'
 import { retireSessions, type Retirement } from './session-retirement.ts'
 
+/** A broker that stays down is reported this often, not at every reconnect. */
+const ERROR_LOG_INTERVAL_MS = 10_000
+
 export interface IncomingMessage {
   topic: string
   payload: Buffer
@@ -58,6 +61,7 @@ export class MqttSource {
   #connected = 0
   #everLost = false
   #lastError: Error | undefined
+  #errorLoggedAtMs = -Infinity
   /** While starting: ends start() at once with a failure no reconnect can mend. */
   #failStart: ((error: ThermoclineError) => void) | undefined
   #retiring: Promise<void> = Promise.resolve()
@@ -216,8 +220,13 @@ export class MqttSource {
     })
     client.on('error', (error) => {
       this.#lastError = error
-      // One connection speaks for all: the others fail the same way at the same time.
-      if (index === 0 && !this.#stopping) logger.warn('MQTT connection error', { clientId: id, error })
+      // One connection speaks for all (the others fail the same way at the same time), and at most
+      // every 10 s: it tries again every MQTT_RECONNECT_MS.
+      const { now = Date.now } = this.#options
+      if (index === 0 && !this.#stopping && now() - this.#errorLoggedAtMs >= ERROR_LOG_INTERVAL_MS) {
+        this.#errorLoggedAtMs = now()
+        logger.warn('MQTT connection error', { clientId: id, error })
+      }
       if (index === 0 && this.#failStart !== undefined) {
         void finalConnectionFailure(error, mqttEndpoint(this.#options.url)).then((final) => {
           if (final !== undefined) this.#failStart?.(new ThermoclineError(ErrorCodes.broker, final, { cause: error }))

@@ -1,6 +1,7 @@
 /** Jars fetched from Maven Central once, into the stack cache: Kafka's broker and HiveMQ's, each by its own pom. */
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { StackError } from '../common/errors.ts'
@@ -28,16 +29,39 @@ export async function fetchJars(fetch: JarFetch, logger: Logger): Promise<number
   if (existsSync(marker)) return 0
   const started = Date.now()
   logger.info(`fetching ${fetch.what} jars from Maven Central (first run of this release only)`, { into: fetch.libs })
-  mkdirSync(fetch.libs, { recursive: true })
+  // Into a folder of this fetch's own, renamed into place when complete: two fetches at once (test
+  // files in parallel) never write the same file, and a fetch cut short leaves no half set behind.
+  const partial = `${fetch.libs}.partial-${process.pid}-${randomBytes(4).toString('hex')}`
+  mkdirSync(partial, { recursive: true })
   const properties = Object.entries(fetch.properties).map(([name, value]) => `-D${name}=${value}`)
   try {
-    await run('mvn', ['-q', '-B', '-f', fetch.pom, ...properties, 'dependency:copy-dependencies', `-DoutputDirectory=${fetch.libs}`], { maxBuffer: 16 * 1024 * 1024 })
+    await run('mvn', ['-q', '-B', '-f', fetch.pom, ...properties, 'dependency:copy-dependencies', `-DoutputDirectory=${partial}`], { maxBuffer: 16 * 1024 * 1024 })
   } catch (error) {
     const { code, stdout, stderr } = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string }
+    rmSync(partial, { recursive: true, force: true })
     if (code === 'ENOENT') throw new StackError(`Maven (mvn) is needed once to fetch the ${fetch.what} jars: apt-get install -y maven`)
     throw new StackError(`mvn could not fetch the jars of ${fetch.what} (${fetch.setting}):\n${String(stdout ?? '') + String(stderr ?? '')}`.trimEnd(), { cause: error })
   }
-  if (!readdirSync(fetch.libs).some((name) => name.startsWith(fetch.expectedJar))) throw new StackError(`mvn finished but ${fetch.libs} holds no ${fetch.expectedJar} jar`)
-  writeFileSync(marker, `${new Date().toISOString()}\n`)
+  if (!readdirSync(partial).some((name) => name.startsWith(fetch.expectedJar))) throw new StackError(`mvn finished but ${partial} holds no ${fetch.expectedJar} jar`)
+  writeFileSync(join(partial, '.complete'), `${new Date().toISOString()}\n`)
+  if (!moveInto(partial, fetch.libs)) {
+    // Another fetch got there first (keep its set), or a set without its marker was left behind (replace it).
+    if (existsSync(marker)) rmSync(partial, { recursive: true, force: true })
+    else {
+      rmSync(fetch.libs, { recursive: true, force: true })
+      renameSync(partial, fetch.libs)
+    }
+  }
   return (Date.now() - started) / 1000
+}
+
+/** Renames `from` to `to` unless `to` exists and is not empty. */
+function moveInto(from: string, to: string): boolean {
+  try {
+    renameSync(from, to)
+    return true
+  } catch (error) {
+    if (['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) return false
+    throw error
+  }
 }

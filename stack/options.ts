@@ -29,7 +29,7 @@ export const stackOptions = {
   mqtt: {
     env: 'STACK_MQTT',
     flag: '--mqtt',
-    description: 'the MQTT broker up starts: mosquitto (Debian\'s package) or hivemq (HiveMQ Community Edition, embedded, its jars fetched from Maven Central once); persistence on in both',
+    description: "the MQTT broker up starts: mosquitto (Debian's package) or hivemq (HiveMQ Community Edition, embedded, its jars fetched from Maven Central once); persistence on in both",
     default: 'mosquitto',
     parse: oneOf(MQTT_BROKERS),
   } as Option<MqttBrokerKind>,

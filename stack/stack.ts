@@ -73,9 +73,9 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
   if (mqttRunning) {
     logger.info(`MQTT broker already answers on ${HOST}:${mqttPort}; using it`)
     const running = runningMqttBroker(layout.runHome)
-    if (running !== undefined && running.kind !== settings.mqtt) logger.warn(`the running MQTT broker is ${running.name}, not ${settings.mqtt} (--mqtt): run \`thermocline stack down\` first to switch`)
-  }
-  else {
+    if (running !== undefined && running.kind !== settings.mqtt)
+      logger.warn(`the running MQTT broker is ${running.name}, not ${settings.mqtt} (--mqtt): run \`thermocline stack down\` first to switch`)
+  } else {
     if (layout.mqttTls !== undefined) await assertFree(stackOptions.mqttMtlsPort, layout.mqttTls.mtlsPort)
     const broker = { home: layout.runHome, host: HOST, port: mqttPort, startTimeoutMs: settings.startTimeoutMs, ...(layout.mqttTls ? { tls: layout.mqttTls } : {}) }
     mqttFetchSeconds = (await startMqttBroker(settings.mqtt, broker, logger)).fetchSeconds

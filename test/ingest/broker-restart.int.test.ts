@@ -1,29 +1,24 @@
 /**
- * The project's own Mosquitto (stack/mosquitto.ts: persistence on), restarted under a bridge with
- * the default settings (a plain subscription on a persistent session):
+ * The project's own MQTT broker (Mosquitto, or HiveMQ under `npm run test:hivemq`; persistence on in
+ * both), restarted under a bridge with the default settings (a plain subscription on a persistent
+ * session):
  *
- * 1. with the bridge stopped, readings published meanwhile are queued for its session; Mosquitto
+ * 1. with the bridge stopped, readings published meanwhile are queued for its session; the broker
  *    restarts (it saves its store on the way down); the bridge starts, resumes its session (CONNACK
  *    session present) and gets them;
- * 2. with the bridge running and readings flowing, Mosquitto is stopped with SIGTERM and started again;
+ * 2. with the bridge running and readings flowing, the broker is stopped with SIGTERM and started again;
  * 3. the same with SIGKILL.
  *
  * The publisher has a persistent session and sends again what it had no PUBACK for. Every reading
  * whose PUBACK it received must reach Kafka, with one exception that is the broker's own: Mosquitto
  * writes its store every `autosave_interval` (10 s in stack/mosquitto.ts), so a SIGKILL loses what it
  * had acknowledged to the publisher and not yet handed to the bridge. Those can only be readings
- * acknowledged in the last interval before the kill; how many they were is printed.
+ * acknowledged in the last interval before the kill; how many they were is printed (for HiveMQ too).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { createLogger } from '../../common/logger.ts'
-import { runningMosquittoPid, startMosquitto, stopMosquitto } from '../../stack/mosquitto.ts'
-import { isAlive } from '../../stack/process.ts'
-import { freePort } from '../../stack/probe.ts'
 import { consumeUntil, createTopics, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
+import { scratchMqttBroker, testMqttBroker } from '../helpers/mqtt-broker.ts'
 import { startBridgeProcess, waitForMetrics, type TestBridgeSettings } from '../helpers/bridge-process.ts'
 import { makeReadings, payloadOf, type PublishedReading } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
@@ -33,23 +28,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** stack/mosquitto.ts' `autosave_interval`, and a second for the kill itself. */
 const SIGKILL_EXPOSURE_MS = 11_000
 
-describe('thermocline ingest across a Mosquitto restart, with its default settings', () => {
+describe(`thermocline ingest across a restart of the MQTT broker (${testMqttBroker}), with its default settings`, () => {
   it('resumes its session and loses nothing the publisher had acknowledged (SIGKILL: only what the broker had not stored)', { timeout: 240_000 }, async () => {
-    const home = mkdtempSync(join(tmpdir(), 'thermocline-mosquitto-'))
-    const port = await freePort()
-    const logger = createLogger('test-mosquitto', 'warn')
-    const mosquitto = { home, host: '127.0.0.1', port, startTimeoutMs: 10_000 }
-    await startMosquitto(mosquitto, logger)
-    onTestFinished(async () => {
-      await stopMosquitto(home)
-      rmSync(home, { recursive: true, force: true })
-    })
-    const killMosquitto = async (): Promise<void> => {
-      const pid = runningMosquittoPid(home)!
-      process.kill(pid, 'SIGKILL')
-      while (isAlive(pid)) await sleep(20)
-    }
-    const url = `mqtt://127.0.0.1:${port}`
+    const broker = await scratchMqttBroker()
+    const url = broker.url
     const [readingsTopic, dlqTopic] = await createTopics(['restart-readings', 'restart-dlq'], 3)
     const prefix = uniqueName('restart')
     const settings: TestBridgeSettings = { prefix, clientId: prefix, readingsTopic: readingsTopic!, dlqTopic: dlqTopic!, env: { MQTT_URL: url, LOG_LEVEL: 'debug' } }
@@ -79,10 +61,10 @@ describe('thermocline ingest across a Mosquitto restart, with its default settin
     bridge.process.kill('SIGTERM')
     expect(await bridge.exited).toBe(0)
 
-    // 1. Queued for the stopped bridge's session, then Mosquitto restarts.
+    // 1. Queued for the stopped bridge's session, then the broker restarts.
     await publish(whileStopped, 0)
-    await stopMosquitto(home)
-    await startMosquitto(mosquitto, logger)
+    await broker.stop()
+    await broker.start()
     bridge = await startBridgeProcess(settings)
     expect(bridge.stderr()).toMatch(/event="mqtt_connected" .*sessionPresent=true/)
     expect(bridge.stderr()).toContain(`event="ingest_running" subscriptions=["${prefix}/+/+/temperature"]`)
@@ -91,24 +73,24 @@ describe('thermocline ingest across a Mosquitto restart, with its default settin
     // 2. SIGTERM under the running bridge, mid-flow.
     let flowing = publish(acrossTerm, 20)
     await waitForMetrics(bridge, (samples) => written(samples) >= whileStopped.length + 200, 60_000)
-    await stopMosquitto(home)
+    await broker.stop()
     await sleep(1_000)
-    await startMosquitto(mosquitto, logger)
+    await broker.start()
     await flowing
 
     // 3. SIGKILL, mid-flow.
     flowing = publish(acrossKill, 20)
     const before = await waitForMetrics(bridge, (samples) => written(samples) >= whileStopped.length + acrossTerm.length + 200, 60_000)
-    await killMosquitto()
+    await broker.kill()
     const killedAt = Date.now()
     await sleep(1_000)
-    await startMosquitto(mosquitto, logger)
+    await broker.start()
     await flowing
     expect(written(before)).toBeLessThan(whileStopped.length + acrossTerm.length + acrossKill.length) // the kill came mid-flow
 
     const ids = (records: ConsumedRecord[]): Set<string> => new Set(records.map((record) => record.headers.ce_id!))
     // What the kill may have taken: readings acknowledged in the last store interval before it.
-    // (Mosquitto is started again a second after the kill: a PUBACK from the new one comes later than half a second after it.)
+    // (The broker is started again a second after the kill: a PUBACK from the new one comes later than half a second after it.)
     const exposed = (id: string): boolean => {
       const sinceKill = acknowledgedAt.get(id)! - killedAt
       return acrossKill.some((reading) => reading.id === id) && sinceKill >= -SIGKILL_EXPOSURE_MS && sinceKill <= 500
@@ -139,7 +121,7 @@ describe('thermocline ingest across a Mosquitto restart, with its default settin
       readings.filter((reading) => !lost.includes(reading)),
       { duplicatesAllowed: true },
     )
-    process.stdout.write(`Mosquitto SIGKILL mid-flow: ${lost.length} of ${acrossKill.length} acknowledged readings lost (the broker's unsaved store); SIGTERM and bridge stopped: none\n`)
+    process.stdout.write(`${broker.kind} SIGKILL mid-flow: ${lost.length} of ${acrossKill.length} acknowledged readings lost (the broker's unsaved store); SIGTERM and bridge stopped: none\n`)
     expect(bridge.stderr()).toContain(`event="mqtt_lost"`)
     expect(bridge.stderr()).not.toContain('mqtt_session_lost')
     bridge.process.kill('SIGTERM')
