@@ -84,7 +84,7 @@ describe(`two bridges in a share group across a restart of the MQTT broker (${te
       gaps.push({ how, from: stoppedAt, to: Math.max(...resubscribed), batch })
     }
 
-    // SIGKILL: what Mosquitto had not stored may go too (test/ingest/broker-restart.int.test.ts); SIGTERM: only the gap.
+    // SIGKILL: what Mosquitto had not stored may go too (test/ingest/mosquitto-restart.int.test.ts); SIGTERM: only the gap.
     const mayBeLost = (reading: PublishedReading): boolean =>
       gaps.some(({ how, from, to, batch }) => {
         if (!batch.includes(reading) || (how === 'SIGTERM' && keepsSharedSubscriptions)) return false

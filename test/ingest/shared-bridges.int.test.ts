@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics, testMqtt, uniqueName } from '../helpers/brokers.ts'
+import { testMqttBroker } from '../helpers/mqtt-broker.ts'
 import { startBridgeProcess, waitForMetrics, type TestBridgeSettings } from '../helpers/bridge-process.ts'
 import { makeReadings, payloadOf } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
@@ -63,7 +64,8 @@ describe('two bridges in one shared subscription', () => {
       running.process.kill('SIGTERM')
       expect(await running.exited).toBe(0)
       // The suite's Mosquitto is 2.0 (Debian's 2.0.11): each bridge says once what a restart of it would lose.
-      expect(running.stderr().match(/event="share_group_restart_loss" broker="mosquitto version 2\.0\.\d+"/g)).toHaveLength(1)
+      // HiveMQ keeps shared subscriptions (and says nothing on $SYS): nothing to say.
+      expect(running.stderr().match(/event="share_group_restart_loss" broker="mosquitto version 2\.0\.\d+"/g) ?? []).toHaveLength(testMqttBroker === 'mosquitto' ? 1 : 0)
     }
   })
 })

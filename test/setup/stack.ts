@@ -3,7 +3,7 @@
  * running and, at the end, stops exactly what it started. If the brokers cannot be started the
  * setup throws: integration tests fail, they are never skipped.
  */
-import { parseArgs } from '../../common/config.ts'
+import { oneOf, parseArgs } from '../../common/config.ts'
 import { ErrorCodes, ThermoclineError } from '../../common/errors.ts'
 import { createKafka } from '../../common/kafka.ts'
 import { createLogger, silentLogger } from '../../common/logger.ts'
@@ -13,6 +13,7 @@ import { runningKafkaVersion } from '../../stack/kafka-broker.ts'
 import { freePort } from '../../stack/probe.ts'
 import { stackDown, stackUp } from '../../stack/stack.ts'
 import { stackOptions } from '../../stack/options.ts'
+import { MQTT_BROKERS } from '../../stack/mqtt-broker.ts'
 
 export async function setup(): Promise<() => Promise<void>> {
   // The tests reach the plain stack (test/security/ starts its own secured one): a shell that sourced
@@ -27,6 +28,12 @@ export async function setup(): Promise<() => Promise<void>> {
     config.kafkaPort = await freePort()
     config.kafkaControllerPort = await freePort()
     process.env.KAFKA_BROKERS = `127.0.0.1:${config.kafkaPort}`
+  }
+  // TEST_MQTT_BROKER=hivemq (npm run test:hivemq): the MQTT tests on a HiveMQ of this run's own, on a free port.
+  config.mqtt = oneOf(MQTT_BROKERS)(process.env.TEST_MQTT_BROKER ?? 'mosquitto')
+  if (config.mqtt !== 'mosquitto') {
+    config.mqttPort = await freePort()
+    process.env.MQTT_URL = `mqtt://127.0.0.1:${config.mqttPort}`
   }
   const logger = createLogger('test-stack')
   const { started } = await stackUp(config, logger)

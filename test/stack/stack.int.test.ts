@@ -1,10 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parseArgs } from '../../common/config.ts'
+import { createLogger } from '../../common/logger.ts'
+import { fetchHiveMQJars, HIVEMQ_VERSION, hivemqPaths } from '../../stack/hivemq.ts'
 import { kafkaJars, kafkaPaths } from '../../stack/kafka-broker.ts'
+import { isAlive } from '../../stack/process.ts'
 import { stackOptions } from '../../stack/options.ts'
 import { runCli } from '../helpers/cli.ts'
 import { freePort } from '../../stack/probe.ts'
@@ -41,7 +44,7 @@ describe('thermocline stack', () => {
 
     const up = await runCli(['stack', 'up'], env)
     expect(up.code, up.stderr).toBe(0)
-    expect(up.stdout).toMatch(new RegExp(`mqtt\\s+up\\s+127\\.0\\.0\\.1:${env.MQTT_PORT}\\s+MQTT broker, started by thermocline`))
+    expect(up.stdout).toMatch(new RegExp(`mqtt\\s+up\\s+127\\.0\\.0\\.1:${env.MQTT_PORT}\\s+MQTT broker Mosquitto, started by thermocline`))
     expect(up.stdout).toMatch(/kafka\s+up\s+.*not started by thermocline/)
 
     const again = await runCli(['stack', 'up'], env)
@@ -56,6 +59,39 @@ describe('thermocline stack', () => {
     expect(status.stdout).toMatch(/mqtt\s+DOWN/)
     // The Kafka the tests run on was not this home's to stop.
     expect(status.stdout).toMatch(/kafka\s+up/)
+  })
+
+  it('runs HiveMQ instead with --mqtt hivemq: status names it with its pid, a plain down stops it; --secure with it is refused in one line', { timeout: 180_000 }, async () => {
+    const home = scratchHome()
+    // HiveMQ's jars from the shared cache, as the Kafka jars are (fetched there once).
+    await fetchHiveMQJars(shared.home, createLogger('test-stack', 'warn'))
+    symlinkSync(dirname(hivemqPaths(shared.home).libs), dirname(hivemqPaths(home).libs))
+    const env = { THERMOCLINE_HOME: home, MQTT_PORT: String(await freePort()), KAFKA_PORT: String(shared.kafkaPort) }
+    onTestFinished(() => runCli(['stack', 'down'], env).then(() => undefined))
+
+    const up = await runCli(['stack', 'up', '--mqtt', 'hivemq'], env)
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toMatch(new RegExp(`mqtt\\s+up\\s+127\\.0\\.0\\.1:${env.MQTT_PORT}\\s+MQTT broker HiveMQ CE ${HIVEMQ_VERSION}, started by thermocline \\(pid \\d+\\)`))
+    const status = await runCli(['stack', 'status', '--json'], env)
+    const { mqtt } = JSON.parse(status.stdout) as { mqtt: { port: number; pid: number; up: boolean; broker: string } }
+    expect(mqtt).toMatchObject({ port: Number(env.MQTT_PORT), up: true, broker: 'hivemq' })
+    expect(isAlive(mqtt.pid)).toBe(true)
+    // Its data (sessions, queues) in a folder of its own, with file persistence.
+    expect(readFileSync(join(home, 'run', 'hivemq', 'conf', 'config.xml'), 'utf8')).toContain('<mode>file</mode>')
+    expect(existsSync(join(home, 'run', 'hivemq', 'data', 'persistence'))).toBe(true)
+
+    const again = await runCli(['stack', 'up'], env)
+    expect(again.stderr).toContain(`the running MQTT broker is HiveMQ CE ${HIVEMQ_VERSION}, not mosquitto (--mqtt): run \`thermocline stack down\` first to switch`)
+
+    const down = await runCli(['stack', 'down'], env)
+    expect(down.stdout.trim()).toBe(`stopped HiveMQ CE ${HIVEMQ_VERSION}`)
+    expect(isAlive(mqtt.pid)).toBe(false)
+
+    const secure = await runCli(['stack', 'up', '--secure', '--mqtt', 'hivemq'], { THERMOCLINE_HOME: home })
+    expect(secure.code).toBe(2)
+    expect(secure.stderr.trim()).toBe(
+      'thermocline stack: invalid setting STACK_MQTT (--mqtt): the secured stack runs Mosquitto only: HiveMQ CE needs an authentication extension for a password, which the stack does not build yet',
+    )
   })
 
   it('stops with one line naming the setting when a port is taken by something that is not a broker', async () => {

@@ -1,0 +1,4 @@
+/** test/ingest/broker-restart.ts on Mosquitto. */
+import { describeBrokerRestart } from './broker-restart.ts'
+
+describeBrokerRestart('mosquitto')
