@@ -12,7 +12,7 @@
 import mqtt from 'mqtt'
 import { type MqttSecurity } from '../common/security.ts'
 
-export const VERSION_TOPIC = '$SYS/broker/version'
+const VERSION_TOPIC = '$SYS/broker/version'
 
 /** What the broker says its version is on `$SYS/broker/version`; undefined when it says nothing within `timeoutMs`. */
 export async function brokerVersion(url: string, security: MqttSecurity, clientId: string, timeoutMs = 2_000): Promise<string | undefined> {

@@ -8,7 +8,8 @@ import { stackOptions } from './options.ts'
 import { stackStatus, type StackStatus } from './status.ts'
 
 const USAGE = 'thermocline stack up|down|status [options]'
-const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker (Mosquitto) for the demo and tests.
+const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker (Mosquitto, or with --mqtt hivemq
+HiveMQ Community Edition from Maven Central, plaintext only) for the demo and tests.
   up      start what is not already answering (Kafka jars are fetched with Maven on first use)
   down    stop what \`stack up\` started; brokers it found running are left alone
   status  report each part (--json: as JSON); exits 1 when one is down
