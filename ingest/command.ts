@@ -61,7 +61,7 @@ export const ingestCommand: Command = {
             throw error
           })
           if (retired === undefined) {
-            logger.info('stopped while waiting for Kafka: no session ended')
+            logger.info('stopped while waiting for Kafka: no session ended', { event: 'stopped_waiting_for_kafka' })
             return 1
           }
           const { ended, failed, interrupted } = retired
@@ -81,7 +81,7 @@ export const ingestCommand: Command = {
           bridge = await startBridge(settings, kafka, metrics, logger, stopRequested)
         } catch (error) {
           if (!isCancelled(error)) throw error
-          logger.info('stopped while waiting for Kafka')
+          logger.info('stopped while waiting for Kafka', { event: 'stopped_waiting_for_kafka' })
           return 0
         }
         if (reloadPending) reloadDevices(config.sourcesFile, bridge, logger)

@@ -52,7 +52,7 @@ export const processCommand: Command = {
           )
         } catch (error) {
           if (!isCancelled(error)) throw error
-          logger.info('stopped while waiting for Kafka')
+          logger.info('stopped while waiting for Kafka', { event: 'stopped_waiting_for_kafka' })
           return 0
         }
         logger.info('processing', {

@@ -324,8 +324,9 @@ export class Processor {
       const message = `the process did not run for ${pausedMs} ms (paused or starved of CPU): not counted as silence of its partitions`
       // Worth a warning when it was as long as IDLE_MS (the silence rule had to be corrected) or the
       // session (the group may have given the partitions away meanwhile).
-      if (pausedMs >= Math.min(this.#config.idleMs, this.#config.sessionTimeoutMs)) this.#logger.warn(message)
-      else this.#logger.debug(message)
+      const fields = { event: 'process_stalled', pausedMs }
+      if (pausedMs >= Math.min(this.#config.idleMs, this.#config.sessionTimeoutMs)) this.#logger.warn(message, fields)
+      else this.#logger.debug(message, fields)
     }
     // Opened tasks only: one still opening gets its ticks once it is open.
     for (const task of this.#owners.values()) {

@@ -77,7 +77,7 @@ describe('thermocline ingest when Kafka fails', () => {
     await waitForMetrics(bridge, (samples) => samples.get('thermocline_ingest_kafka_up') === 0, 60_000)
     await kafka.restart()
     await waitForMetrics(bridge, (samples) => written(samples) >= readings.length && samples.get('thermocline_ingest_kafka_up') === 1, 60_000)
-    expect(bridge.stderr()).toContain('Kafka accepts writes again')
+    expect(bridge.stderr()).toContain('event="kafka_writes_resumed"')
     bridge.process.kill('SIGTERM')
     expect(await bridge.exited).toBe(0)
   })

@@ -37,7 +37,7 @@ describe('the secured stack', () => {
     const status = await stack.status()
     expect(status.code, status.stdout + status.stderr).toBe(0)
     expect(status.stdout).toMatch(/^kafka +up +127\.0\.0\.1:\d+ +Kafka \d+\.\d+\.\d+ \(KRaft, SASL_SSL; mutual TLS on \d+\), started by thermocline/m)
-    expect(status.stdout).toMatch(/^mqtt +up +127\.0\.0\.1:\d+ +MQTT broker \(TLS \+ password; with client certificate on \d+\), started by thermocline/m)
+    expect(status.stdout).toMatch(/^mqtt +up +127\.0\.0\.1:\d+ +MQTT broker Mosquitto \(TLS \+ password; with client certificate on \d+\), started by thermocline/m)
     expect(stack.env).toMatchObject({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'thermocline', MQTT_USERNAME: 'thermocline' })
     expect(stack.env.MQTT_URL).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/)
     expectNoSecret('stack status', status.stdout + status.stderr)
