@@ -9,7 +9,7 @@ import { stackStatus, type StackStatus } from './status.ts'
 
 const USAGE = 'thermocline stack up|down|status [options]'
 const SUMMARY = `A local Kafka (KRaft, from Apache Kafka's jars) and MQTT broker (Mosquitto, or with --mqtt hivemq
-HiveMQ Community Edition from Maven Central, plaintext only) for the demo and tests.
+HiveMQ Community Edition from Maven Central) for the demo and tests.
   up      start what is not already answering (Kafka jars are fetched with Maven on first use)
   down    stop what \`stack up\` started; brokers it found running are left alone
   status  report each part (--json: as JSON); exits 1 when one is down
@@ -18,7 +18,7 @@ beside the one-broker stack): topics get replication 3 and min.insync.replicas 2
 restarts a node that has stopped; the services reach it with
 KAFKA_BROKERS=127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093.
 With --secure, the same for the secured stack (beside the plain one, on its own ports): Kafka with
-SASL_SSL (SCRAM) and mutual TLS, Mosquitto with TLS and a password, certificates made with openssl;
+SASL_SSL (SCRAM) and mutual TLS, the MQTT broker with TLS and a password, certificates made with openssl;
 \`up\` writes the settings the services need to THERMOCLINE_HOME/secure/thermocline.env.`
 
 export const stackCommand: Command = {

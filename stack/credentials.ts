@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { StackError } from '../common/errors.ts'
+import { type MqttSecurity, PLAINTEXT_MQTT } from '../common/security.ts'
 
 const run = promisify(execFile)
 
@@ -106,4 +107,11 @@ export async function ensureCredentials(dir: string): Promise<{ credentials: Cre
     writeFileSync(complete, `${new Date().toISOString()}\n`)
   }
   return { credentials: existingCredentials(dir)!, created: true }
+}
+
+/** How a client of the stack's MQTT broker (Mosquitto or HiveMQ) gets in: plainly, or with TLS and the stack's password (the stack's own probe). */
+export function stackMqttSecurity(settings: { tls?: { credentials: Credentials } | undefined }): MqttSecurity {
+  if (settings.tls === undefined) return PLAINTEXT_MQTT
+  const { credentials } = settings.tls
+  return { tls: true, options: { ca: readFileSync(credentials.caFile), username: STACK_USER, password: credentials.mqttPassword }, description: `TLS + user ${STACK_USER}` }
 }

@@ -5,19 +5,25 @@
  * is enough for 2025.5). File persistence on, in a data folder of its own, so persistent sessions,
  * their shared subscriptions and their queues outlive a restart; no usage statistics sent.
  *
- * Plaintext only: HiveMQ CE has TLS listeners, but a password needs an authentication extension,
- * which the stack does not build yet, so `--secure --mqtt hivemq` is refused (stack/layout.ts).
+ * Secured (`--secure --mqtt hivemq`), as the secured Mosquitto: TLS with the stack's server
+ * certificate on the port and, requiring a client certificate as well, on the mutual-TLS port; the
+ * stack's user and password on both, checked by an embedded extension of the launcher's.
  */
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { promisify } from 'node:util'
 import { ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { retry } from '../common/retry.ts'
-import { PLAINTEXT_MQTT } from '../common/security.ts'
+import { type Credentials, STACK_USER, stackMqttSecurity } from './credentials.ts'
 import { fetchJars } from './maven.ts'
+import { type MosquittoTlsListeners } from './mosquitto.ts'
 import { mqttAnswers } from './probe.ts'
 import { managedPid, spawnDetached, stopProcess, tail } from './process.ts'
+
+const run = promisify(execFile)
 
 export const HIVEMQ_VERSION = '2025.5'
 
@@ -27,8 +33,10 @@ const LAUNCHER = join(HERE, 'HiveMQLauncher.java')
 export interface HiveMQSettings {
   home: string
   host: string
+  /** Plain: anyone gets in. Secured (`tls` set): TLS and the stack's password. */
   port: number
   startTimeoutMs: number
+  tls?: MosquittoTlsListeners
 }
 
 export function hivemqPaths(home: string): { dir: string; conf: string; config: string; data: string; extensions: string; log: string; pidFile: string; libs: string } {
@@ -52,15 +60,46 @@ export function runningHiveMQPid(home: string): number | undefined {
   return managedPid(paths.pidFile, paths.conf)
 }
 
-function config(settings: HiveMQSettings): string {
+function listeners(settings: HiveMQSettings, truststore: string): string {
+  if (settings.tls === undefined) {
+    return `    <tcp-listener>
+      <port>${settings.port}</port>
+      <bind-address>${settings.host}</bind-address>
+    </tcp-listener>`
+  }
+  const { credentials, mtlsPort } = settings.tls
+  const keystore = `<keystore>
+          <path>${credentials.keystoreFile}</path>
+          <password>${credentials.keystorePassword}</password>
+          <private-key-password>${credentials.keystorePassword}</private-key-password>
+        </keystore>`
+  return `    <tls-tcp-listener>
+      <port>${settings.port}</port>
+      <bind-address>${settings.host}</bind-address>
+      <tls>
+        ${keystore}
+      </tls>
+    </tls-tcp-listener>
+    <tls-tcp-listener>
+      <port>${mtlsPort}</port>
+      <bind-address>${settings.host}</bind-address>
+      <tls>
+        ${keystore}
+        <truststore>
+          <path>${truststore}</path>
+          <password>${credentials.keystorePassword}</password>
+        </truststore>
+        <client-authentication-mode>REQUIRED</client-authentication-mode>
+      </tls>
+    </tls-tcp-listener>`
+}
+
+function config(settings: HiveMQSettings, truststore: string): string {
   return `<?xml version="1.0"?>
 <!-- Written by thermocline stack up (the HiveMQ broker); edits are overwritten. -->
 <hivemq>
   <listeners>
-    <tcp-listener>
-      <port>${settings.port}</port>
-      <bind-address>${settings.host}</bind-address>
-    </tcp-listener>
+${listeners(settings, truststore)}
   </listeners>
   <mqtt>
     <!-- Readings queued for an offline persistent session (the default, 1000, is a few seconds of a fleet). -->
@@ -77,6 +116,17 @@ function config(settings: HiveMQSettings): string {
   </anonymous-usage-statistics>
 </hivemq>
 `
+}
+
+/** The stack's CA as a PKCS12 truststore (keytool, from the JDK), for the listener that requires client certificates. */
+async function writeTruststore(credentials: Credentials, file: string): Promise<void> {
+  rmSync(file, { force: true })
+  try {
+    await run('keytool', ['-importcert', '-noprompt', '-alias', 'thermocline-ca', '-file', credentials.caFile, '-keystore', file, '-storetype', 'PKCS12', '-storepass', credentials.keystorePassword])
+  } catch (error) {
+    throw new StackError(`keytool could not make HiveMQ's truststore: ${String((error as { stderr?: string }).stderr ?? error).trim()}`, { cause: error })
+  }
+  chmodSync(file, 0o600)
 }
 
 const LOGBACK = `<?xml version="1.0"?>
@@ -106,9 +156,13 @@ export function fetchHiveMQJars(home: string, logger: Logger): Promise<number> {
 export async function startHiveMQ(settings: HiveMQSettings, logger: Logger): Promise<number> {
   const paths = hivemqPaths(settings.home)
   for (const dir of [paths.conf, paths.data, paths.extensions]) mkdirSync(dir, { recursive: true })
-  writeFileSync(paths.config, config(settings))
+  const truststore = join(paths.conf, 'truststore.p12')
+  if (settings.tls !== undefined) await writeTruststore(settings.tls.credentials, truststore)
+  // It holds the keystore's password: its owner's only.
+  writeFileSync(paths.config, config(settings, truststore), { mode: 0o600 })
   writeFileSync(join(paths.conf, 'logback.xml'), LOGBACK)
-  const args = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-cp', join(paths.libs, '*'), LAUNCHER, paths.conf, paths.data, paths.extensions]
+  const password = settings.tls === undefined ? [] : [STACK_USER, settings.tls.credentials.mqttPasswordFile]
+  const args = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-cp', join(paths.libs, '*'), LAUNCHER, paths.conf, paths.data, paths.extensions, ...password]
   const logFrom = existsSync(paths.log) ? statSync(paths.log).size : 0
   const pid = spawnDetached('java', args, paths.log, paths.pidFile, paths.dir)
   logger.info('started HiveMQ', { pid, port: settings.port, log: paths.log })
@@ -120,7 +174,7 @@ export async function startHiveMQ(settings: HiveMQSettings, logger: Logger): Pro
         // HiveMQ falls back to its defaults (every interface, port 1883, in-memory) on a config it cannot read: never run that.
         const since = readFileSync(paths.log).subarray(logFrom).toString('utf8')
         if (since.includes('Could not read the configuration file')) throw new StackError(`HiveMQ could not read ${paths.config}:\n${tail(paths.log, 20)}`)
-        if (!(await mqttAnswers(settings.host, settings.port, 1_000, PLAINTEXT_MQTT))) throw new ThermoclineError(ErrorCodes.notYet, 'HiveMQ does not answer yet')
+        if (!(await mqttAnswers(settings.host, settings.port, 1_000, stackMqttSecurity(settings)))) throw new ThermoclineError(ErrorCodes.notYet, 'HiveMQ does not answer yet')
       },
       { initialDelayMs: 200, maxDelayMs: 200, deadlineMs: settings.startTimeoutMs },
     )

@@ -62,9 +62,6 @@ export async function layoutOf(given: StackSettings, purpose: 'up' | 'look'): Pr
     }
     return { runHome: clusterHome(settings.home), kafkaPort: port('kafkaClusterPort'), controllerPort: port('kafkaClusterControllerPort'), mqttPort: port('mqttPort'), cluster }
   }
-  if (settings.secure && settings.mqtt === 'hivemq') {
-    throw new ConfigError(settingName(o.mqtt), 'the secured stack runs Mosquitto only: HiveMQ CE needs an authentication extension for a password, which the stack does not build yet')
-  }
   if (!settings.secure) return { runHome: settings.home, kafkaPort: port('kafkaPort'), controllerPort: port('kafkaControllerPort'), mqttPort: port('mqttPort') }
   const runHome = secureHome(settings)
   const dir = join(runHome, 'credentials')

@@ -1,12 +1,11 @@
 /** A local Mosquitto, started from Debian's package when no MQTT broker listens yet. */
 import { execFileSync } from 'node:child_process'
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { type Logger } from '../common/logger.ts'
-import { type MqttSecurity, PLAINTEXT_MQTT } from '../common/security.ts'
-import { type Credentials, STACK_USER } from './credentials.ts'
+import { type Credentials, STACK_USER, stackMqttSecurity } from './credentials.ts'
 import { managedPid, spawnDetached, stopProcess, tail } from './process.ts'
 import { mqttAnswers } from './probe.ts'
 import { ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
@@ -25,13 +24,6 @@ export interface MosquittoTlsListeners {
   /** A second TLS listener that also requires a client certificate. */
   mtlsPort: number
   credentials: Credentials
-}
-
-/** How a client of the broker started with `settings` gets in (the stack's own probe). */
-export function mosquittoClientSecurity(settings: Pick<MosquittoSettings, 'tls'>): MqttSecurity {
-  if (settings.tls === undefined) return PLAINTEXT_MQTT
-  const { credentials } = settings.tls
-  return { tls: true, options: { ca: readFileSync(credentials.caFile), username: STACK_USER, password: credentials.mqttPassword }, description: `TLS + user ${STACK_USER}` }
 }
 
 /**
@@ -132,7 +124,7 @@ export async function startMosquitto(settings: MosquittoSettings, logger: Logger
         if (runningMosquittoPid(settings.home) === undefined) {
           throw new StackError(`Mosquitto exited during start. Last lines of ${paths.log}:\n${tail(paths.log, 15)}\n${tail(join(paths.dir, 'stdout.log'), 5)}`)
         }
-        if (!(await mqttAnswers(settings.host, settings.port, 1_000, mosquittoClientSecurity(settings)))) throw new ThermoclineError(ErrorCodes.notYet, 'Mosquitto does not answer yet')
+        if (!(await mqttAnswers(settings.host, settings.port, 1_000, stackMqttSecurity(settings)))) throw new ThermoclineError(ErrorCodes.notYet, 'Mosquitto does not answer yet')
       },
       { initialDelayMs: 100, maxDelayMs: 100, deadlineMs: settings.startTimeoutMs },
     )

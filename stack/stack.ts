@@ -13,9 +13,9 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { type Option, settingName } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
+import { stackMqttSecurity } from './credentials.ts'
 import { clusterDown, clusterHome, clusterNodes, clusterUp } from './cluster.ts'
 import { brokerClientSecurity, fetchKafkaJars, kafkaJars, runningKafkaVersion, startKafka, stopKafka } from './kafka-broker.ts'
-import { mosquittoClientSecurity } from './mosquitto.ts'
 import { runningMqttBroker, startMqttBroker, stopMqttBroker } from './mqtt-broker.ts'
 import { canBind, isListening, kafkaAnswers, mqttAnswers } from './probe.ts'
 import { clientEnv, envFileText, layoutOf, type Port, secureHome, withRunningCluster } from './layout.ts'
@@ -68,7 +68,7 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
     taken.set(value, option)
   }
 
-  const mqttSecurity = mosquittoClientSecurity({ tls: layout.mqttTls })
+  const mqttSecurity = stackMqttSecurity({ tls: layout.mqttTls })
   const mqttRunning = await assertPortUsable(layout.mqttPort.option, mqttPort, () => mqttAnswers(HOST, mqttPort, 2_000, mqttSecurity), 'an MQTT broker')
   if (mqttRunning) {
     logger.info(`MQTT broker already answers on ${HOST}:${mqttPort}; using it`)

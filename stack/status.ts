@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { type BrokerStatus, clusterHome, type ClusterSettings, clusterStatus } from './cluster.ts'
 import { clusterReplication } from './kafka-config.ts'
 import { brokerClientSecurity, kafkaPaths, runningKafkaPid, runningKafkaVersion } from './kafka-broker.ts'
-import { mosquittoClientSecurity } from './mosquitto.ts'
 import { type MqttBrokerKind, runningMqttBroker } from './mqtt-broker.ts'
+import { stackMqttSecurity } from './credentials.ts'
 import { kafkaAnswers, mqttAnswers } from './probe.ts'
 import { layoutOf } from './layout.ts'
 import { STACK_HOST, type StackSettings } from './options.ts'
@@ -33,7 +33,7 @@ export async function stackStatus(settings: StackSettings): Promise<StackStatus>
   const kafkaPid = runningKafkaPid(layout.runHome)
   const kafkaUp = await kafkaAnswers(HOST, kafkaPort, 3_000, brokerClientSecurity({ tls: layout.kafkaTls }))
   const broker = runningMqttBroker(layout.runHome)
-  const mqttUp = await mqttAnswers(HOST, mqttPort, 3_000, mosquittoClientSecurity({ tls: layout.mqttTls }))
+  const mqttUp = await mqttAnswers(HOST, mqttPort, 3_000, stackMqttSecurity({ tls: layout.mqttTls }))
   const describe = (up: boolean, pid: number | undefined, address: string, what: string, log: string): PartStatus => {
     if (up && pid !== undefined) return { state: 'managed', address, pid, detail: `${what}, started by thermocline (pid ${pid}), log ${log}` }
     if (up) return { state: 'external', address, detail: `${what}, not started by thermocline (left alone by stack down)` }

@@ -12,6 +12,7 @@ import { oneOf } from '../../common/config.ts'
 import { createLogger } from '../../common/logger.ts'
 import { sleep } from '../../common/retry.ts'
 import { fetchHiveMQJars, hivemqPaths } from '../../stack/hivemq.ts'
+import { type MosquittoTlsListeners } from '../../stack/mosquitto.ts'
 import { MQTT_BROKERS, type MqttBrokerKind, runningMqttBroker, startMqttBroker, stopMqttBroker } from '../../stack/mqtt-broker.ts'
 import { freePort } from '../../stack/probe.ts'
 import { isAlive } from '../../stack/process.ts'
@@ -30,8 +31,8 @@ export interface ScratchMqttBroker {
   kill(): Promise<void>
 }
 
-/** A broker of the suite's kind, started, on a free port of its own; gone when the test finishes. */
-export async function scratchMqttBroker(kind: MqttBrokerKind = testMqttBroker): Promise<ScratchMqttBroker> {
+/** A broker of the suite's kind, started, on a free port of its own (with `tls`, secured as the secured stack's); gone when the test finishes. */
+export async function scratchMqttBroker(kind: MqttBrokerKind = testMqttBroker, tls?: MosquittoTlsListeners): Promise<ScratchMqttBroker> {
   const home = mkdtempSync(join(tmpdir(), `thermocline-${kind}-`))
   const logger = createLogger(`test-${kind}`, 'warn')
   if (kind === 'hivemq') {
@@ -40,10 +41,10 @@ export async function scratchMqttBroker(kind: MqttBrokerKind = testMqttBroker): 
     symlinkSync(dirname(hivemqPaths(cacheHome()).libs), dirname(hivemqPaths(home).libs))
   }
   const port = await freePort()
-  const settings = { home, host: '127.0.0.1', port, startTimeoutMs: 60_000 }
+  const settings = { home, host: '127.0.0.1', port, startTimeoutMs: 60_000, ...(tls === undefined ? {} : { tls }) }
   const broker: ScratchMqttBroker = {
     kind,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${tls === undefined ? 'mqtt' : 'mqtts'}://127.0.0.1:${port}`,
     start: async () => void (await startMqttBroker(kind, settings, logger)),
     stop: async () => void (await stopMqttBroker(home)),
     kill: async () => {

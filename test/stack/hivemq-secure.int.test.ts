@@ -1,0 +1,52 @@
+/**
+ * HiveMQ secured as the secured stack runs it (`stack up --secure --mqtt hivemq`): TLS with the
+ * stack's certificate, the stack's user and password checked by the launcher's embedded extension,
+ * and a second listener that requires a client certificate as well. Real connections, real refusals.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import mqtt, { type IClientOptions } from 'mqtt'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { ensureCredentials, STACK_USER } from '../../stack/credentials.ts'
+import { freePort } from '../../stack/probe.ts'
+import { scratchMqttBroker } from '../helpers/mqtt-broker.ts'
+
+/** The CONNACK reason, or the TLS error, a connection gets: 'connected' when it got in. */
+async function attempt(url: string, options: IClientOptions): Promise<string> {
+  const client = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000, ...options })
+  try {
+    return await new Promise<string>((resolve) => {
+      client.once('connect', () => resolve('connected'))
+      client.once('error', (error: Error & { code?: unknown }) => resolve(typeof error.code === 'number' ? `refused ${error.code}` : `error ${String(error.code ?? error.message)}`))
+      client.once('close', () => resolve('closed'))
+    })
+  } finally {
+    await client.endAsync(true).catch(() => undefined)
+  }
+}
+
+describe('HiveMQ on the secured stack', () => {
+  it('lets in the stack user with its password over TLS, refuses a wrong or missing password, and requires a client certificate on the mutual-TLS port', { timeout: 180_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'thermocline-hivemq-credentials-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const { credentials } = await ensureCredentials(dir)
+    const mtlsPort = await freePort()
+    const broker = await scratchMqttBroker('hivemq', { mtlsPort, credentials })
+    const tls = { ca: [readFileSync(credentials.caFile)] }
+
+    expect(await attempt(broker.url, { ...tls, username: STACK_USER, password: credentials.mqttPassword })).toBe('connected')
+    // MQTT 5 CONNACK 0x86: bad user name or password.
+    expect(await attempt(broker.url, { ...tls, username: STACK_USER, password: `${credentials.mqttPassword}x` })).toBe('refused 134')
+    expect(await attempt(broker.url, { ...tls, username: 'someone-else', password: credentials.mqttPassword })).toBe('refused 134')
+    expect(await attempt(broker.url, { ...tls })).toBe('refused 134')
+    // Plaintext on the TLS port gets nowhere.
+    expect(await attempt(broker.url.replace('mqtts:', 'mqtt:'), { username: STACK_USER, password: credentials.mqttPassword })).not.toBe('connected')
+
+    const mtls = `mqtts://127.0.0.1:${mtlsPort}`
+    const client = { cert: readFileSync(credentials.clientCertFile), key: readFileSync(credentials.clientKeyFile) }
+    expect(await attempt(mtls, { ...tls, ...client, username: STACK_USER, password: credentials.mqttPassword })).toBe('connected')
+    expect(await attempt(mtls, { ...tls, ...client, username: STACK_USER, password: 'wrong' })).toBe('refused 134')
+    expect(await attempt(mtls, { ...tls, username: STACK_USER, password: credentials.mqttPassword })).not.toBe('connected')
+  })
+})
