@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config'
+import { LongestFirst } from './test/setup/sequencer.ts'
 
 // Two projects: `unit` never touches the network; `integration` runs against a real Kafka and
 // Mosquitto, which test/setup/stack.ts brings up when they are not running (and stops afterwards).
 export default defineConfig({
   test: {
+    // The longest integration files start first (test/setup/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         test: {

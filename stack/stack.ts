@@ -78,7 +78,7 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
   } else {
     if (layout.mqttTls !== undefined) await assertFree(stackOptions.mqttMtlsPort, layout.mqttTls.mtlsPort)
     const broker = { home: layout.runHome, host: HOST, port: mqttPort, startTimeoutMs: settings.startTimeoutMs, ...(layout.mqttTls ? { tls: layout.mqttTls } : {}) }
-    mqttFetchSeconds = (await startMqttBroker(settings.mqtt, broker, logger)).fetchSeconds
+    mqttFetchSeconds = (await startMqttBroker(settings.mqtt, broker, logger, settings.home)).fetchSeconds
     started.mqtt = true
   }
 

@@ -4,14 +4,13 @@
  * scratch broker has a home and port of its own and is stopped when the test finishes; HiveMQ's
  * jars come from the stack's cache (fetched once).
  */
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { onTestFinished } from 'vitest'
 import { oneOf } from '../../common/config.ts'
 import { createLogger } from '../../common/logger.ts'
 import { sleep } from '../../common/retry.ts'
-import { fetchHiveMQJars, hivemqPaths } from '../../stack/hivemq.ts'
 import { type MosquittoTlsListeners } from '../../stack/mosquitto.ts'
 import { MQTT_BROKERS, type MqttBrokerKind, runningMqttBroker, startMqttBroker, stopMqttBroker } from '../../stack/mqtt-broker.ts'
 import { freePort } from '../../stack/probe.ts'
@@ -35,17 +34,13 @@ export interface ScratchMqttBroker {
 export async function scratchMqttBroker(kind: MqttBrokerKind = testMqttBroker, tls?: MosquittoTlsListeners): Promise<ScratchMqttBroker> {
   const home = mkdtempSync(join(tmpdir(), `thermocline-${kind}-`))
   const logger = createLogger(`test-${kind}`, 'warn')
-  if (kind === 'hivemq') {
-    // The jars are shared with the stack's cache rather than copied (100 MB).
-    await fetchHiveMQJars(cacheHome(), logger)
-    symlinkSync(dirname(hivemqPaths(cacheHome()).libs), dirname(hivemqPaths(home).libs))
-  }
   const port = await freePort()
   const settings = { home, host: '127.0.0.1', port, startTimeoutMs: 60_000, ...(tls === undefined ? {} : { tls }) }
   const broker: ScratchMqttBroker = {
     kind,
     url: `${tls === undefined ? 'mqtt' : 'mqtts'}://127.0.0.1:${port}`,
-    start: async () => void (await startMqttBroker(kind, settings, logger)),
+    // HiveMQ's jars are shared with the stack's cache rather than copied (100 MB).
+    start: async () => void (await startMqttBroker(kind, settings, logger, cacheHome())),
     stop: async () => void (await stopMqttBroker(home)),
     kill: async () => {
       const running = runningMqttBroker(home)
