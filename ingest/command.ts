@@ -123,5 +123,5 @@ function reloadDevices(current: SourcesFile | undefined, bridge: Bridge, logger:
   const describe = (file: SourcesFile): string => JSON.stringify(file.sources.map((source) => [source.format, source.pattern.pattern, source.timezone, source.unit]))
   if (describe(next) !== describe(current)) logger.warn('SIGHUP: the sources changed; only the device map is re-read, restart ingest for the sources', { file: current.path })
   bridge.setDevices(next.devices)
-  logger.info('SIGHUP: device map re-read', { file: current.path, devices: next.devices.size })
+  logger.info('SIGHUP: device map re-read', { event: 'devices_reloaded', file: current.path, devices: next.devices.size })
 }

@@ -129,3 +129,12 @@ export async function clearSessions(clientId: string, connections: number): Prom
     }),
   )
 }
+
+/** Waits until the bridge has written a line matching `pattern` to stderr. */
+export async function waitForStderr(bridge: BridgeUnderTest, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!pattern.test(bridge.stderr())) {
+    if (Date.now() > deadline) throw new Error(`${pattern} not logged within ${timeoutMs} ms:\n${bridge.stderr()}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}

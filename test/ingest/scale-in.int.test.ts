@@ -8,7 +8,7 @@ import mqtt from 'mqtt'
 import { describe, expect, it } from 'vitest'
 import { consumeUntil, createTopics, mqttUrl } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
-import { bridgeEnv, startBridgeProcess, uniqueBridgeNames, type BridgeUnderTest, type TestBridgeSettings } from '../helpers/bridge-process.ts'
+import { bridgeEnv, startBridgeProcess, uniqueBridgeNames, waitForStderr, type TestBridgeSettings } from '../helpers/bridge-process.ts'
 import { makeReadings, publishPaced } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
 
@@ -21,14 +21,6 @@ async function hasSession(clientId: string): Promise<boolean> {
   })
   await client.endAsync(false, { properties: { sessionExpiryInterval: 0 } })
   return present
-}
-
-async function waitForStderr(bridge: BridgeUnderTest, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!pattern.test(bridge.stderr())) {
-    if (Date.now() > deadline) throw new Error(`${pattern} not logged within ${timeoutMs} ms:\n${bridge.stderr()}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import { decodeReading, type Reading } from '../../common/readings.ts'
 import { DeadLetterHeaders } from '../../common/dead-letters.ts'
 import { consumeUntil, createTopics, testMqtt, type ConsumedRecord } from '../helpers/brokers.ts'
-import { startBridgeProcess, uniqueBridgeNames, waitForMetrics } from '../helpers/bridge-process.ts'
+import { startBridgeProcess, uniqueBridgeNames, waitForMetrics, waitForStderr } from '../helpers/bridge-process.ts'
 
 function sourcesFile(content: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'thermocline-sources-'))
@@ -119,24 +119,29 @@ describe('ingest with a sources file', () => {
     const file = sourcesFile(sources(prefix, { 'zb-1': 'kitchen' }))
     const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readingsTopic!, dlqTopic: dlqTopic!, env: { SOURCES_FILE: file, MQTT_TOPIC_FILTER: '' } })
     const publisher = await testMqtt({ protocolVersion: 5 })
-    const total = 400
+    const publish = (index: number): Promise<unknown> =>
+      publisher.publishAsync(`${prefix}/zigbee2mqtt/zb-${1 + (index % 2)}`, JSON.stringify({ temperature: 20 + index / 100, last_seen: 1796032800000 + index }), { qos: 1 })
+    const flowing = 400
     let reloaded = false
-    for (let index = 0; index < total; index++) {
-      // zb-2 is unknown until the reload halfway through.
-      await publisher.publishAsync(`${prefix}/zigbee2mqtt/zb-${1 + (index % 2)}`, JSON.stringify({ temperature: 20 + index / 100, last_seen: 1796032800000 + index }), { qos: 1 })
-      if (index === total / 2) {
+    for (let index = 0; index < flowing; index++) {
+      // zb-2 is unknown until the reload halfway through, which comes while readings flow.
+      await publish(index)
+      if (index === flowing / 2) {
         writeFileSync(file, JSON.stringify(sources(prefix, { 'zb-1': 'kitchen', 'zb-2': 'lobby' })))
         bridge.process.kill('SIGHUP')
         reloaded = true
       }
     }
     expect(reloaded).toBe(true)
+    // However fast the rest went, one pair more once the bridge says it re-read the map: zb-2 is known by then.
+    await waitForStderr(bridge, /event="devices_reloaded" .*devices=2/)
+    for (const index of [flowing, flowing + 1]) await publish(index)
+    const total = flowing + 2
     const samples = await waitForMetrics(
       bridge,
       (s) => (s.get('thermocline_ingest_written_total') ?? 0) + (s.get('thermocline_ingest_dead_lettered_total{reason="unknown_device"}') ?? 0) === total,
       60_000,
     )
-    expect(bridge.stderr()).toMatch(/SIGHUP: device map re-read .*devices=2/)
     expect(bridge.process.exitCode).toBeNull()
     const written = samples.get('thermocline_ingest_written_total')!
     const unknown = samples.get('thermocline_ingest_dead_lettered_total{reason="unknown_device"}')!
