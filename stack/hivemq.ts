@@ -162,7 +162,12 @@ export async function startHiveMQ(settings: HiveMQSettings, logger: Logger): Pro
   writeFileSync(paths.config, config(settings, truststore), { mode: 0o600 })
   writeFileSync(join(paths.conf, 'logback.xml'), LOGBACK)
   const password = settings.tls === undefined ? [] : [STACK_USER, settings.tls.credentials.mqttPasswordFile]
-  const args = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-cp', join(paths.libs, '*'), LAUNCHER, paths.conf, paths.data, paths.extensions, ...password]
+  // RocksDB unpacks its native library (12 MB) into java.io.tmpdir at every start and leaves it there
+  // when killed: into a folder of this broker's own, emptied at each start, rather than /tmp.
+  const tmp = join(paths.dir, 'tmp')
+  rmSync(tmp, { recursive: true, force: true })
+  mkdirSync(tmp, { recursive: true })
+  const args = ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', `-Djava.io.tmpdir=${tmp}`, '-cp', join(paths.libs, '*'), LAUNCHER, paths.conf, paths.data, paths.extensions, ...password]
   const logFrom = existsSync(paths.log) ? statSync(paths.log).size : 0
   const pid = spawnDetached('java', args, paths.log, paths.pidFile, paths.dir)
   logger.info('started HiveMQ', { pid, port: settings.port, log: paths.log })
