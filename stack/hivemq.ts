@@ -173,13 +173,14 @@ export async function startHiveMQ(settings: HiveMQSettings, logger: Logger): Pro
   logger.info('started HiveMQ', { pid, port: settings.port, log: paths.log })
   try {
     // Every 200 ms until it answers: an exit is a StackError (not retriable), silence is "not yet".
+    const security = stackMqttSecurity(settings)
     await retry(
       async () => {
         if (runningHiveMQPid(settings.home) === undefined) throw new StackError(`HiveMQ exited during start. Last lines of ${paths.log}:\n${tail(paths.log, 20)}`)
         // HiveMQ falls back to its defaults (every interface, port 1883, in-memory) on a config it cannot read: never run that.
         const since = readFileSync(paths.log).subarray(logFrom).toString('utf8')
         if (since.includes('Could not read the configuration file')) throw new StackError(`HiveMQ could not read ${paths.config}:\n${tail(paths.log, 20)}`)
-        if (!(await mqttAnswers(settings.host, settings.port, 1_000, stackMqttSecurity(settings)))) throw new ThermoclineError(ErrorCodes.notYet, 'HiveMQ does not answer yet')
+        if (!(await mqttAnswers(settings.host, settings.port, 1_000, security))) throw new ThermoclineError(ErrorCodes.notYet, 'HiveMQ does not answer yet')
       },
       { initialDelayMs: 200, maxDelayMs: 200, deadlineMs: settings.startTimeoutMs },
     )

@@ -1,8 +1,8 @@
 /** Jars fetched from Maven Central once, into the stack cache: Kafka's broker and HiveMQ's, each by its own pom. */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
@@ -64,4 +64,14 @@ function moveInto(from: string, to: string): boolean {
     if (['ENOTEMPTY', 'EEXIST'].includes((error as NodeJS.ErrnoException).code ?? '')) return false
     throw error
   }
+}
+
+/**
+ * The secured stack, the cluster and scratch homes keep their own data but share the jars fetched
+ * into the stack's cache: links `linked` to `cached` unless they are the same folder or the link is there.
+ */
+export function linkCachedJars(cached: string, linked: string): void {
+  if (cached === linked || existsSync(linked)) return
+  mkdirSync(dirname(linked), { recursive: true })
+  symlinkSync(cached, linked)
 }

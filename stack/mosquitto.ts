@@ -119,12 +119,13 @@ export async function startMosquitto(settings: MosquittoSettings, logger: Logger
   logger.info('started Mosquitto', { pid, port: settings.port, log: paths.log })
   try {
     // Every 100 ms until it answers: an exit is a StackError (not retriable), silence is "not yet".
+    const security = stackMqttSecurity(settings)
     await retry(
       async () => {
         if (runningMosquittoPid(settings.home) === undefined) {
           throw new StackError(`Mosquitto exited during start. Last lines of ${paths.log}:\n${tail(paths.log, 15)}\n${tail(join(paths.dir, 'stdout.log'), 5)}`)
         }
-        if (!(await mqttAnswers(settings.host, settings.port, 1_000, stackMqttSecurity(settings)))) throw new ThermoclineError(ErrorCodes.notYet, 'Mosquitto does not answer yet')
+        if (!(await mqttAnswers(settings.host, settings.port, 1_000, security))) throw new ThermoclineError(ErrorCodes.notYet, 'Mosquitto does not answer yet')
       },
       { initialDelayMs: 100, maxDelayMs: 100, deadlineMs: settings.startTimeoutMs },
     )

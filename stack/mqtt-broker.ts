@@ -3,9 +3,9 @@
  * Edition (`--mqtt hivemq`, from Maven Central). Both run from the same home (run/mosquitto,
  * run/hivemq) on the same port; at most one of them runs, and `down` stops whichever does.
  */
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { type Logger } from '../common/logger.ts'
+import { linkCachedJars } from './maven.ts'
 import { fetchHiveMQJars, HIVEMQ_VERSION, hivemqPaths, runningHiveMQPid, startHiveMQ, stopHiveMQ } from './hivemq.ts'
 import { type MosquittoSettings, mosquittoPaths, runningMosquittoPid, startMosquitto, stopMosquitto } from './mosquitto.ts'
 
@@ -36,11 +36,7 @@ export function runningMqttBroker(home: string): RunningMqttBroker | undefined {
 export async function startMqttBroker(kind: MqttBrokerKind, settings: MosquittoSettings, logger: Logger, jarsHome = settings.home): Promise<{ pid: number; fetchSeconds: number }> {
   if (kind === 'mosquitto') return { pid: await startMosquitto(settings, logger), fetchSeconds: 0 }
   const fetchSeconds = await fetchHiveMQJars(jarsHome, logger)
-  const linked = dirname(hivemqPaths(settings.home).libs)
-  if (jarsHome !== settings.home && !existsSync(linked)) {
-    mkdirSync(settings.home, { recursive: true })
-    symlinkSync(dirname(hivemqPaths(jarsHome).libs), linked)
-  }
+  linkCachedJars(dirname(hivemqPaths(jarsHome).libs), dirname(hivemqPaths(settings.home).libs))
   return { pid: await startHiveMQ(settings, logger), fetchSeconds }
 }
 

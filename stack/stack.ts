@@ -9,13 +9,14 @@
  * listeners, Mosquitto with TLS and a password, certificates made with openssl, and an env file
  * holding the settings a service needs to reach them.
  */
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { type Option, settingName } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { stackMqttSecurity } from './credentials.ts'
 import { clusterDown, clusterHome, clusterNodes, clusterUp } from './cluster.ts'
 import { brokerClientSecurity, fetchKafkaJars, kafkaJars, runningKafkaVersion, startKafka, stopKafka } from './kafka-broker.ts'
+import { linkCachedJars } from './maven.ts'
 import { runningMqttBroker, startMqttBroker, stopMqttBroker } from './mqtt-broker.ts'
 import { canBind, isListening, kafkaAnswers, mqttAnswers } from './probe.ts'
 import { clientEnv, envFileText, layoutOf, type Port, secureHome, withRunningCluster } from './layout.ts'
@@ -130,10 +131,7 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
 
 /** The secured stack and the cluster keep their own data but share the cached jars. */
 function linkJars(settings: StackSettings, runHome: string): void {
-  const jars = kafkaJars(runHome, settings.kafkaVersion)
-  if (runHome === settings.home || existsSync(jars)) return
-  mkdirSync(runHome, { recursive: true })
-  symlinkSync(kafkaJars(settings.home, settings.kafkaVersion), jars)
+  linkCachedJars(kafkaJars(settings.home, settings.kafkaVersion), kafkaJars(runHome, settings.kafkaVersion))
 }
 
 /**

@@ -5,20 +5,22 @@
  * jars come from the stack's cache (fetched once).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { homedir, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { onTestFinished } from 'vitest'
-import { oneOf } from '../../common/config.ts'
+import { oneOf, parseArgs } from '../../common/config.ts'
 import { createLogger } from '../../common/logger.ts'
 import { sleep } from '../../common/retry.ts'
 import { type MosquittoTlsListeners } from '../../stack/mosquitto.ts'
 import { MQTT_BROKERS, type MqttBrokerKind, runningMqttBroker, startMqttBroker, stopMqttBroker } from '../../stack/mqtt-broker.ts'
+import { stackOptions } from '../../stack/options.ts'
 import { freePort } from '../../stack/probe.ts'
 import { isAlive } from '../../stack/process.ts'
 
 export const testMqttBroker: MqttBrokerKind = oneOf(MQTT_BROKERS)(process.env.TEST_MQTT_BROKER ?? 'mosquitto')
 
-const cacheHome = (): string => process.env.THERMOCLINE_HOME ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'thermocline')
+/** The stack's home (THERMOCLINE_HOME or its default), where the jars are cached. */
+const cacheHome = (): string => parseArgs(stackOptions, [], process.env).config.home
 
 export interface ScratchMqttBroker {
   kind: MqttBrokerKind
