@@ -103,9 +103,45 @@ export async function consumeUntil(
   return records
 }
 
-/** An MQTT client connected to the test broker, ended when the test finishes. */
-export async function testMqtt(options: IClientOptions = {}): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(mqttUrl, { clientId: uniqueName('test-mqtt'), reconnectPeriod: 0, ...options })
+/** The Receive Maximum of each test client's last CONNACK (MQTT 5 3.2.2.3.3); absent: 65,535. */
+const brokerReceiveMaximum = new WeakMap<MqttClient, number>()
+
+/** An MQTT client connected to the test broker (or `url`), ended when the test finishes. */
+export async function testMqtt(options: IClientOptions = {}, url: string = mqttUrl): Promise<MqttClient> {
+  const client = mqtt.connect(url, { clientId: uniqueName('test-mqtt'), reconnectPeriod: 0, ...options })
   onTestFinished(() => client.endAsync(true))
+  client.on('connect', (connack) => brokerReceiveMaximum.set(client, connack.properties?.receiveMaximum ?? 65_535))
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: Error): void => reject(error)
+    client.once('connect', () => {
+      client.off('error', failed)
+      resolve()
+    })
+    client.once('error', failed)
+  })
   return client
+}
+
+/**
+ * Publishes `messages` at QoS 1 in order, pipelined, with no more unacknowledged at once than the
+ * broker's Receive Maximum. mqtt.js does not keep to it by itself, and HiveMQ (10 by default) ends
+ * a connection that goes past it; the publisher then resends what was unacknowledged, so the
+ * broker gets those messages twice.
+ */
+export async function publishAll<M extends { topic: string; payload: string | Buffer }>(
+  client: MqttClient,
+  messages: readonly M[],
+  options: { acknowledged?: (message: M) => void } = {},
+): Promise<void> {
+  const window = brokerReceiveMaximum.get(client) ?? 65_535
+  const inFlight = new Set<Promise<void>>()
+  for (const message of messages) {
+    if (inFlight.size >= window) await Promise.race(inFlight)
+    const sent: Promise<void> = client
+      .publishAsync(message.topic, message.payload, { qos: 1 })
+      .then(() => options.acknowledged?.(message))
+      .finally(() => inFlight.delete(sent))
+    inFlight.add(sent)
+  }
+  await Promise.all(inFlight)
 }

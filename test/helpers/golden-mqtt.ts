@@ -4,6 +4,7 @@
  * time rather than by idleness (as streamEnd in test/helpers/processor.ts does for Kafka).
  */
 import { type MqttClient } from 'mqtt'
+import { publishAll } from './brokers.ts'
 import { type Golden } from './processor.ts'
 
 export interface MqttLine {
@@ -20,7 +21,7 @@ export function goldenLines(golden: Golden, prefix: string): MqttLine[] {
 export async function publishPaced(publisher: MqttClient, lines: MqttLine[], from: number, to: number, options: { chunk?: number; pauseMs?: number } = {}): Promise<void> {
   const { chunk = 10, pauseMs = 100 } = options
   for (let index = from; index < to; index += chunk) {
-    await Promise.all(lines.slice(index, Math.min(index + chunk, to)).map((line) => publisher.publishAsync(line.topic, line.payload, { qos: 1 })))
+    await publishAll(publisher, lines.slice(index, Math.min(index + chunk, to)))
     await new Promise((resolve) => setTimeout(resolve, pauseMs))
   }
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { consumeUntil, createTopics, testMqtt, type ConsumedRecord } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, testMqtt, type ConsumedRecord, publishAll } from '../helpers/brokers.ts'
 import { runCli } from '../helpers/cli.ts'
 import { handled, startBridgeProcess, uniqueBridgeNames, waitForMetrics } from '../helpers/bridge-process.ts'
 import { goldenFile } from '../helpers/golden.ts'
@@ -37,7 +37,7 @@ function expectedReason(payload: string): string {
 async function publishInOrder(messages: { topic: string; payload: string }[]): Promise<void> {
   const publisher = await testMqtt({ protocolVersion: 5 })
   // One connection, QoS 1, pipelined: the broker keeps the publish order of one session.
-  await Promise.all(messages.map((message) => publisher.publishAsync(message.topic, message.payload, { qos: 1 })))
+  await publishAll(publisher, messages)
 }
 
 describe('thermocline ingest', () => {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { consumeUntil, createTopics, testMqtt } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, testMqtt, publishAll } from '../helpers/brokers.ts'
 import { handled, startBridgeProcess, uniqueBridgeNames, waitForMetrics } from '../helpers/bridge-process.ts'
 import { makeReadings, payloadOf } from './publisher.ts'
 import { expectEveryReading } from './readings.ts'
@@ -21,7 +21,10 @@ describe('thermocline ingest and an oversized payload', () => {
     const readings = makeReadings(prefix, clientId, 20)
     const publisher = await testMqtt({ protocolVersion: 5 })
     await publisher.publishAsync(hugeTopic, huge, { qos: 1 })
-    await Promise.all(readings.map((reading) => publisher.publishAsync(reading.topic, payloadOf(reading), { qos: 1 })))
+    await publishAll(
+      publisher,
+      readings.map((reading) => ({ topic: reading.topic, payload: payloadOf(reading) })),
+    )
 
     // Every message acknowledged to the broker, the oversized one first: nothing is held behind it.
     await waitForMetrics(bridge, (samples) => handled(samples) === readings.length + 1 && samples.get('thermocline_ingest_in_flight_messages') === 0)

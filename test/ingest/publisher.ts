@@ -1,5 +1,5 @@
 /** Test publishers: readings with known ids, at QoS 1, at a steady pace. */
-import { testMqtt } from '../helpers/brokers.ts'
+import { testMqtt, publishAll } from '../helpers/brokers.ts'
 
 export interface PublishedReading {
   id: string
@@ -39,7 +39,10 @@ export async function publishPaced(readings: PublishedReading[], options: { chun
     const chunk = readings.slice(start, start + options.chunk)
     const pace = new Promise((resolve) => setTimeout(resolve, options.intervalMs))
     if (options.progress) options.progress.started += chunk.length
-    await Promise.all(chunk.map((reading) => publisher.publishAsync(reading.topic, payloadOf(reading), { qos: 1 })))
+    await publishAll(
+      publisher,
+      chunk.map((reading) => ({ topic: reading.topic, payload: payloadOf(reading) })),
+    )
     if (options.progress) options.progress.published += chunk.length
     await pace
   }

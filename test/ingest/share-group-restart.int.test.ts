@@ -4,16 +4,20 @@
  * its persistent sessions: nothing may be lost over a SIGTERM. Mosquitto 2.0 restores the sessions
  * without them (its store keeps only plain ones), so what devices publish after it is back and before
  * the bridges have subscribed again matches nobody and is dropped, though each publisher got its
- * PUBACK. This is the one loss docs/ingest.md allows, and only for a share group on Mosquitto 2.0:
- * it is measured here (printed), and held to that gap: everything acknowledged before the stop, or
- * once the bridges have subscribed again, arrives.
+ * PUBACK. This is the one loss docs/ingest.md allows for a share group on Mosquitto 2.0: it is
+ * measured here (printed), and held to that gap: everything acknowledged before the stop, or once the
+ * bridges have subscribed again, arrives.
+ *
+ * HiveMQ CE 2025.5 has a loss of its own after a SIGKILL (docs/scaling.md, reproduced without the
+ * bridge by bench/experiments/hivemq-share-group-kill.ts): in some runs the group's members resume
+ * their sessions, subscribe again and get nothing published after the restart. The SIGKILL round
+ * allows it on HiveMQ, and prints what it lost; everything acknowledged before it must still arrive.
  *
  * The publisher reconnects every 200 ms, sooner than mqtt.js' default second; the bridges every
  * MQTT_RECONNECT_MS (100 ms by default), so they are usually subscribed again before it is back.
  */
-import mqtt from 'mqtt'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { consumeUntil, createTopics, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
+import { describe, expect, it } from 'vitest'
+import { consumeUntil, createTopics, publishAll, testMqtt, uniqueName, type ConsumedRecord } from '../helpers/brokers.ts'
 import { scratchMqttBroker, testMqttBroker } from '../helpers/mqtt-broker.ts'
 import { startBridgeProcess, waitForMetrics, type BridgeUnderTest, type TestBridgeSettings } from '../helpers/bridge-process.ts'
 import { makeReadings, payloadOf, type PublishedReading } from './publisher.ts'
@@ -27,7 +31,7 @@ function resubscribedAt(bridge: BridgeUnderTest, after: number): number | undefi
 }
 
 describe(`two bridges in a share group across a restart of the MQTT broker (${testMqttBroker})`, () => {
-  it('lose nothing on a broker that keeps shared subscriptions, and on Mosquitto 2.0 only what comes before their new subscription, measured', { timeout: 240_000 }, async () => {
+  it('lose nothing over a SIGTERM on a broker that keeps shared subscriptions, and on Mosquitto 2.0 only what comes before their new subscription, measured', { timeout: 240_000 }, async () => {
     const broker = await scratchMqttBroker()
     const url = broker.url
     // HiveMQ keeps shared subscriptions in its sessions: no gap there.
@@ -43,17 +47,12 @@ describe(`two bridges in a share group across a restart of the MQTT broker (${te
     })
     const bridges = [await startBridgeProcess(bridgeSettings('a')), await startBridgeProcess(bridgeSettings('b'))]
 
-    const publisher = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: `${prefix}-publisher`, clean: false, reconnectPeriod: 200, properties: { sessionExpiryInterval: 300 } })
-    onTestFinished(() => publisher.endAsync(true))
+    const publisher = await testMqtt({ protocolVersion: 5, clientId: `${prefix}-publisher`, clean: false, reconnectPeriod: 200, properties: { sessionExpiryInterval: 300 } }, url)
     const acknowledgedAt = new Map<string, number>()
     const publish = async (batch: PublishedReading[]): Promise<void> => {
       for (let index = 0; index < batch.length; index += 10) {
-        await Promise.all(
-          batch.slice(index, index + 10).map(async (reading) => {
-            await publisher.publishAsync(reading.topic, payloadOf(reading), { qos: 1 })
-            acknowledgedAt.set(reading.id, Date.now())
-          }),
-        )
+        const chunk = batch.slice(index, index + 10).map((reading) => ({ id: reading.id, topic: reading.topic, payload: payloadOf(reading) }))
+        await publishAll(publisher, chunk, { acknowledged: ({ id }) => acknowledgedAt.set(id, Date.now()) })
         await sleep(20)
       }
     }
@@ -84,12 +83,13 @@ describe(`two bridges in a share group across a restart of the MQTT broker (${te
       gaps.push({ how, from: stoppedAt, to: Math.max(...resubscribed), batch })
     }
 
-    // SIGKILL: what Mosquitto had not stored may go too (test/ingest/mosquitto-restart.int.test.ts); SIGTERM: only the gap.
+    // SIGKILL: what the broker had not stored may go too (test/ingest/broker-restart.int.test.ts), and
+    // on HiveMQ whatever follows (above); SIGTERM: only Mosquitto's gap.
     const mayBeLost = (reading: PublishedReading): boolean =>
       gaps.some(({ how, from, to, batch }) => {
         if (!batch.includes(reading) || (how === 'SIGTERM' && keepsSharedSubscriptions)) return false
         const at = acknowledgedAt.get(reading.id)!
-        return at >= from - (how === 'SIGKILL' ? 11_000 : 0) && at <= (keepsSharedSubscriptions ? from + 500 : to + 100)
+        return at >= from - (how === 'SIGKILL' ? 11_000 : 0) && at <= (keepsSharedSubscriptions ? Infinity : to + 100)
       })
     const ids = (records: ConsumedRecord[]): Set<string> => new Set(records.map((record) => record.headers.ce_id!))
     const mustArrive = readings.filter((reading) => !mayBeLost(reading))
@@ -120,7 +120,7 @@ describe(`two bridges in a share group across a restart of the MQTT broker (${te
     for (const { how, from, to, batch } of gaps) {
       const lost = batch.filter((reading) => !all.has(reading.id)).length
       process.stdout.write(
-        `share group on Mosquitto 2.0, ${how}: ${lost} of ${batch.length} acknowledged readings lost; the bridges subscribed again ${((to - from) / 1000).toFixed(1)} s after the stop\n`,
+        `share group on ${testMqttBroker}, ${how}: ${lost} of ${batch.length} acknowledged readings lost; the bridges subscribed again ${((to - from) / 1000).toFixed(1)} s after the stop\n`,
       )
     }
     for (const bridge of bridges) {

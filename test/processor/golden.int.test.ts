@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { DeadLetterHeaders } from '../../common/dead-letters.ts'
-import { consumeUntil, createTopics, testKafka, testMqtt, uniqueName } from '../helpers/brokers.ts'
+import { consumeUntil, createTopics, testKafka, testMqtt, uniqueName, publishAll } from '../helpers/brokers.ts'
 import { startBridgeProcess, uniqueBridgeNames } from '../helpers/bridge-process.ts'
 import { expectGoldenLate, expectGoldenWindows, loadGolden, readAll, startProcessor } from '../helpers/processor.ts'
 
@@ -39,7 +39,10 @@ describe('the pipeline on the golden data set', () => {
     const publisher = await testMqtt({ protocolVersion: 5 })
     // One session, QoS 1, all at once: Mosquitto delivers in publish order, and ingest with one
     // connection keeps each partition's order (its lanes are chosen by partition).
-    await Promise.all(golden.lines.map((line) => publisher.publishAsync(line.topic.replace(/^thermostats\//, `${prefix}/`), line.payload, { qos: 1 })))
+    await publishAll(
+      publisher,
+      golden.lines.map((line) => ({ topic: line.topic.replace(/^thermostats\//, `${prefix}/`), payload: line.payload })),
+    )
 
     // The last windows close through idleness: nothing is published after the last line.
     await consumeUntil(controlPanel!, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 90_000 }).catch((error: Error) => {

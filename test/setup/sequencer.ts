@@ -9,11 +9,12 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node'
 const LONGEST = [
   'test/cluster/failover.int.test.ts',
   'test/security/secured.int.test.ts',
-  'test/ingest/hivemq-restart.int.test.ts',
   'test/bench/bench.int.test.ts',
   'test/processor/pause.int.test.ts',
   'test/processor/processor.int.test.ts',
   'test/ingest/kafka-outage.int.test.ts',
+  'test/ingest/share-group-restart.int.test.ts',
+  'test/ingest/broker-restart.int.test.ts',
   'test/demo/demo.int.test.ts',
   'test/stack/stack.int.test.ts',
   'test/simulator/mixed-fleet.int.test.ts',

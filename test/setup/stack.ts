@@ -22,15 +22,16 @@ export async function setup(): Promise<() => Promise<void>> {
   if (secured.length > 0) throw new Error(`the environment sets ${secured.join(', ')}: the tests run on the plain local stack; unset them (a new shell)`)
   const { config } = parseArgs(stackOptions, [], process.env)
   // TEST_FREE_PORTS: a broker of this run's own on free ports (the Kafka 3.9 suite beside the main one).
+  config.mqtt = oneOf(MQTT_BROKERS)(process.env.TEST_MQTT_BROKER ?? 'mosquitto')
   if (process.env.TEST_FREE_PORTS === 'true') {
     // Its home is the suite's own: a broker an interrupted run left there would hold the data directory.
-    await stackDown(config, { kafka: true, mqtt: false })
+    await stackDown(config, { kafka: true, mqtt: true })
     config.kafkaPort = await freePort()
     config.kafkaControllerPort = await freePort()
     process.env.KAFKA_BROKERS = `127.0.0.1:${config.kafkaPort}`
   }
-  // TEST_MQTT_BROKER=hivemq (npm run test:hivemq): the MQTT tests on a HiveMQ of this run's own, on a free port.
-  config.mqtt = oneOf(MQTT_BROKERS)(process.env.TEST_MQTT_BROKER ?? 'mosquitto')
+  // TEST_MQTT_BROKER=hivemq (npm run test:hivemq, with a home of its own and TEST_FREE_PORTS): the
+  // MQTT tests on a HiveMQ of this run's own, on a free port.
   if (config.mqtt !== 'mosquitto') {
     config.mqttPort = await freePort()
     process.env.MQTT_URL = `mqtt://127.0.0.1:${config.mqttPort}`
