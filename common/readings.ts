@@ -23,6 +23,9 @@ import { parseRfc3339 } from './time.ts'
 import { EventTypes } from './topics.ts'
 import { CloudEventHeaders } from './events.ts'
 
+/** Area names, as the contract's native topic allows them (thermostats/{area}/{device}/temperature). */
+export const AREA_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+
 /** `data` of a `dev.thermocline.reading.v1` event, keyed by `area` on the readings topic. */
 export interface ReadingData {
   area: string

@@ -143,6 +143,8 @@ export const pipelineHealth: DashboardSpec = {
 }
 
 const variance = `${processor}window_variance_celsius_squared`
+const threshold = 'thermocline_area_variance_threshold'
+const lastWindowEnd = 'thermocline_area_last_window_end_seconds'
 
 export const temperatureVariance: DashboardSpec = {
   uid: 'thermocline-temperature-variance',
@@ -167,26 +169,41 @@ export const temperatureVariance: DashboardSpec = {
   ],
   panels: [
     {
-      title: 'Latest variance of every area',
-      description: "Population variance of each area's latest closed window, highest first. Above 4 °C² (a standard deviation of 2 °C) the ThermoclineAreaVarianceHigh alert fires.",
+      title: "Variance against each area's threshold",
+      description:
+        "Each area's latest window variance as a share of its own threshold (THRESHOLDS_FILE, exported as thermocline_area_variance_threshold), highest first. Above 100 % for a minute the ThermoclineAreaVarianceHigh alert fires. A silent area has no bar: see Silent areas.",
       type: 'bargauge',
-      unit: 'none',
-      targets: [{ expr: `sort_desc(${variance})`, legendFormat: '{{area}}' }],
+      unit: 'percentunit',
+      targets: [{ expr: `sort_desc(max by (area) (${variance}) / on (area) max by (area) (${threshold}))`, legendFormat: '{{area}}' }],
       thresholds: [
         { value: null, color: 'green' },
-        { value: 1, color: 'yellow' },
-        { value: 4, color: 'red' },
+        { value: 0.5, color: 'yellow' },
+        { value: 1, color: 'red' },
       ],
-      width: 24,
+      width: 16,
       height: 8,
       options: { displayMode: 'gradient', orientation: 'horizontal', showUnfilled: true },
     },
     {
+      title: 'Silent areas',
+      description:
+        'Areas with no window for their silentAfterWindows window lengths, and how long ago their last window ended; empty while every area reports. The ThermoclineAreaSilent alert fires for each. A processor that restarted knows an area again from its first window.',
+      type: 'bargauge',
+      unit: 's',
+      targets: [{ expr: `sort_desc(time() - max by (area) (${lastWindowEnd}) unless on (area) max by (area) (${variance}))`, legendFormat: '{{area}}' }],
+      width: 8,
+      height: 8,
+      options: { displayMode: 'basic', orientation: 'horizontal', showUnfilled: false },
+    },
+    {
       title: 'Variance per area',
-      description: 'Population variance (°C²) of the latest closed window of each selected area.',
+      description: "Population variance (°C²) of the latest closed window of each selected area, and each area's own threshold (the series named <area> threshold).",
       type: 'timeseries',
       unit: 'none',
-      targets: [{ expr: `${variance}{area=~"$area"}`, legendFormat: '{{area}}' }],
+      targets: [
+        { expr: `max by (area) (${variance}{area=~"$area"})`, legendFormat: '{{area}}' },
+        { expr: `max by (area) (${threshold}{area=~"$area"})`, legendFormat: '{{area}} threshold' },
+      ],
     },
     {
       title: 'Standard deviation per area',

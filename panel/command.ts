@@ -6,6 +6,7 @@
 import { Counter, Gauge } from 'prom-client'
 import { type Command } from '../common/command.ts'
 import { readCommandSettings } from '../common/config.ts'
+import { ConfigError } from '../common/errors.ts'
 import { decodeWindow } from '../common/control-panel.ts'
 import { CloudEventHeaders, headersToStrings } from '../common/events.ts'
 import { createKafka, kafkaStartFailure, ADMIN_RETRY } from '../common/kafka.ts'
@@ -32,6 +33,9 @@ export const panelCommand: Command = {
   async run(argv) {
     const config = readCommandSettings('panel', panelOptions, argv, { usage: USAGE, summary: SUMMARY })
     if (config === undefined) return 0
+    if (process.env.PANEL_VARIANCE_ALERT !== undefined) {
+      throw new ConfigError('PANEL_VARIANCE_ALERT', 'was removed: the panel highlights by THRESHOLDS_FILE, as the alert rules do ({"default": {"variance": N}})')
+    }
     const security = kafkaSecurity(config)
     const logger = createLogger('panel', config.logLevel)
     const registry = createRegistry('panel')
@@ -81,7 +85,7 @@ export const panelCommand: Command = {
       )
       const trace = (id: string): Promise<TraceResult> => traceReading(kafka, config, id, Date.now() - TRACE_SINCE_MS)
       server = await startPanelServer(
-        { model, registry, ready: () => ready, trace, settings: { varianceAlert: config.panelVarianceAlert, windowMs: config.windowMs } },
+        { model, registry, ready: () => ready, trace, settings: { thresholds: { default: config.thresholds.default, areas: Object.fromEntries(config.thresholds.areas) }, windowMs: config.windowMs } },
         config.panelPort,
         config.panelHost,
       )

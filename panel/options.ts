@@ -1,8 +1,9 @@
 /** Settings of `thermocline panel` (docs/contract.md, "The control panel and tracing"). */
-import { decimal, integer, port, text, type ConfigOf, type Option } from '../common/config.ts'
+import { integer, port, text, type ConfigOf, type Option } from '../common/config.ts'
 import { controlPanelTopic, kafkaBrokers, lateTopic, logLevel, readingsTopic, windowMs } from '../common/options.ts'
 import { kafkaSecurityOptions } from '../common/security.ts'
 import { kafkaWaitMs } from '../common/kafka-wait.ts'
+import { thresholdsFile } from '../common/thresholds.ts'
 
 /** The panel's default port (docs/contract.md). */
 export const PANEL_PORT = 8080
@@ -33,13 +34,8 @@ export const panelOptions = {
     default: 10_000,
     parse: integer({ min: 1, max: 1_000_000 }),
   } as Option<number>,
-  panelVarianceAlert: {
-    env: 'PANEL_VARIANCE_ALERT',
-    description: 'an area whose latest variance is above this (°C²) stands out on the page',
-    default: 1,
-    parse: decimal({ min: 0 }),
-  } as Option<number>,
-  windowMs: { ...windowMs, description: "the processor's window length: an area silent for two of them stands out" } as Option<number>,
+  thresholds: thresholdsFile,
+  windowMs: { ...windowMs, description: "the processor's window length: an area silent for its silentAfterWindows of them stands out" } as Option<number>,
   logLevel,
 }
 

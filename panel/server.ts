@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { type Registry } from 'prom-client'
 import { type WindowData } from '../common/control-panel.ts'
+import { type AreaThreshold } from '../common/thresholds.ts'
 import { type TraceResult } from '../trace/trace.ts'
 import { type PanelModel } from './read-model.ts'
 
@@ -32,13 +33,19 @@ const MAX_UNREAD_BYTES = 1024 * 1024
 /** Traces at once: each reads topics for up to seconds. */
 const MAX_TRACES = 2
 
+/** What /api/settings answers: the page highlights by the same thresholds as the alert rules. */
+export interface PanelPageSettings {
+  thresholds: { default: AreaThreshold; areas: Record<string, AreaThreshold> }
+  windowMs: number
+}
+
 export interface PanelServerOptions {
   model: PanelModel
   registry: Registry
   /** Ready once the topic has been read up to where it ended at start (GET /readyz). */
   ready: () => boolean
-  /** Settings the page needs (its thresholds), served as /api/settings. */
-  settings: { varianceAlert: number; windowMs: number }
+  /** Settings the page needs (THRESHOLDS_FILE's thresholds, the window length), served as /api/settings. */
+  settings: PanelPageSettings
   /** Where a reading went (GET /api/readings/{id}); 404 when not found. */
   trace: (id: string) => Promise<TraceResult>
 }

@@ -1,6 +1,7 @@
 /**
- * The processor's metrics (prefix `thermocline_processor_`). Area is the finest label: no device
- * label, whose cardinality is unbounded. Counters are added to once per batch, not per reading.
+ * The processor's metrics (prefix `thermocline_processor_`, and `thermocline_area_` for the two the
+ * contract names). Area is the finest label: no device label, whose cardinality is unbounded. The
+ * per-area gauges are kept by area-gauges.ts. Counters are added to once per batch, not per reading.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { METRIC_PREFIX } from '../common/metrics.ts'
@@ -20,6 +21,8 @@ export interface ProcessorMetrics {
   windowStddev: Gauge<'area'>
   windowMean: Gauge<'area'>
   windowCount: Gauge<'area'>
+  areaLastWindowEnd: Gauge<'area'>
+  areaVarianceThreshold: Gauge<'area'>
   eventTimeLag: Gauge<'partition'>
   emitLatency: Histogram
   consumerLag: Gauge<'partition'>
@@ -49,6 +52,19 @@ export function createProcessorMetrics(registry: Registry): ProcessorMetrics {
     windowStddev: new Gauge({ name: `${P}window_stddev_celsius`, help: 'population standard deviation of the latest committed window of the area', labelNames: ['area'] as const, registers }),
     windowMean: new Gauge({ name: `${P}window_mean_celsius`, help: 'mean temperature of the latest committed window of the area', labelNames: ['area'] as const, registers }),
     windowCount: new Gauge({ name: `${P}window_readings`, help: 'readings counted in the latest committed window of the area', labelNames: ['area'] as const, registers }),
+    // Named by the contract (docs/contract.md, "Alerts that tell the truth"): no processor_ in them.
+    areaLastWindowEnd: new Gauge({
+      name: `${METRIC_PREFIX}area_last_window_end_seconds`,
+      help: "end (event time, seconds since the epoch) of the area's latest committed window; stays while the area is silent",
+      labelNames: ['area'] as const,
+      registers,
+    }),
+    areaVarianceThreshold: new Gauge({
+      name: `${METRIC_PREFIX}area_variance_threshold`,
+      help: "the area's variance threshold in °C² (THRESHOLDS_FILE), for the alert rules to compare its variance with",
+      labelNames: ['area'] as const,
+      registers,
+    }),
     eventTimeLag: new Gauge({
       name: `${P}event_time_lag_seconds`,
       help: 'wall clock minus stream time, per input partition (large when replaying old data)',

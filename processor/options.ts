@@ -17,6 +17,7 @@ import {
 } from '../common/options.ts'
 import { kafkaWaitMs } from '../common/kafka-wait.ts'
 import { kafkaSecurityOptions } from '../common/security.ts'
+import { thresholdsFile } from '../common/thresholds.ts'
 
 /** Where Prometheus finds the processor (ingest has 9601). */
 export const PROCESSOR_METRICS_PORT = 9602
@@ -64,6 +65,7 @@ export const processorOptions = {
   idleMs,
   commitIntervalMs,
   sessionTimeoutMs,
+  thresholds: thresholdsFile,
   topicPartitions,
   topicReplicationFactor,
   topicMinInsyncReplicas,

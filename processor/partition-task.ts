@@ -17,6 +17,7 @@ import { Outcome, windowStartOf, type PartitionWindows, type WindowResult } from
 import { recordDeadLetter } from '../common/dead-letters.ts'
 import { lateMessage } from '../common/late-readings.ts'
 import { windowMessage } from '../common/control-panel.ts'
+import { type AreaGauges } from './area-gauges.ts'
 
 /** Outputs held before a commit is forced regardless of the interval: bounds memory and transaction size. */
 const MAX_PENDING_OUTPUTS = 10_000
@@ -40,6 +41,8 @@ export interface PartitionTaskOptions {
   seeked: boolean
   config: { controlPanelTopic: string; lateTopic: string; dlqTopic: string; windowMs: number; commitIntervalMs: number }
   metrics: ProcessorMetrics
+  /** The per-area gauges, which each committed window updates. */
+  areas: AreaGauges
   logger: Logger
   now: () => number
   /** A transaction failed: the task is closed, and the partition must be rebuilt from its last commit. */
@@ -236,11 +239,7 @@ export class PartitionTask {
         if (windows.length > 0) {
           metrics.windowsEmitted.inc(windows.length)
           for (const result of windows) {
-            const area = { area: result.area }
-            metrics.windowVariance.set(area, result.statistics.variance)
-            metrics.windowStddev.set(area, result.statistics.stddev)
-            metrics.windowMean.set(area, result.statistics.mean)
-            metrics.windowCount.set(area, result.statistics.count)
+            this.#options.areas.windowCommitted(this.partition, result, committedAt)
             metrics.emitLatency.observe(Math.max(0, committedAt - result.mayCloseAtWallMs) / 1000)
           }
         }

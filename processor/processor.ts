@@ -19,11 +19,13 @@ import { type ProcessorConfig } from './options.ts'
 import { PartitionSink } from './partition-sink.ts'
 import { PartitionTask } from './partition-task.ts'
 import { StallClock } from './stall-clock.ts'
+import { AreaGauges } from './area-gauges.ts'
+import { DEFAULT_THRESHOLDS } from '../common/thresholds.ts'
 import { PartitionWindows } from './windows.ts'
 
 export interface ProcessorOptions {
   config: Pick<ProcessorConfig, 'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'> &
-    Partial<Pick<ProcessorConfig, 'topicPartitions' | 'topicReplicationFactor' | 'topicMinInsyncReplicas'>>
+    Partial<Pick<ProcessorConfig, 'topicPartitions' | 'topicReplicationFactor' | 'topicMinInsyncReplicas' | 'thresholds'>>
   kafka: Kafka
   logger: Logger
   metrics: ProcessorMetrics
@@ -52,6 +54,8 @@ export class Processor {
   #offsets: GroupOffsets | undefined
   #consumer: Consumer | undefined
   #ticker: ReturnType<typeof setInterval> | undefined
+  readonly #areas: AreaGauges
+  #lastSweepMs = 0
   #stopping = false
 
   constructor(options: ProcessorOptions) {
@@ -61,6 +65,8 @@ export class Processor {
     this.#metrics = options.metrics
     this.#now = options.now ?? Date.now
     this.#onFatal = options.onFatal ?? (() => undefined)
+    const thresholds = options.config.thresholds ?? DEFAULT_THRESHOLDS
+    this.#areas = new AreaGauges({ metrics: options.metrics, thresholds, windowMs: options.config.windowMs, logger: options.logger })
   }
 
   async start(): Promise<void> {
@@ -88,7 +94,7 @@ export class Processor {
       this.#assigned = assigned
       this.#logger.info('joined the consumer group', { event: 'group_joined', partitions: [...assigned].sort((a, b) => a - b) })
       for (const partition of [...this.#tasks.keys()]) {
-        if (!assigned.has(partition)) void this.#drop(partition, 'partition revoked')
+        if (!assigned.has(partition)) void this.#drop(partition, REVOKED)
       }
       // Fence and read the checkpoints now rather than at the first batch, so a partition that has
       // nothing new to read still closes its restored windows through idleness.
@@ -136,6 +142,8 @@ export class Processor {
     }
     this.#tasks.clear()
     this.#owners.clear()
+    // Whoever takes the partitions over exports their areas now; a restart learns them again.
+    this.#areas.forgetAll()
     await this.#admin?.disconnect()
   }
 
@@ -186,6 +194,7 @@ export class Processor {
         seeked: rewind,
         config,
         metrics: this.#metrics,
+        areas: this.#areas,
         logger: this.#logger,
         now: this.#now,
         onFailed: (failed) => this.#onTransactionFailed(failed),
@@ -275,6 +284,9 @@ export class Processor {
     const task = await pending.catch(() => undefined)
     if (task === undefined) return
     this.#logger.info('partition state dropped', { partition, why })
+    // Its areas are the new owner's to export. (A failed transaction takes the partition back here:
+    // its areas stay, and a pending alert is not reset by it.)
+    if (why === REVOKED) this.#areas.forgetPartition(partition)
     await task.close()
   }
 
@@ -328,6 +340,11 @@ export class Processor {
       if (pausedMs >= Math.min(this.#config.idleMs, this.#config.sessionTimeoutMs)) this.#logger.warn(message, fields)
       else this.#logger.debug(message, fields)
     }
+    // Areas fall silent by the wall clock, whatever the partitions do: looked at once a second.
+    if (tickedAt - this.#lastSweepMs >= 1_000) {
+      this.#lastSweepMs = tickedAt
+      this.#areas.sweep(tickedAt)
+    }
     // Opened tasks only: one still opening gets its ticks once it is open.
     for (const task of this.#owners.values()) {
       task
@@ -338,6 +355,8 @@ export class Processor {
     }
   }
 }
+
+const REVOKED = 'partition revoked'
 
 /** Another takeover of the same partition started meanwhile (it was dropped, revoked or its transaction failed, before the open completed): this one gives way. */
 class Superseded extends ThermoclineError {

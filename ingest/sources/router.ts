@@ -14,7 +14,8 @@ import { checkedCelsius, MAX_EPOCH_MS, MAX_PAYLOAD_BYTES, readingId } from './re
 import { topicPattern } from './topic-pattern.ts'
 import { FORMATS, type FormatName } from './formats/index.ts'
 import { IgnoredReasons, type FormatDecoder } from './formats/types.ts'
-import { AREA_NAME, type SourceSpec, type SourcesFile } from './sources-file.ts'
+import { AREA_NAME } from '../../common/readings.ts'
+import { type SourceSpec, type SourcesFile } from './sources-file.ts'
 
 export interface IncomingSourceMessage {
   topic: string

@@ -5,6 +5,7 @@
  * whose filters overlap is one line naming the file and the entry.
  */
 import { readFileSync } from 'node:fs'
+import { AREA_NAME } from '../../common/readings.ts'
 import { FORMATS, type FormatName } from './formats/index.ts'
 import { type Unit } from './formats/types.ts'
 import { filtersOverlap, topicPattern, type TopicPattern } from './topic-pattern.ts'
@@ -24,9 +25,6 @@ export interface SourcesFile {
   /** Device (as in the topic) -> area. */
   devices: Map<string, string>
 }
-
-/** Area names, as in the contract's native topic. */
-export const AREA_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 
 /** Keys a source may have beyond format and topic, and the formats they apply to. */
 const OPTIONAL_KEYS: Record<string, readonly FormatName[]> = { timezone: ['tasmota'], unit: ['plain'] }

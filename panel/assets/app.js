@@ -2,7 +2,7 @@
 // server-sent events. Names from the topic are shown with textContent only: never parsed as HTML.
 'use strict'
 
-const state = { settings: { varianceAlert: 1, windowMs: 15000 }, latest: new Map(), history: new Map() }
+const state = { settings: { thresholds: { default: { variance: 4, silentAfterWindows: 4 }, areas: {} }, windowMs: 15000 }, latest: new Map(), history: new Map() }
 const HISTORY_POINTS = 240
 
 function el(tag, className, text) {
@@ -33,10 +33,19 @@ function age(window, now) {
   return seconds < 120 ? `${seconds} s ago` : `${Math.round(seconds / 60)} min ago`
 }
 
+/** The area's thresholds (THRESHOLDS_FILE, as the processor's alert rules use them): its own, else the default. */
+function thresholdOf(area) {
+  const { thresholds } = state.settings
+  return Object.hasOwn(thresholds.areas, area) ? thresholds.areas[area] : thresholds.default
+}
+
 function why(window, now) {
   const reasons = []
-  if (window.variance > state.settings.varianceAlert) reasons.push(`variance above ${state.settings.varianceAlert} °C²`)
-  if (now - Date.parse(window.windowEnd) > 2 * windowLength(window) + 5000) reasons.push('no window for two window lengths')
+  const threshold = thresholdOf(window.area)
+  if (window.variance > threshold.variance) reasons.push(`variance above ${threshold.variance} °C²`)
+  const windows = threshold.silentAfterWindows
+  // The window closes a grace after its end: 5 s of slack before an area counts as silent.
+  if (now - Date.parse(window.windowEnd) > windows * windowLength(window) + 5000) reasons.push(`no window for ${windows} window length${windows === 1 ? '' : 's'}`)
   return reasons
 }
 

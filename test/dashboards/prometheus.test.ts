@@ -16,9 +16,9 @@ describe('Prometheus configuration and alert rules', () => {
     expect(stdout).toContain('SUCCESS: prometheus.yml is valid prometheus config file syntax')
   })
 
-  it('passes promtool check rules with all seven alerts', async () => {
+  it('passes promtool check rules with all eight alerts', async () => {
     const { stdout } = await run('promtool', ['check', 'rules', 'alerts.yml'], { cwd: prometheusDir })
-    expect(stdout).toContain('SUCCESS: 7 rules found')
+    expect(stdout).toContain('SUCCESS: 8 rules found')
   })
 
   it('passes the alert unit tests (promtool test rules)', async () => {

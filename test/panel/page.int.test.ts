@@ -7,7 +7,9 @@
  *
  * PANEL_SCREENSHOT=<file.png> keeps the 1280×800 screenshot (docs/panel.png was taken this way).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { chromium, type Browser } from 'playwright-core'
 import { describe, expect, it, onTestFinished } from 'vitest'
@@ -64,9 +66,14 @@ describe('the control panel page', () => {
     const reading = { id: uniqueName('page-reading'), area: 'lobby', device: 'lobby-t01', celsius: 21.3, timeMs: latestStart + 2_000 }
     await producer.send({ topic: readings!, acks: -1, messages: [readingMessage(reading)] })
 
+    // A default of 1 °C² and two windows; the lobby's own threshold (0.1 °C²) is below its latest variance.
+    const thresholdsDir = mkdtempSync(join(tmpdir(), 'thermocline-page-'))
+    onTestFinished(() => rmSync(thresholdsDir, { recursive: true, force: true }))
+    const thresholdsFile = join(thresholdsDir, 'thresholds.json')
+    writeFileSync(thresholdsFile, JSON.stringify({ default: { variance: 1, silentAfterWindows: 2 }, areas: { lobby: { variance: 0.1 } } }))
     const panel = startCli(
       ['panel', '--panel-port', '0'],
-      { CONTROL_PANEL_TOPIC: controlPanel!, READINGS_TOPIC: readings!, LATE_TOPIC: late!, PANEL_VARIANCE_ALERT: '1', WINDOW_MS: String(WINDOW_MS) },
+      { CONTROL_PANEL_TOPIC: controlPanel!, READINGS_TOPIC: readings!, LATE_TOPIC: late!, THRESHOLDS_FILE: thresholdsFile, WINDOW_MS: String(WINDOW_MS) },
       { signal: 'SIGTERM', graceMs: 10_000 },
     )
     const [, base] = await panel.waitFor(/(http:\/\/127\.0\.0\.1:\d+)\/ event="panel_ready"/, 60_000)
@@ -92,14 +99,16 @@ describe('the control panel page', () => {
     expect(await page.locator('article.area h2').allTextContents()).toEqual(['attic', 'lobby', 'server room'])
     expect(await page.locator('.legend').textContent()).toContain("Each area's latest 20-second window")
 
-    // Over the threshold: stands out, and says why. The calm lobby does not (for its variance).
+    // Over the default threshold: stands out, and says why (its variance, not silence).
     expect(await card('server room').getAttribute('class')).toBe('area alert')
     expect(await card('server room').locator('.why').textContent()).toContain('variance above 1 °C²')
     expect(await card('server room').locator('dd').first().textContent()).toBe('3.5000 °C²')
-    expect((await card('lobby').locator('.why').allTextContents()).join()).not.toContain('variance above')
-    // Silent for two window lengths: stands out too.
+    expect((await card('server room').locator('.why').allTextContents()).join()).not.toContain('no window')
+    // Each area by its own threshold: the lobby's latest 0.12 °C² is above its 0.1, not above the default 1.
+    expect(await card('lobby').locator('.why').textContent()).toContain('variance above 0.1 °C²')
+    // Silent for its two window lengths: stands out too.
     expect(await card('attic').getAttribute('class')).toBe('area alert')
-    expect(await card('attic').locator('.why').textContent()).toContain('no window for two window lengths')
+    expect(await card('attic').locator('.why').textContent()).toContain('no window for 2 window lengths')
     // The lobby's history is drawn: variance and mean, one point per window.
     const points = await card('lobby').locator('polyline.variance').getAttribute('points')
     expect(points?.split(' ')).toHaveLength(12)
@@ -120,7 +129,8 @@ describe('the control panel page', () => {
     expect(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true)
     expect(await card(hostile).locator('h2').textContent()).toBe(hostile)
     expect(await page.locator('#areas img, #areas b').count()).toBe(0)
-    expect(await card('lobby').locator('.why').textContent()).toContain('variance above 1 °C²')
+    expect(await card('lobby').locator('.why').textContent()).toContain('variance above 0.1 °C²')
+    expect(await card(hostile).getAttribute('class')).toBe('area')
     expect(
       await card('lobby')
         .locator('polyline.variance')

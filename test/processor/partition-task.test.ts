@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../common/logger.ts'
 import { EventTypes } from '../../common/topics.ts'
 import { parseCheckpoint } from '../../processor/checkpoint.ts'
+import { DEFAULT_THRESHOLDS } from '../../common/thresholds.ts'
+import { AreaGauges } from '../../processor/area-gauges.ts'
 import { createProcessorMetrics } from '../../processor/metrics.ts'
 import { type PartitionCommit } from '../../processor/partition-sink.ts'
 import { PartitionTask, type PartitionCommitter } from '../../processor/partition-task.ts'
@@ -59,6 +61,7 @@ function setup(options: { restartOffset?: number; seeked?: boolean } = {}) {
   let now = T0
   const sink = new FakeSink()
   const failed: PartitionTask[] = []
+  const metrics = createProcessorMetrics(new Registry())
   const task = new PartitionTask({
     partition: 0,
     sink,
@@ -67,7 +70,8 @@ function setup(options: { restartOffset?: number; seeked?: boolean } = {}) {
     committedPosition: undefined,
     seeked: options.seeked ?? false,
     config: { ...TOPICS, windowMs: 15_000, commitIntervalMs: 1_000 },
-    metrics: createProcessorMetrics(new Registry()),
+    metrics,
+    areas: new AreaGauges({ metrics, thresholds: DEFAULT_THRESHOLDS, windowMs: 15_000, logger: createLogger('test', 'error', () => undefined) }),
     logger: createLogger('test', 'error', () => undefined),
     now: () => now,
     onFailed: (task) => failed.push(task),
