@@ -31,6 +31,13 @@ describe('Prometheus configuration and alert rules', () => {
   })
 })
 
+describe('Alertmanager configuration', () => {
+  it('passes amtool check-config', async () => {
+    const { stdout } = await run('amtool', ['check-config', 'alertmanager.yml'], { cwd: fileURLToPath(new URL('../../dashboards/alertmanager/', import.meta.url)) })
+    expect(stdout).toContain("Checking 'alertmanager.yml'  SUCCESS")
+  })
+})
+
 describe('Grafana dashboards', () => {
   const files = Object.keys(dashboards)
 

@@ -281,6 +281,13 @@ export interface ProcessorProcess {
   kill(signal: NodeJS.Signals): void
 }
 
+/** Where a started processor serves /metrics (its `processing` log line says; METRICS_PORT=0 picks the port). */
+export function processorMetricsUrl(processor: ProcessorProcess): string {
+  const url = /event="processing" .*metrics="?(http:\/\/[^"\s]+)/.exec(processor.log())?.[1]
+  if (url === undefined) throw new Error(`the processor has not said where its metrics are yet:\n${processor.log()}`)
+  return url
+}
+
 /** `thermocline process` as a child process, killed when the test finishes if still running. */
 export function startProcessor(env: Record<string, string>): ProcessorProcess {
   const child = spawn(process.execPath, [BIN, 'process'], {

@@ -1,6 +1,6 @@
 /**
  * A real Prometheus (Debian's package) for tests: started on a free loopback port with a generated
- * config, stopped when the test file finishes.
+ * config (scrape and evaluation every second), stopped when the test finishes.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -26,12 +26,22 @@ export interface RunningPrometheus {
   stop(): Promise<void>
 }
 
-export async function startPrometheus(targets: ScrapeTarget[], ruleFiles: string[] = [], timeoutMs = 30_000): Promise<RunningPrometheus> {
+export interface PrometheusOptions {
+  /** Rule files (absolute paths), evaluated every second. */
+  ruleFiles?: string[]
+  /** Alertmanagers (host:port) that firing alerts are sent to. */
+  alertmanagers?: string[]
+  timeoutMs?: number
+}
+
+export async function startPrometheus(targets: ScrapeTarget[], options: PrometheusOptions = {}): Promise<RunningPrometheus> {
+  const { ruleFiles = [], alertmanagers = [], timeoutMs = 30_000 } = options
   const dir = mkdtempSync(join(tmpdir(), 'thermocline-prometheus-'))
   const port = await freePort()
   const jobs = targets.map((target) => `  - job_name: ${target.job}\n    static_configs:\n      - targets: ['${target.address}']`).join('\n')
   const rules = ruleFiles.length === 0 ? '' : `rule_files:\n${ruleFiles.map((file) => `  - ${file}`).join('\n')}\n`
-  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${rules}scrape_configs:\n${jobs}\n`)
+  const alerting = alertmanagers.length === 0 ? '' : `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [${alertmanagers.map((address) => `'${address}'`).join(', ')}]\n`
+  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n${rules}${alerting}scrape_configs:\n${jobs}\n`)
   const child: ChildProcess = spawn(
     'prometheus',
     [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],

@@ -9,12 +9,11 @@ import { join } from 'node:path'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { readingMessage } from '../../common/readings.ts'
 import { testKafka, testProducer, uniqueName } from '../helpers/brokers.ts'
-import { processorTopics, startProcessor, type ProcessorProcess } from '../helpers/processor.ts'
+import { processorMetricsUrl, processorTopics, startProcessor, type ProcessorProcess } from '../helpers/processor.ts'
 
 /** The per-area series a processor exports now, as `name{area="..."}` -> value. */
 async function areaSeries(processor: ProcessorProcess): Promise<Map<string, number>> {
-  const url = /event="processing" .*metrics="?(http:\/\/[^"\s]+)/.exec(processor.log())![1]!
-  const text = await (await fetch(url)).text()
+  const text = await (await fetch(processorMetricsUrl(processor))).text()
   const series = new Map<string, number>()
   // Other labels (the registry's own) left out of the key.
   for (const match of text.matchAll(/^(thermocline_(?:area_\w+|processor_window_variance_celsius_squared))\{(?:[^}]*,)?area="([^"]+)"[^}]*\} (\S+)$/gm))

@@ -13,6 +13,7 @@ const LONGEST = [
   'test/processor/pause.int.test.ts',
   'test/processor/processor.int.test.ts',
   'test/ingest/kafka-outage.int.test.ts',
+  'test/dashboards/alertmanager.int.test.ts',
   'test/ingest/share-group-restart.int.test.ts',
   'test/ingest/broker-restart.int.test.ts',
   'test/demo/demo.int.test.ts',
