@@ -6,6 +6,8 @@ import { type Registry } from 'prom-client'
 import { ErrorCodes, type ThermoclineError } from './errors.ts'
 import { createLogger, type LogLevel, type Logger } from './logger.ts'
 import { createRegistry, startMetricsServer } from './metrics.ts'
+import { type WebConfig } from './web-config.ts'
+import { webScheme } from './web-server.ts'
 
 export interface Command {
   /** Runs the command; resolves to its exit code. */
@@ -32,7 +34,7 @@ export const EXIT_CODES_HELP = 'Exit codes: 0 done; 1 a failure while running (a
 export interface ServiceContext {
   logger: Logger
   registry: Registry
-  /** Where the metrics are served: `http://host:port/metrics`. */
+  /** Where the metrics are served: `http://host:port/metrics` (https with WEB_CONFIG_FILE's TLS). */
   metricsUrl: string
   metricsPort: number
   /** Resolves with the first SIGTERM or SIGINT. */
@@ -44,7 +46,7 @@ export interface ServiceContext {
  * and server (closed however the body ends), and the stop signal. `body` resolves to the exit code.
  */
 export async function runService(
-  settings: { name: string; registryName: string; logLevel: LogLevel; metricsPort: number; metricsHost: string },
+  settings: { name: string; registryName: string; logLevel: LogLevel; metricsPort: number; metricsHost: string; webConfig?: WebConfig | undefined },
   body: (context: ServiceContext) => Promise<number>,
 ): Promise<number> {
   const logger = createLogger(settings.name, settings.logLevel)
@@ -53,9 +55,10 @@ export async function runService(
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve))
   process.once('SIGTERM', onSignal)
   process.once('SIGINT', onSignal)
-  const server = await startMetricsServer(registry, settings.metricsPort, settings.metricsHost)
+  const server = await startMetricsServer(registry, settings.metricsPort, settings.metricsHost, settings.webConfig)
   try {
-    return await body({ logger, registry, metricsUrl: `http://${settings.metricsHost}:${server.port}/metrics`, metricsPort: server.port, stopRequested })
+    const metricsUrl = `${webScheme(settings.webConfig)}://${settings.metricsHost}:${server.port}/metrics`
+    return await body({ logger, registry, metricsUrl, metricsPort: server.port, stopRequested })
   } finally {
     await server.close()
     process.off('SIGTERM', onSignal)

@@ -3,9 +3,11 @@
  * (`thermocline_`), base units as suffixes, counters end in `_total`, area is the finest label.
  * Each service creates its own Registry and passes it down: there is no global registry.
  */
-import { createServer, type Server } from 'node:http'
+import { type Server } from 'node:http'
 import { type AddressInfo } from 'node:net'
 import { collectDefaultMetrics, Registry } from 'prom-client'
+import { type WebConfig } from './web-config.ts'
+import { createWebServer } from './web-server.ts'
 
 export const METRIC_PREFIX = 'thermocline_'
 
@@ -42,9 +44,9 @@ export interface MetricsServer {
   close(): Promise<void>
 }
 
-/** Serves `GET /metrics` (Prometheus text format) and `GET /healthz`. */
-export async function startMetricsServer(registry: Registry, port: number, host = '127.0.0.1'): Promise<MetricsServer> {
-  const server: Server = createServer((request, response) => {
+/** Serves `GET /metrics` (Prometheus text format) and `GET /healthz`, over HTTPS and with passwords as `web` says. */
+export async function startMetricsServer(registry: Registry, port: number, host = '127.0.0.1', web?: WebConfig): Promise<MetricsServer> {
+  const server: Server = createWebServer(web, (request, response) => {
     if (request.method === 'GET' && request.url?.split('?')[0] === '/metrics') {
       exposition(registry).then(
         (body) => {

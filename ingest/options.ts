@@ -1,4 +1,5 @@
 /** ingest's settings: the shared ones (common/options.ts) plus the bridge's own. Validated once, at start. */
+import { webConfigFile } from '../common/web-config.ts'
 import { hostname } from 'node:os'
 import { boolean, integer, text, type ConfigOf, type Option } from '../common/config.ts'
 import { dlqTopic, kafkaBrokers, logLevel, metricsHost, metricsPort, mqttUrl, readingsTopic, topicMinInsyncReplicas, topicPartitions, topicReplicationFactor } from '../common/options.ts'
@@ -135,6 +136,7 @@ export const ingestOptions = {
   // 9601: the port docker-compose.yml and dashboards/prometheus/prometheus.yml scrape.
   metricsPort: metricsPort(9601),
   metricsHost,
+  webConfig: webConfigFile,
   logLevel,
 }
 

@@ -19,6 +19,7 @@ import { EventTypes } from '../common/topics.ts'
 import { panelOptions } from './options.ts'
 import { PanelModel } from './read-model.ts'
 import { startPanelServer } from './server.ts'
+import { webScheme } from '../common/web-server.ts'
 import { traceReading, type TraceResult } from '../trace/trace.ts'
 
 /** How far back GET /api/readings/{id} looks, as `thermocline trace` by default. */
@@ -85,7 +86,15 @@ export const panelCommand: Command = {
       )
       const trace = (id: string): Promise<TraceResult> => traceReading(kafka, config, id, Date.now() - TRACE_SINCE_MS)
       server = await startPanelServer(
-        { model, registry, ready: () => ready, trace, settings: { thresholds: { default: config.thresholds.default, areas: Object.fromEntries(config.thresholds.areas) }, windowMs: config.windowMs } },
+        {
+          model,
+          registry,
+          ready: () => ready,
+          trace,
+          settings: { thresholds: { default: config.thresholds.default, areas: Object.fromEntries(config.thresholds.areas) }, windowMs: config.windowMs },
+          ...(config.webConfig === undefined ? {} : { web: config.webConfig }),
+          hostnames: config.panelHostnames,
+        },
         config.panelPort,
         config.panelHost,
       )
@@ -130,7 +139,8 @@ export const panelCommand: Command = {
       await admin.disconnect().catch(() => undefined)
       throw await kafkaStartFailure(error, config.kafkaBrokers, security)
     }
-    logger.info(`control panel on http://${config.panelHost}:${server.port}/`, { event: 'panel_ready', topic: config.controlPanelTopic, metrics: `http://${config.panelHost}:${server.port}/metrics` })
+    const base = `${webScheme(config.webConfig)}://${config.panelHost}:${server.port}`
+    logger.info(`control panel on ${base}/`, { event: 'panel_ready', topic: config.controlPanelTopic, metrics: `${base}/metrics` })
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', resolve)

@@ -4,6 +4,7 @@ import { controlPanelTopic, kafkaBrokers, lateTopic, logLevel, readingsTopic, wi
 import { kafkaSecurityOptions } from '../common/security.ts'
 import { kafkaWaitMs } from '../common/kafka-wait.ts'
 import { thresholdsFile } from '../common/thresholds.ts'
+import { webConfigFile } from '../common/web-config.ts'
 
 /** The panel's default port (docs/contract.md). */
 export const PANEL_PORT = 8080
@@ -22,6 +23,22 @@ export const panelOptions = {
     default: '127.0.0.1',
     parse: text(/^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),
   } as Option<string>,
+  panelHostnames: {
+    env: 'PANEL_HOSTNAMES',
+    description:
+      'comma-separated host names the panel is reached by, beside localhost and IP addresses: a request for any other name is refused (421), so a page elsewhere cannot reach it through DNS rebinding',
+    default: [],
+    parse: (raw: string) => {
+      const names = raw
+        .split(',')
+        .map((name) => name.trim().toLowerCase())
+        .filter((name) => name !== '')
+      for (const name of names) if (!/^[a-z0-9.-]{1,253}$/.test(name)) throw new Error(`${JSON.stringify(name)} is not a host name`)
+      return names
+    },
+    show: () => 'none',
+  } as Option<string[]>,
+  webConfig: webConfigFile,
   panelHistoryMs: {
     env: 'PANEL_HISTORY',
     description: "how much of each area's history the panel keeps, in milliseconds of windows",

@@ -6,10 +6,13 @@
  * scripts and styles only, so a name holding HTML (any producer can write to control-panel) cannot run.
  */
 import { readFileSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { isIP } from 'node:net'
 import { type Registry } from 'prom-client'
 import { type WindowData } from '../common/control-panel.ts'
 import { type AreaThreshold } from '../common/thresholds.ts'
+import { type WebConfig } from '../common/web-config.ts'
+import { createWebServer } from '../common/web-server.ts'
 import { type TraceResult } from '../trace/trace.ts'
 import { type PanelModel } from './read-model.ts'
 
@@ -46,6 +49,10 @@ export interface PanelServerOptions {
   ready: () => boolean
   /** Settings the page needs (THRESHOLDS_FILE's thresholds, the window length), served as /api/settings. */
   settings: PanelPageSettings
+  /** HTTPS and passwords (WEB_CONFIG_FILE); undefined: plain HTTP, no password. */
+  web?: WebConfig
+  /** Host names the panel is reached by (PANEL_HOSTNAMES), beside loopback names and IP addresses. */
+  hostnames?: readonly string[]
   /** Where a reading went (GET /api/readings/{id}); 404 when not found. */
   trace: (id: string) => Promise<TraceResult>
 }
@@ -67,8 +74,11 @@ export async function startPanelServer(options: PanelServerOptions, port: number
   }
 
   let traces = 0
-  // DNS rebinding: a page elsewhere must not reach the panel through a name that resolves here.
-  const hosts = new Set([host, 'localhost', '127.0.0.1', '[::1]'])
+  // DNS rebinding: a page elsewhere must not reach the panel through a name that resolves here. An
+  // IP address cannot be rebound; a name must be one the panel is known by (PANEL_HOSTNAMES), whatever
+  // address it listens on.
+  const hosts = new Set([host.toLowerCase(), 'localhost', ...(options.hostnames ?? [])])
+  const servedFor = (hostHeader: string): boolean => hosts.has(hostHeader) || isIP(hostHeader.replace(/^\[(.*)\]$/, '$1')) !== 0
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = new URL(request.url ?? '/', 'http://panel').pathname
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -76,8 +86,8 @@ export async function startPanelServer(options: PanelServerOptions, port: number
       response.end()
       return
     }
-    const hostHeader = (request.headers.host ?? '').replace(/:\d+$/, '')
-    if (!hosts.has(hostHeader) && host !== '0.0.0.0' && host !== '::') return send(response, 421, { error: `not served for host ${JSON.stringify(hostHeader)}` })
+    const hostHeader = (request.headers.host ?? '').replace(/:\d+$/, '').toLowerCase()
+    if (!servedFor(hostHeader)) return send(response, 421, { error: `not served for host ${JSON.stringify(hostHeader)}: add it to PANEL_HOSTNAMES if the panel is reached by that name` })
     try {
       decodeURIComponent(path)
     } catch {
@@ -132,7 +142,7 @@ export async function startPanelServer(options: PanelServerOptions, port: number
     send(response, 404, { error: `no such resource: ${path}` })
   }
 
-  const server: Server = createServer((request, response) => {
+  const server: Server = createWebServer(options.web, (request, response) => {
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) send(response, 500, { error: (error as Error).message })
       else response.destroy()

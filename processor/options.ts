@@ -1,4 +1,5 @@
 /** Settings of `thermocline process`: one spec, validated once at start (see common/config.ts). */
+import { webConfigFile } from '../common/web-config.ts'
 import { integer, text, type ConfigOf, type Option } from '../common/config.ts'
 import {
   controlPanelTopic,
@@ -71,6 +72,7 @@ export const processorOptions = {
   topicMinInsyncReplicas,
   metricsPort: metricsPort(PROCESSOR_METRICS_PORT),
   metricsHost,
+  webConfig: webConfigFile,
   logLevel,
 }
 

@@ -11,6 +11,7 @@ import { displayUrl } from '../common/connection-failures.ts'
 import { mqttSecurity } from '../common/security.ts'
 import { createLogger } from '../common/logger.ts'
 import { createRegistry, startMetricsServer } from '../common/metrics.ts'
+import { webScheme } from '../common/web-server.ts'
 import { createFleet, defaultFleetOptions, type Fleet } from './fleet.ts'
 import { createSimulatorMetrics } from './metrics.ts'
 import { createMqttSink, type SinkStats } from './mqtt-sink.ts'
@@ -56,7 +57,7 @@ export const simulateCommand: Command = {
 
     const registry = createRegistry('simulator')
     const metrics = createSimulatorMetrics(registry)
-    const metricsServer = await startMetricsServer(registry, config.metricsPort, config.metricsHost)
+    const metricsServer = await startMetricsServer(registry, config.metricsPort, config.metricsHost, config.webConfig)
     const sink = await createMqttSink({
       url: config.mqttUrl,
       security,
@@ -77,7 +78,7 @@ export const simulateCommand: Command = {
         : `${fleet.devices.length} thermostats in ${fleet.areas.length} areas, seed ${config.seed}, ${live ? 'live' : `from ${new Date(fleetOptions!.startMs).toISOString()} at ${config.speed === 0 ? 'full speed' : `${config.speed}x`}`}`
     logger.info(`publishing to ${displayUrl(config.mqttUrl)} (${security.description}, QoS ${config.qos}, ${config.connections} connection${config.connections === 1 ? '' : 's'}): ${what}`, {
       event: 'simulator_publishing',
-      metrics: `http://${config.metricsHost}:${metricsServer.port}/metrics`,
+      metrics: `${webScheme(config.webConfig)}://${config.metricsHost}:${metricsServer.port}/metrics`,
     })
 
     const stop = new AbortController()

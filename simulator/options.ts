@@ -1,4 +1,5 @@
 /** Settings of `thermocline simulate`: one spec, validated once at start (common/config.ts). */
+import { webConfigFile } from '../common/web-config.ts'
 import { decimal, integer, oneOf, settingName, text, type ConfigOf, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { graceMs, logLevel, metricsHost, metricsPort, mqttUrl, windowMs } from '../common/options.ts'
@@ -98,6 +99,7 @@ export const simulatorOptions = {
   progressMs: { env: 'PROGRESS_MS', description: 'how often to print the progress line on stderr (0: never)', default: 1_000, parse: integer({ min: 0 }) } as Option<number>,
   metricsPort: metricsPort(SIMULATOR_METRICS_PORT),
   metricsHost,
+  webConfig: webConfigFile,
   logLevel,
 }
 

@@ -3,7 +3,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import bcrypt from 'bcryptjs'
 import { describe, expect, it } from 'vitest'
+import { readWebConfig } from '../../common/web-config.ts'
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 const run = promisify(execFile)
@@ -23,6 +25,17 @@ describe('docker-compose.yml', () => {
     const mounts = [...compose.matchAll(/^\s+- (\.\/[^:]+):/gm)].map((match) => match[1]!)
     expect(mounts.length).toBeGreaterThanOrEqual(4)
     for (const mount of mounts) expect(existsSync(join(root, mount)), mount).toBe(true)
+  })
+
+  it("gives its services a web configuration whose user is the one Prometheus scrapes with, and whose hash is the password file's", async () => {
+    const web = readWebConfig(join(root, 'dashboards/web/web.yml'))
+    const password = readFileSync(join(root, 'dashboards/web/password'), 'utf8').trim()
+    expect([...web.users!.keys()]).toEqual(['prometheus'])
+    expect(await bcrypt.compare(password, web.users!.get('prometheus')!)).toBe(true)
+    const prometheus = readFileSync(join(root, 'dashboards/prometheus/prometheus.yml'), 'utf8')
+    expect(prometheus).toContain('username: prometheus\n      password_file: ../web/password')
+    const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8')
+    expect(compose.match(/WEB_CONFIG_FILE: \/etc\/thermocline\/web\/web\.yml/g)).toHaveLength(3)
   })
 
   it('builds the services from a Dockerfile whose COPY sources exist', () => {

@@ -283,7 +283,7 @@ export interface ProcessorProcess {
 
 /** Where a started processor serves /metrics (its `processing` log line says; METRICS_PORT=0 picks the port). */
 export function processorMetricsUrl(processor: ProcessorProcess): string {
-  const url = /event="processing" .*metrics="?(http:\/\/[^"\s]+)/.exec(processor.log())?.[1]
+  const url = /event="processing" .*metrics="?(https?:\/\/[^"\s]+)/.exec(processor.log())?.[1]
   if (url === undefined) throw new Error(`the processor has not said where its metrics are yet:\n${processor.log()}`)
   return url
 }
