@@ -18,6 +18,8 @@ import { connect, disconnect, type Connection } from './mqtt-connection.ts'
 import { retireSessions, type Retirement } from './session-retirement.ts'
 
 /** A broker that stays down is reported this often, not at every reconnect. */
+/** How long after a share group member came back with its session it connects once more (see the connect handler). */
+const RECONNECT_AGAIN_MS = 5_000
 const ERROR_LOG_INTERVAL_MS = 10_000
 
 export interface IncomingMessage {
@@ -186,6 +188,8 @@ export class MqttSource {
     }
     let connected = false
     let everConnected = false
+    /** This connection is the one made once more (see below): it makes no other. */
+    let reconnectedAgain = false
     client.on('connect', (connack) => {
       if (!connected) this.#connectionUp()
       connected = true
@@ -198,6 +202,21 @@ export class MqttSource {
           clientId: id,
         })
       }
+      // HiveMQ CE 2025.5, after an unclean stop, may hand a shared subscription's queue to nobody on a
+      // connection that resumed its session as soon as the broker was back: the readings wait in the
+      // group's queue, and a later connection of the same session gets them (docs/scaling.md). A
+      // share group member that came back with its session therefore connects once more, a little
+      // later; what it held unacknowledged is redelivered (duplicates keep their id).
+      if (everConnected && connack.sessionPresent && this.#options.shareGroup !== undefined && !this.#stopping && !reconnectedAgain) {
+        const again = setTimeout(() => {
+          if (connected && !this.#stopping) {
+            reconnectedAgain = true
+            logger.info('MQTT reconnecting once more after the broker came back (a share group member)', { event: 'mqtt_reconnect_again', clientId: id })
+            client.stream.destroy()
+          }
+        }, RECONNECT_AGAIN_MS)
+        again.unref()
+      } else reconnectedAgain = false
       everConnected = true
       // Subscribing again with a session present is harmless and covers a session that expired.
       // QoS 1 at most: a QoS 2 message would be PUBREC'd (and so owned by us) before Kafka has it.

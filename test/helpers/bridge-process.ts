@@ -120,12 +120,23 @@ export function handled(samples: Map<string, number>): number {
   return total
 }
 
-/** Ends the bridge's persistent sessions (clean start, expiry 0), so the broker keeps no queue for them. */
+/**
+ * Ends the bridge's persistent sessions (clean start, expiry 0), so the broker keeps no queue for them.
+ * The connection is then closed outright: with expiry 0 the session ends with it, and a graceful
+ * end waits for a broker that may not answer (a HiveMQ CI run once hung here for two minutes).
+ */
 export async function clearSessions(clientId: string, connections: number): Promise<void> {
   await Promise.all(
     Array.from({ length: connections }, async (_, index) => {
-      const client = await mqtt.connectAsync(mqttUrl, { clientId: `${clientId}-${index}`, protocolVersion: 5, clean: true, reconnectPeriod: 0, properties: { sessionExpiryInterval: 0 } })
-      await client.endAsync()
+      const client = await mqtt.connectAsync(mqttUrl, {
+        clientId: `${clientId}-${index}`,
+        protocolVersion: 5,
+        clean: true,
+        reconnectPeriod: 0,
+        connectTimeout: 10_000,
+        properties: { sessionExpiryInterval: 0 },
+      })
+      await client.endAsync(true)
     }),
   )
 }
