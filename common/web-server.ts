@@ -67,11 +67,8 @@ export function webScheme(config: WebConfig | undefined): 'http' | 'https' {
   return config?.tls === undefined ? 'http' : 'https'
 }
 
-/**
- * An HTTP or HTTPS server (as `config` says) running `handler` for the requests that pass its
- * basic authentication. `onRefused` answers the others (401 by default; the panel answers in JSON).
- */
-export function createWebServer(config: WebConfig | undefined, handler: RequestListener, onRefused: (response: ServerResponse) => void = refuse): Server {
+/** An HTTP or HTTPS server (as `config` says) running `handler` for the requests that pass its basic authentication; 401 for the others. */
+export function createWebServer(config: WebConfig | undefined, handler: RequestListener): Server {
   const auth = config?.users === undefined ? undefined : new BasicAuth(config.users)
   const guarded: RequestListener = (request, response) => {
     if (auth === undefined) {
@@ -79,8 +76,8 @@ export function createWebServer(config: WebConfig | undefined, handler: RequestL
       return
     }
     auth.allows(request).then(
-      (allowed) => (allowed ? handler(request, response) : onRefused(response)),
-      () => onRefused(response),
+      (allowed) => (allowed ? handler(request, response) : refuse(response)),
+      () => refuse(response),
     )
   }
   const tls = config?.tls
