@@ -106,7 +106,8 @@ function readTls(path: string, given: unknown, fail: (where: string, problem: st
     }
   }
   if (given.cert_file === undefined || given.key_file === undefined) fail('tls_server_config', 'needs cert_file and key_file')
-  const authType = (given.client_auth_type ?? (given.client_ca_file === undefined ? 'NoClientCert' : 'RequireAndVerifyClientCert')) as string
+  // As in the exporter-toolkit: client certificates are asked for only when client_auth_type says so.
+  const authType = (given.client_auth_type ?? 'NoClientCert') as string
   const auth = CLIENT_AUTH[authType as keyof typeof CLIENT_AUTH]
   if (auth === undefined) fail('tls_server_config.client_auth_type', `${JSON.stringify(authType)} is not supported (one of ${Object.keys(CLIENT_AUTH).join(', ')})`)
   if (auth.requestCert && given.client_ca_file === undefined) fail('tls_server_config.client_ca_file', `is needed with client_auth_type ${authType}`)

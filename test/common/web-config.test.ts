@@ -32,6 +32,9 @@ describe('the web configuration file', () => {
     const config = parseWebConfig(join(dir, 'w.yml'), { tls_server_config: { cert_file: 'panel.crt', key_file: 'panel.key', min_version: 'TLS13' } })
     expect(config.tls).toMatchObject({ requestCert: false, rejectUnauthorized: false, minVersion: 'TLSv1.3' })
     expect(config.tls!.ca).toBeUndefined()
+    // A client CA alone asks for nothing: client_auth_type does (the exporter-toolkit's default is NoClientCert).
+    const caOnly = parseWebConfig(join(dir, 'w.yml'), { tls_server_config: { cert_file: 'panel.crt', key_file: 'panel.key', client_ca_file: 'ca.crt' } })
+    expect(caOnly.tls).toMatchObject({ requestCert: false, rejectUnauthorized: false })
   })
 
   it.each([
