@@ -284,10 +284,12 @@ export class Processor {
     const task = await pending.catch(() => undefined)
     if (task === undefined) return
     this.#logger.info('partition state dropped', { partition, why })
-    // Its areas are the new owner's to export. (A failed transaction takes the partition back here:
-    // its areas stay, and a pending alert is not reset by it.)
-    if (why === REVOKED) this.#areas.forgetPartition(partition)
     await task.close()
+    // Its areas are the new owner's to export: forgotten once the transaction in flight has settled,
+    // so that its windows do not bring them back. (A failed transaction takes the partition back
+    // here too: its areas stay, and a pending alert is not reset by it. Nor does a partition given
+    // back meanwhile lose them.)
+    if (why === REVOKED && !this.#assigned.has(partition)) this.#areas.forgetPartition(partition)
   }
 
   /** A partition's transaction failed: forget its state and take it back, if it is still ours. */
