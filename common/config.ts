@@ -4,6 +4,7 @@
  * default. Everything is validated once, at start; a bad value throws a ConfigError whose message
  * names the setting, which the CLI prints as its one line.
  */
+import { readFileSync } from 'node:fs'
 import { ConfigError } from './errors.ts'
 
 export interface Option<T> {
@@ -205,4 +206,20 @@ export function readCommandSettings<S extends OptionSpec>(
   }
   if (positionals.length > 0) throw new ConfigError('arguments', `${command} takes no arguments (got ${JSON.stringify(positionals.join(' '))})`)
   return config
+}
+
+/** A file read at start (a setting names it); why it cannot be read, in words, is a bad setting. */
+export function readSettingFile(path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message
+    throw new Error(`cannot read ${path}: ${why}`)
+  }
+}
+
+/** A JSON or YAML mapping (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -6,24 +6,12 @@
  * Secrets (the passwords) are never echoed: not in --help (no default is shown), not in a setting's
  * error (Option.secret), and not in what `describe…` returns for the start-up log line.
  */
-import { readFileSync } from 'node:fs'
 import { type ConnectionOptions } from 'node:tls'
 import { type SASLOptions } from 'kafkajs'
-import { boolean, oneOf, settingName, type ConfigOf, type Option } from './config.ts'
+import { boolean, oneOf, readSettingFile, settingName, type ConfigOf, type Option } from './config.ts'
 import { ConfigError } from './errors.ts'
 
 const none = (): string => 'none'
-
-/** A file read at start; why it cannot be read, in words, is a bad setting. */
-function readSettingFile(path: string): Buffer {
-  try {
-    return readFileSync(path)
-  } catch (error) {
-    const { code } = error as NodeJS.ErrnoException
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message
-    throw new Error(`cannot read ${path}: ${why}`)
-  }
-}
 
 /** Reads a PEM file at start: one that is missing, unreadable or not PEM is a bad setting. */
 function pemFile(raw: string): Buffer {

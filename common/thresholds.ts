@@ -10,8 +10,7 @@
  * default for the rest. Checked whole at start: an unknown key, a bad value or an unreadable file
  * is one line naming the file and the key.
  */
-import { readFileSync } from 'node:fs'
-import { type Option } from './config.ts'
+import { isObject, readSettingFile, type Option } from './config.ts'
 import { AREA_NAME } from './readings.ts'
 
 export interface AreaThreshold {
@@ -45,13 +44,7 @@ const KEYS = ['variance', 'silentAfterWindows'] as const
 
 /** Reads and checks the file; throws an Error whose message is the one line to show. */
 export function readThresholdsFile(path: string): Thresholds {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    const { code } = error as NodeJS.ErrnoException
-    throw new Error(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message}`)
-  }
+  const text = readSettingFile(path).toString('utf8')
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -96,10 +89,6 @@ function entry(where: string, given: unknown, fail: (where: string, problem: str
     }
   }
   return out
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** THRESHOLDS_FILE (--thresholds), for the processor's and the panel's settings. */

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse } from 'yaml'
-import { type Option } from './config.ts'
+import { isObject, readSettingFile, type Option } from './config.ts'
 
 export interface WebTls {
   cert: Buffer
@@ -51,13 +51,7 @@ const VERSIONS = { TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const
 const BCRYPT = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/
 
 export function readWebConfig(path: string): WebConfig {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    const { code } = error as NodeJS.ErrnoException
-    throw new Error(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message}`)
-  }
+  const text = readSettingFile(path).toString('utf8')
   let yaml: unknown
   try {
     yaml = parse(text)
@@ -123,10 +117,6 @@ function checkKeys(given: Record<string, unknown>, keys: { supported: string[]; 
     if (keys.unsupported.includes(key)) fail(`${prefix}${key}`, `is not supported by Thermocline (supported: ${keys.supported.join(', ')})`)
     fail(`${prefix}${key}`, `unknown key (the format has ${[...keys.supported, ...keys.unsupported].join(', ')})`)
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** WEB_CONFIG_FILE (--web-config), for every command that serves HTTP. */

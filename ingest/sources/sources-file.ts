@@ -4,7 +4,7 @@
  * Checked whole at start: an unknown format or key, a bad pattern, time zone or unit, or two sources
  * whose filters overlap is one line naming the file and the entry.
  */
-import { readFileSync } from 'node:fs'
+import { isObject, readSettingFile } from '../../common/config.ts'
 import { AREA_NAME } from '../../common/readings.ts'
 import { FORMATS, type FormatName } from './formats/index.ts'
 import { type Unit } from './formats/types.ts'
@@ -32,13 +32,7 @@ const UNITS = ['C', 'F', 'K'] as const
 
 /** Reads and checks the file; throws an Error whose message is the one line to show. */
 export function readSourcesFile(path: string): SourcesFile {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    const { code } = error as NodeJS.ErrnoException
-    throw new Error(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message}`)
-  }
+  const text = readSettingFile(path).toString('utf8')
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -114,8 +108,4 @@ function isTimeZone(name: string): boolean {
   } catch {
     return false
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

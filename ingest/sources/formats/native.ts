@@ -6,7 +6,7 @@
  */
 import { DeadLetterReasons, type IngestDeadLetterReason } from '../../../common/dead-letters.ts'
 import { checkedCelsius, parseTime } from '../reading-rules.ts'
-import { deadLetter, type FormatDecoder, type FormatOutcome, type Unit } from './types.ts'
+import { deadLetter, isObject, type FormatDecoder, type FormatOutcome, type Unit } from './types.ts'
 
 export const native: FormatDecoder = (payload) => {
   const fail = (reason: IngestDeadLetterReason, detail: string): FormatOutcome => deadLetter(reason, detail)
@@ -65,10 +65,6 @@ function dataOf(event: Record<string, unknown>): unknown {
     }
   }
   return undefined
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function describe(value: unknown): string {

@@ -3,6 +3,7 @@
  * it carries, the reason it carries none, or why it is broken. No I/O and no clock; the router
  * (../router.ts) resolves area and device, converts units, checks ranges and builds the readings.
  */
+import { isObject } from '../../../common/config.ts'
 import { IngestDeadLetterReasons as DeadLetterReasons, type IngestDeadLetterReason } from '../../../common/dead-letters.ts'
 import { type DeadLetterCause } from '../../../common/dead-letters.ts'
 
@@ -45,10 +46,6 @@ export const IgnoredReasons = {
 
 export const ignored = (reason: string): FormatOutcome => ({ ignored: reason })
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /**
  * A JSON object payload, or the outcome that says why the payload is not one. `statusWords` are the
  * bare words a device sends on the same topics to say it is up or down (availability, LWT): no reading.
@@ -75,3 +72,5 @@ export function numeric(value: unknown): number | undefined {
   if (typeof value === 'string' && /^\s*-?\d+(\.\d+)?([eE][-+]?\d+)?\s*$/.test(value)) return Number(value)
   return undefined
 }
+
+export { isObject }
