@@ -12,6 +12,7 @@ import { integer, settingName, type Option } from './config.ts'
 import { finalConnectionFailure, kafkaEndpoint } from './connection-failures.ts'
 import { ConfigError, ErrorCodes, ThermoclineError } from './errors.ts'
 import { kafkaStartFailure, quietConnectionErrors } from './kafka.ts'
+import { asRefusal, errorChain } from './kafka-access.ts'
 import { type Logger } from './logger.ts'
 import { retry } from './retry.ts'
 import { METRIC_PREFIX } from './metrics.ts'
@@ -41,22 +42,14 @@ const FATAL_KAFKA_ERRORS = new Set([
   'UNSUPPORTED_VERSION',
 ])
 
-/** The error and everything it wraps (cause, kafkajs' aggregated errors). */
-function* chain(error: unknown, depth = 0): Generator<{ type?: unknown; message?: unknown }> {
-  if (typeof error !== 'object' || error === null || depth > 8) return
-  yield error as { type?: unknown; message?: unknown }
-  const { cause, errors } = error as { cause?: unknown; errors?: unknown }
-  yield* chain(cause, depth + 1)
-  if (Array.isArray(errors)) for (const inner of errors) yield* chain(inner, depth + 1)
-}
-
 /**
  * The error to stop with at once, or undefined when waiting may mend it (a connection refused or
  * reset, a timeout, no leader, a coordinator loading: what a failover looks like).
  */
 export async function fatalKafkaError(error: unknown, brokers: string[], security: KafkaSecurity): Promise<ThermoclineError | undefined> {
+  if (asRefusal(error, []) !== undefined) return kafkaStartFailure(error, brokers, security)
   if (error instanceof ThermoclineError) return error
-  for (const inner of chain(error)) {
+  for (const inner of errorChain(error)) {
     if (inner.type === 'INVALID_REPLICATION_FACTOR') return new ConfigError(settingName(topicReplicationFactor), `Kafka refused to create a topic: ${String(inner.message)}`)
     if (typeof inner.type === 'string' && FATAL_KAFKA_ERRORS.has(inner.type)) return kafkaStartFailure(error, brokers, security)
   }

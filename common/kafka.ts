@@ -1,6 +1,7 @@
 /** kafkajs wiring shared by the services: one client factory, topic creation, record sizes. */
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry, type Message } from 'kafkajs'
 import { finalConnectionFailure, kafkaEndpoint } from './connection-failures.ts'
+import { AccessRefusedError, asRefusal, needing, noteRefusalLog, refusalLine } from './kafka-access.ts'
 import { ErrorCodes, ThermoclineError } from './errors.ts'
 import { type Logger } from './logger.ts'
 import { retry, type RetryPolicy } from './retry.ts'
@@ -50,7 +51,7 @@ const CONNECTION_ERRORS = ['Connection error', 'Failed to connect to seed broker
 export function createKafka(options: KafkaClientOptions): Kafka {
   const { logger } = options
   const { ssl, sasl } = options.security
-  return new Kafka({
+  const client: Kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
     ...(ssl === undefined ? {} : { ssl }),
@@ -62,6 +63,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...fields } = log
+        noteRefusalLog(client, fields.error)
         if (level > KafkaLogLevel.ERROR && HARMLESS_KAFKAJS_WARNINGS.some((harmless) => message.startsWith(harmless))) return
         const line = `kafkajs: ${message}`
         const waiting = quietConnectionErrors.size > 0 && CONNECTION_ERRORS.some((prefix) => message.startsWith(prefix))
@@ -73,6 +75,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
         else logger.warn(line, fields)
       },
   })
+  return client
 }
 
 /**
@@ -81,6 +84,9 @@ export function createKafka(options: KafkaClientOptions): Kafka {
  * and the setting to fix (connection-failures.ts).
  */
 export async function kafkaStartFailure(error: unknown, brokers: string[], security: KafkaSecurity): Promise<ThermoclineError> {
+  if (error instanceof ThermoclineError && error.code === ErrorCodes.broker && !(error instanceof AccessRefusedError)) return error
+  const refused = asRefusal(error, [])
+  if (refused !== undefined) return new ThermoclineError(ErrorCodes.broker, refusalLine(refused, brokers, security), { cause: refused })
   if (error instanceof ThermoclineError) return error
   const final = await finalConnectionFailure(error, kafkaEndpoint(error, brokers, security.ssl !== undefined))
   const message = final ?? `Kafka at ${brokers.join(',')} is not usable (${security.description}): ${(error as Error).message}`
@@ -131,8 +137,10 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[], options
   const missing = topics.filter((topic) => !existing.has(topic.topic))
   if (missing.length > 0) {
     // Another client may create the same topic between listTopics and here: createTopics then
-    // answers false (already exists), which is what we want.
-    await admin.createTopics({ topics: missing, waitForLeaders: false })
+    // answers false (already exists), which is what we want. A topic this user may not describe
+    // is missing from the list too: Kafka then refuses its creation.
+    const creating = missing.map((topic) => topic.topic)
+    await needing([{ operation: 'CREATE (or DESCRIBE, if it exists)', resource: 'topic', names: creating }], () => admin.createTopics({ topics: missing, waitForLeaders: false }))
   }
   const partitions = await waitForLeaders(
     admin,
@@ -162,7 +170,10 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
   return retry(
     async () => {
       const metadata = await admin.fetchTopicMetadata({ topics }).catch((error: unknown) => {
-        throw new ThermoclineError(ErrorCodes.notYet, `topics ${topics.join(', ')} have no metadata yet: ${(error as Error).message}`, { cause: error })
+        throw (
+          asRefusal(error, [{ operation: 'DESCRIBE', resource: 'topic', names: topics }]) ??
+          new ThermoclineError(ErrorCodes.notYet, `topics ${topics.join(', ')} have no metadata yet: ${(error as Error).message}`, { cause: error })
+        )
       })
       const ready = metadata.topics.length === topics.length && metadata.topics.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0))
       if (!ready) throw new ThermoclineError(ErrorCodes.notYet, `topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`)

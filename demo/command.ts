@@ -129,6 +129,7 @@ async function runDemo(config: DemoSettings, logger: Logger, stop: StopRequest, 
   logger.info('bringing up the local stack where it is not running')
   const stack = await stackUp(config, logger)
   const stackEnv = stack.clientEnv
+  const serviceEnv = stack.serviceEnv
   teardown.push('stack', async () => {
     const stopped = await stackDown(config, stack.started)
     const left = [stopped.kafka && 'Kafka', stopped.mqtt && (stopped.mqttName ?? 'the MQTT broker')].filter(Boolean)
@@ -162,12 +163,11 @@ async function runDemo(config: DemoSettings, logger: Logger, stop: StopRequest, 
     return service
   }
 
-  // How to reach the stack (KAFKA_BROKERS, MQTT_URL, and for --secure the TLS files and credentials),
-  // and nothing else: security settings of the demo's own environment (a sourced env file of the
-  // secured stack, say) are cleared, since they belong to another stack ("" reads as unset).
+  // How to reach the stack (KAFKA_BROKERS, MQTT_URL, and for --secure the TLS files and each service's
+  // own user: serviceEnv), and nothing else: security settings of the demo's own environment (a sourced
+  // env file of the secured stack, say) are cleared, since they belong to another stack ("" reads as unset).
   const common = {
     ...Object.fromEntries(SECURITY_ENV.map((name) => [name, ''])),
-    ...stackEnv,
     WINDOW_MS: String(config.windowMs),
     GRACE_MS: String(config.graceMs),
     CONTROL_PANEL_TOPIC: config.controlPanelTopic,
@@ -176,7 +176,11 @@ async function runDemo(config: DemoSettings, logger: Logger, stop: StopRequest, 
   }
   // A processor of an earlier demo that did not leave the group cleanly holds its partitions until
   // its session expires, and the next one waits that long to join: 10 s rather than 30 s.
-  const processor = launch('processor', { args: ['process'], env: { ...common, SESSION_TIMEOUT_MS: '10000', METRICS_PORT: String(ports.processor) }, ready: /event="processing"/ })
+  const processor = launch('processor', {
+    args: ['process'],
+    env: { ...common, ...serviceEnv.processor, SESSION_TIMEOUT_MS: '10000', METRICS_PORT: String(ports.processor) },
+    ready: /event="processing"/,
+  })
   // The demo's bridge gets sessions of its own, which expire soon after it stops: a demo would
   // otherwise leave a 7-day queue behind in the broker.
   const ingestEnv = {
@@ -185,20 +189,21 @@ async function runDemo(config: DemoSettings, logger: Logger, stop: StopRequest, 
     ...userIngestSettings(process.env),
     ...sourcesFor(config, join(logDir, 'sources.json')),
   }
-  const ingest = launch('ingest', { args: ['ingest'], env: { ...ingestEnv, ...common, METRICS_PORT: String(ports.ingest) }, ready: /event="ingest_ready"/ })
+  const ingest = launch('ingest', { args: ['ingest'], env: { ...ingestEnv, ...common, ...serviceEnv.ingest, METRICS_PORT: String(ports.ingest) }, ready: /event="ingest_ready"/ })
   await Promise.race([Promise.all([processor.whenReady(config.readyTimeoutMs), ingest.whenReady(config.readyTimeoutMs)]), stop.requested])
   if (stop.signalled) return undefined
 
   const state = createPanelState(Array.from({ length: config.areas }, (_, index) => areaName(index, config.areas)))
   let draw: () => void = () => undefined
-  const security = kafkaSecurity(parseArgs(kafkaSecurityOptions, [], stackEnv).config)
-  const kafka = createKafka({ brokers: [stackEnv.KAFKA_BROKERS!], clientId: `thermocline-demo-${process.pid}`, logger, security })
+  // The table reads control-panel as the panel does (its user, in a group of the panel's).
+  const security = kafkaSecurity(parseArgs(kafkaSecurityOptions, [], serviceEnv.panel).config)
+  const kafka = createKafka({ brokers: [serviceEnv.panel.KAFKA_BROKERS!], clientId: `thermocline-demo-${process.pid}`, logger, security })
   // Set when the simulator starts; until then every window read is an earlier run's.
   let simulatorStartMs = Number.POSITIVE_INFINITY
   const reader = await startControlPanelReader({
     kafka,
     topic: config.controlPanelTopic,
-    groupId: `thermocline-demo-${process.pid}-${startedAtMs}`,
+    groupId: `thermocline-panel-demo-${process.pid}-${startedAtMs}`,
     logger,
     onWindow: (window) => {
       // Only this run's full windows: not those of earlier runs that the processor finishes now,
@@ -211,6 +216,7 @@ async function runDemo(config: DemoSettings, logger: Logger, stop: StopRequest, 
 
   const simulatorEnv = {
     ...common,
+    ...serviceEnv.simulator,
     METRICS_PORT: String(ports.simulator),
     DEVICES: String(config.devices),
     AREAS: String(config.areas),
@@ -220,7 +226,7 @@ async function runDemo(config: DemoSettings, logger: Logger, stop: StopRequest, 
   }
   const simulator = launch('simulator', { args: ['simulate'], env: simulatorEnv, ready: /event="simulator_publishing"/ })
   // The control panel in a browser, beside the table: the same windows, with their history.
-  const panel = launch('panel', { args: ['panel'], env: { ...common, PANEL_PORT: String(ports.panel), PANEL_HOST: '127.0.0.1' }, ready: /event="panel_ready"/ })
+  const panel = launch('panel', { args: ['panel'], env: { ...common, ...serviceEnv.panel, PANEL_PORT: String(ports.panel), PANEL_HOST: '127.0.0.1' }, ready: /event="panel_ready"/ })
   let simulatorRate = '0/s'
   simulator.onLine((line) => {
     const match = /^simulate: (\S+\/s) {2}sent/.exec(line)

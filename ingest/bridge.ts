@@ -5,6 +5,7 @@
  */
 import { Partitioners, type Kafka } from 'kafkajs'
 import { ensureTopics, newTopic } from '../common/kafka.ts'
+import { type AccessRefusedError } from '../common/kafka-access.ts'
 import { untilKafkaUsable } from '../common/kafka-wait.ts'
 import { type KafkaSecurity, type MqttSecurity } from '../common/security.ts'
 import { type Logger } from '../common/logger.ts'
@@ -97,6 +98,8 @@ export interface Bridge {
   stop(timeoutMs: number): Promise<{ unacknowledged: number }>
   /** Messages routed from now on use this device -> area map (SIGHUP); those in flight keep theirs. */
   setDevices(devices: Map<string, string>): void
+  /** Resolves when Kafka refused a write for good (an ACL): the bridge must stop; nothing refused was acknowledged. */
+  failed: Promise<AccessRefusedError>
 }
 
 /** `cancel` ends a wait for Kafka at start (a `cancelled` error, common/retry.ts). */
@@ -128,6 +131,7 @@ export async function startBridge(settings: BridgeSettings, kafka: Kafka, metric
       return result
     },
     setDevices: (devices) => router.setDevices(devices),
+    failed: sink.failed,
   }
 }
 

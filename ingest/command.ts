@@ -4,7 +4,7 @@ import { readCommandSettings, settingName } from '../common/config.ts'
 import { ConfigError, ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { displayUrl } from '../common/connection-failures.ts'
-import { createKafka } from '../common/kafka.ts'
+import { createKafka, kafkaStartFailure } from '../common/kafka.ts'
 import { kafkaSecurity, mqttSecurity } from '../common/security.ts'
 import { retireBridgeSessions, startBridge, type Bridge } from './bridge.ts'
 import { createIngestMetrics } from './metrics.ts'
@@ -86,7 +86,15 @@ export const ingestCommand: Command = {
         }
         if (reloadPending) reloadDevices(config.sourcesFile, bridge, logger)
         logger.info('metrics on /metrics', { event: 'ingest_ready', port: metricsPort })
-        const signal = await stopRequested
+        const outcome = await Promise.race([stopRequested, bridge.failed])
+        if (outcome instanceof Error) {
+          // An ACL refused a write: nothing refused was acknowledged, and the MQTT broker keeps it
+          // (the bridge's session) for a bridge that may write it.
+          const { unacknowledged } = await bridge.stop(0)
+          logger.error('stopped: Kafka refused a write; what it refused stays unacknowledged in the MQTT broker', { event: 'ingest_refused', unacknowledged })
+          throw await kafkaStartFailure(outcome, config.kafkaBrokers, settings.kafkaSecurity)
+        }
+        const signal = outcome
         logger.info('stopping: taking no new message, finishing what is in flight', { signal })
         const { unacknowledged } = await bridge.stop(config.shutdownTimeoutMs)
         if (unacknowledged > 0) logger.warn('stopped with messages Kafka had not acknowledged; the MQTT broker will redeliver them', { unacknowledged })

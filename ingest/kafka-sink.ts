@@ -16,11 +16,14 @@
  * When Kafka is unreachable a request fails; the sink keeps the records and retries the same batch
  * with a new producer, with backoff, for as long as it takes. Nothing is acknowledged meanwhile, so
  * the MQTT broker holds the rest (backpressure): in-flight records are bounded by the MQTT side's
- * window (its Receive Maximum per connection), never by Kafka's downtime.
+ * window (its Receive Maximum per connection), never by Kafka's downtime. The one answer no retry
+ * mends is an ACL's refusal: the sink then fails (`failed`), rejects every record it holds and takes
+ * no more, and none of them is acknowledged.
  */
 import { Partitioners, type Message, type PartitionMetadata, type Producer, type TopicMessages } from 'kafkajs'
 import { ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { estimatedRecordBytes } from '../common/kafka.ts'
+import { type AccessRefusedError, asRefusal } from '../common/kafka-access.ts'
 import { type Logger } from '../common/logger.ts'
 import { isCancelled, retry } from '../common/retry.ts'
 import { type IngestMetrics } from './metrics.ts'
@@ -103,6 +106,10 @@ export class KafkaSink {
   #unkeyed = 0
   #dispatchScheduled = false
   #closed = false
+  #failure: AccessRefusedError | undefined
+  #failed: (error: AccessRefusedError) => void = () => undefined
+  /** Resolves when Kafka refused a write for good (an ACL): the sink then takes nothing more. */
+  readonly failed: Promise<AccessRefusedError> = new Promise((resolve) => (this.#failed = resolve))
   /** Aborted by close(): ends the pauses between retries at once. */
   readonly #closing = new AbortController()
   #idleWaiters: (() => void)[] = []
@@ -119,8 +126,9 @@ export class KafkaSink {
     this.#options.metrics.kafkaUp.set(1)
   }
 
-  /** Resolves when Kafka has acknowledged the record; rejects only with SinkClosedError. */
+  /** Resolves when Kafka has acknowledged the record; rejects with SinkClosedError, or the refusal once the sink failed. */
   write(record: SinkRecord): Promise<void> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure)
     if (this.#closed) return Promise.reject(new SinkClosedError())
     return new Promise<void>((resolve, reject) => {
       const partition = this.#partitionOf(record)
@@ -217,9 +225,12 @@ export class KafkaSink {
             const broken = lane.producer
             lane.producer = undefined
             void broken?.disconnect().catch(() => undefined)
-            // The sink's promise: whatever Kafka answers, the batch is held and sent again until it
-            // lands or the sink closes; nothing is acknowledged meanwhile (backpressure on MQTT).
-            throw new ThermoclineError(ErrorCodes.unavailable, (error as Error).message, { cause: error })
+            // An ACL's refusal ends the sink; any other answer: the batch is held and sent again
+            // until it lands or the sink closes. Nothing is acknowledged meanwhile (backpressure on MQTT).
+            throw (
+              asRefusal(error, [{ operation: 'WRITE', resource: 'topic', names: [...new Set(batch.map((record) => record.topic))] }]) ??
+              new ThermoclineError(ErrorCodes.unavailable, (error as Error).message, { cause: error })
+            )
           }
           metrics.writeDuration.observe(Number(process.hrtime.bigint() - started) / 1e9)
           metrics.batchRecords.observe(batch.length)
@@ -228,9 +239,18 @@ export class KafkaSink {
         { initialDelayMs: retryBackoffMs.initial, maxDelayMs: retryBackoffMs.max, deadlineMs: Infinity, signal: this.#closing.signal },
       )
     } catch (error) {
-      if (!isCancelled(error)) throw error
-      const closed = new SinkClosedError()
-      for (const record of batch) record.reject(closed)
+      if (isCancelled(error)) {
+        const closed = new SinkClosedError()
+        for (const record of batch) record.reject(closed)
+        return
+      }
+      const refused = error as AccessRefusedError
+      this.#failure ??= refused
+      this.#closed = true
+      for (const record of batch) record.reject(refused)
+      for (const lane of this.#lanes) for (const record of lane.queue.splice(0)) record.reject(refused)
+      logger.error('Kafka refused a write (an ACL): taking no more, acknowledging nothing', { event: 'kafka_write_refused', records: batch.length, error: refused })
+      this.#failed(this.#failure)
       return
     }
     if (failures > 0) logger.info('Kafka accepts writes again', { event: 'kafka_writes_resumed', failedAttempts: failures })

@@ -10,6 +10,7 @@ import { ConfigError } from '../common/errors.ts'
 import { decodeWindow } from '../common/control-panel.ts'
 import { CloudEventHeaders, headersToStrings } from '../common/events.ts'
 import { createKafka, kafkaStartFailure, ADMIN_RETRY } from '../common/kafka.ts'
+import { type Access, type AccessRefusedError, asRefusal, needing } from '../common/kafka-access.ts'
 import { retry } from '../common/retry.ts'
 import { kafkaWaitingGauge, untilKafkaUsable } from '../common/kafka-wait.ts'
 import { createLogger } from '../common/logger.ts'
@@ -55,6 +56,13 @@ export const panelCommand: Command = {
     // A group of its own for this run, deleted at the end: the panel reads everything, every time.
     const groupId = `thermocline-panel-${process.pid}-${Date.now()}`
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false, readUncommitted: false })
+    const reading: Access[] = [
+      { operation: 'READ', resource: 'topic', names: [config.controlPanelTopic] },
+      { operation: 'READ', resource: 'group', names: [groupId] },
+    ]
+    // An ACL's refusal stops the panel (no wait mends it); other crashes leave it up, not ready.
+    let refused: (error: AccessRefusedError) => void = () => undefined
+    const whenRefused = new Promise<AccessRefusedError>((resolve) => (refused = resolve))
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean }
       logger.error(restart ? 'the control-panel consumer crashed; kafkajs restarts it' : 'the control-panel consumer stopped for good: the panel is no longer ready', { error })
@@ -62,6 +70,8 @@ export const panelCommand: Command = {
         ready = false
         metrics.ready.set(0)
       }
+      const refusal = asRefusal(error, reading, kafka)
+      if (refusal !== undefined) refused(refusal)
     })
     let ready = false
     const endAtStart = new Map<number, number>()
@@ -80,7 +90,10 @@ export const panelCommand: Command = {
       await untilKafkaUsable(
         async () => {
           await admin.connect()
-          for (const { partition, high } of await retry(() => admin.fetchTopicOffsets(config.controlPanelTopic), ADMIN_RETRY)) endAtStart.set(partition, Number(high))
+          const offsets = await needing([{ operation: 'DESCRIBE', resource: 'topic', names: [config.controlPanelTopic] }], () =>
+            retry(() => admin.fetchTopicOffsets(config.controlPanelTopic), ADMIN_RETRY),
+          )
+          for (const { partition, high } of offsets) endAtStart.set(partition, Number(high))
         },
         { brokers: config.kafkaBrokers, security, waitMs: config.kafkaWaitMs, logger, what: 'start the panel', gauge: kafkaWaitingGauge(registry) },
       )
@@ -98,8 +111,14 @@ export const panelCommand: Command = {
         config.panelPort,
         config.panelHost,
       )
-      await consumer.connect()
-      await consumer.subscribe({ topic: config.controlPanelTopic, fromBeginning: true })
+      await needing(
+        reading,
+        async () => {
+          await consumer.connect()
+          await consumer.subscribe({ topic: config.controlPanelTopic, fromBeginning: true })
+        },
+        kafka,
+      )
       // Every batch read, a transaction's closing marker alone included (kafkajs reports those here,
       // not to eachBatch): how far each partition has been read.
       consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
@@ -142,15 +161,19 @@ export const panelCommand: Command = {
     const base = `${webScheme(config.webConfig)}://${config.panelHost}:${server.port}`
     logger.info(`control panel on ${base}/`, { event: 'panel_ready', topic: config.controlPanelTopic, metrics: `${base}/metrics` })
 
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', resolve)
-      process.once('SIGINT', resolve)
-    })
-    logger.info('stopping', { signal })
+    const outcome = await Promise.race([
+      new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGTERM', resolve)
+        process.once('SIGINT', resolve)
+      }),
+      whenRefused,
+    ])
+    logger.info('stopping', { signal: outcome instanceof Error ? 'refused by an ACL' : outcome })
     await server.close()
     await consumer.disconnect()
     await admin.deleteGroups([groupId]).catch(() => undefined)
     await admin.disconnect()
+    if (outcome instanceof Error) throw await kafkaStartFailure(outcome, config.kafkaBrokers, security)
     return 0
   },
 }

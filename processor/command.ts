@@ -80,6 +80,8 @@ export const processCommand: Command = {
         while (crashes[0]! < Date.now() - CRASH_WINDOW_MS) crashes.shift()
         if (final !== undefined || config.kafkaWaitMs === 0 || crashes.length >= MAX_CRASHES) {
           logger.error('stopped after a consumer crash: done work is committed, open windows are rebuilt on restart', { error: outcome })
+          // No wait mends it (an ACL's refusal, say): the one line that says what.
+          if (final !== undefined) throw final
           return 1
         }
         logger.warn('the consumer crashed; starting again from the last commit once Kafka is usable', { error: outcome })

@@ -38,7 +38,7 @@ const commitIntervalMs: Option<number> = {
   parse: integer({ min: 1, max: 60_000 }),
 }
 
-const groupId: Option<string> = {
+export const groupId: Option<string> = {
   env: 'GROUP_ID',
   description: 'Kafka consumer group; also the prefix of the transactional ids (one per input partition)',
   default: 'thermocline-processor',

@@ -10,6 +10,7 @@
 import { type Admin, type Batch, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs'
 import { asThermoclineError, ErrorCodes, ThermoclineError } from '../common/errors.ts'
 import { ensureTopics, newTopic } from '../common/kafka.ts'
+import { type Access, asRefusal, needing } from '../common/kafka-access.ts'
 import { type Logger } from '../common/logger.ts'
 import { retry, sleep } from '../common/retry.ts'
 import { GroupOffsets, parseCheckpoint } from './checkpoint.ts'
@@ -78,7 +79,15 @@ export class Processor {
     const inputs = [config.readingsTopic, config.dlqTopic].map((topic) => newTopic(topic, config, config.topicPartitions))
     await ensureTopics(admin, [...inputs, newTopic(config.controlPanelTopic, config), newTopic(config.lateTopic, config)], { logger: this.#logger })
     this.#offsets = new GroupOffsets(admin, config.groupId, config.readingsTopic)
-    await moveOffsetsPastDeletedRecords({ kafka: this.#kafka, offsets: this.#offsets, groupId: config.groupId, topic: config.readingsTopic, logger: this.#logger, metrics: this.#metrics })
+    const offsets = this.#offsets
+    await needing(
+      [
+        { operation: 'DESCRIBE', resource: 'group', names: [config.groupId] },
+        { operation: 'DESCRIBE', resource: 'topic', names: [config.readingsTopic] },
+      ],
+      () => moveOffsetsPastDeletedRecords({ kafka: this.#kafka, offsets, groupId: config.groupId, topic: config.readingsTopic, logger: this.#logger, metrics: this.#metrics }),
+      this.#kafka,
+    )
 
     const consumer = this.#kafka.consumer({
       groupId: config.groupId,
@@ -109,11 +118,21 @@ export class Processor {
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean }
       this.#logger.error(restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed for good', { error })
-      if (!restart && !this.#stopping) this.#onFatal(error)
+      if (!restart && !this.#stopping) this.#onFatal(asRefusal(error, reading, this.#kafka) ?? error)
     })
-    await consumer.connect()
-    // A group without committed offsets starts from the earliest record (docs/contract.md, "Configuration and commands").
-    await consumer.subscribe({ topic: config.readingsTopic, fromBeginning: true })
+    const reading: Access[] = [
+      { operation: 'READ', resource: 'group', names: [config.groupId] },
+      { operation: 'READ', resource: 'topic', names: [config.readingsTopic] },
+    ]
+    await needing(
+      reading,
+      async () => {
+        await consumer.connect()
+        // A group without committed offsets starts from the earliest record (docs/contract.md, "Configuration and commands").
+        await consumer.subscribe({ topic: config.readingsTopic, fromBeginning: true })
+      },
+      this.#kafka,
+    )
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

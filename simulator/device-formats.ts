@@ -90,3 +90,8 @@ export function sourcesFileFor(options: { topicRoot: string; defaultTopicRoot: s
 export function formatPrefix(topicRoot: string, defaultTopicRoot: string): string {
   return topicRoot === defaultTopicRoot ? '' : `${topicRoot}/`
 }
+
+/** The MQTT filters of every format's readings under `topicRoot`, as the simulator publishes them: what a device account may publish to. */
+export function readingTopicFilters(topicRoot: string, defaultTopicRoot: string): string[] {
+  return Object.values(topicPatterns(formatPrefix(topicRoot, defaultTopicRoot), topicRoot)).map((pattern) => pattern.replaceAll('{area}', '+').replaceAll('{device}', '+'))
+}

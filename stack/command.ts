@@ -18,8 +18,10 @@ beside the one-broker stack): topics get replication 3 and min.insync.replicas 2
 restarts a node that has stopped; the services reach it with
 KAFKA_BROKERS=127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093.
 With --secure, the same for the secured stack (beside the plain one, on its own ports): Kafka with
-SASL_SSL (SCRAM) and mutual TLS, the MQTT broker with TLS and a password, certificates made with openssl;
-\`up\` writes the settings the services need to THERMOCLINE_HOME/secure/thermocline.env.`
+SASL_SSL (SCRAM) and mutual TLS, the MQTT broker with TLS and a password, certificates made with openssl.
+Each service has a user of its own, allowed only what it needs (Kafka ACLs for the topic and group
+names below, Mosquitto's acl_file); \`up\` writes their settings to THERMOCLINE_HOME/secure/{ingest,
+processor,panel,simulator}.env, and the administrator's to THERMOCLINE_HOME/secure/thermocline.env.`
 
 export const stackCommand: Command = {
   async run(argv) {
@@ -45,9 +47,13 @@ export const stackCommand: Command = {
       const fetched = result.kafkaFetchSeconds > 0 ? ` (of which ${result.kafkaFetchSeconds.toFixed(1)} s fetching Kafka jars)` : ''
       process.stdout.write(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s${fetched}\n${formatStatus(status)}`)
       if (config.brokers > 1) process.stdout.write(`the services reach it with KAFKA_BROKERS=${result.clientEnv.KAFKA_BROKERS}\n`)
-      if (result.envFile !== undefined) {
-        const file = shellWord(result.envFile)
-        process.stdout.write(`settings for the services: ${file}\n  run a service with them:  (set -a; . ${file}; exec thermocline process)\n`)
+      if (result.envFile !== undefined && result.serviceEnvFiles !== undefined) {
+        const files = result.serviceEnvFiles
+        process.stdout.write(
+          `settings for the services, each as its own user (${result.acls} ACLs): ${Object.values(files).map(shellWord).join(' ')}\n` +
+            `  run a service with its own:  (set -a; . ${shellWord(files.processor)}; exec thermocline process)\n` +
+            `the administrator (tools and topic administration, no service): ${shellWord(result.envFile)}\n`,
+        )
       }
       return 0
     }

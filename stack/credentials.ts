@@ -1,8 +1,9 @@
 /**
  * The credentials of the secured local stack (`thermocline stack up --secure`), made once with
  * `openssl` and kept with the stack's data: a CA, a server certificate for 127.0.0.1 and localhost
- * (Kafka and Mosquitto share it), a client certificate for mutual TLS, Kafka's PKCS12 keystore and
- * one random password each for Kafka and MQTT. Every file is readable by its owner only.
+ * (Kafka and Mosquitto share it), Kafka's PKCS12 keystore, and for each user (the administrator and
+ * every service: stack/access.ts) a random password per broker it uses and, for Kafka's users, a client
+ * certificate for mutual TLS (its CN is the user). Every file is readable by its owner only.
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -11,11 +12,25 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { StackError } from '../common/errors.ts'
 import { type MqttSecurity, PLAINTEXT_MQTT } from '../common/security.ts'
+import { ADMIN_USER, KAFKA_SERVICE_USERS, type KafkaServiceUser, MQTT_SERVICE_USERS, type MqttServiceUser } from './access.ts'
 
 const run = promisify(execFile)
 
-/** The user the secured brokers know (SCRAM, PLAIN and the Mosquitto password file). */
-export const STACK_USER = 'thermocline'
+/** The administrator of the secured brokers (a Kafka super user; every MQTT topic): tools and the stack's own probes. */
+export const STACK_USER = ADMIN_USER
+
+/** A user's password, and the file holding it (what a service's *_PASSWORD_FILE names). */
+export interface UserSecret {
+  user: string
+  password: string
+  passwordFile: string
+}
+
+/** A Kafka service user: its password, and a client certificate whose CN is the user (mutual TLS). */
+export interface KafkaUserCredentials extends UserSecret {
+  certFile: string
+  keyFile: string
+}
 
 export interface Credentials {
   dir: string
@@ -31,9 +46,25 @@ export interface Credentials {
   mqttPasswordFile: string
   kafkaPassword: string
   mqttPassword: string
+  kafkaUsers: Record<KafkaServiceUser, KafkaUserCredentials>
+  mqttUsers: Record<MqttServiceUser, UserSecret>
 }
 
-function credentialPaths(dir: string): Omit<Credentials, 'keystorePassword' | 'kafkaPassword' | 'mqttPassword'> {
+type Secrets = 'keystorePassword' | 'kafkaPassword' | 'mqttPassword' | 'kafkaUsers' | 'mqttUsers'
+
+const kafkaUserFiles = (dir: string, user: string): { passwordFile: string; certFile: string; keyFile: string } => ({
+  passwordFile: join(dir, `kafka-password-${user}`),
+  certFile: join(dir, `${user}.pem`),
+  keyFile: join(dir, `${user}.key`),
+})
+const mqttUserFile = (dir: string, user: string): string => join(dir, `mqtt-password-${user}`)
+
+/** Every file a user's credentials are in, for the check that all were made. */
+function userFiles(dir: string): string[] {
+  return [...KAFKA_SERVICE_USERS.flatMap((user) => Object.values(kafkaUserFiles(dir, user))), ...MQTT_SERVICE_USERS.map((user) => mqttUserFile(dir, user))]
+}
+
+function credentialPaths(dir: string): Omit<Credentials, Secrets> {
   return {
     dir,
     caFile: join(dir, 'ca.pem'),
@@ -64,12 +95,24 @@ function writeSecret(file: string, value: string): void {
   writeFileSync(file, `${value}\n`, { mode: 0o600 })
 }
 
-/** The credentials in `dir`, if they were all made. */
+/** The credentials in `dir`, if they were all made (those of a release before per-service users were not). */
 export function existingCredentials(dir: string): Credentials | undefined {
-  if (!existsSync(join(dir, '.complete'))) return undefined
+  if (!existsSync(join(dir, '.complete')) || !userFiles(dir).every((file) => existsSync(file))) return undefined
   const paths = credentialPaths(dir)
   const secret = (file: string): string => readFileSync(file, 'utf8').trim()
-  return { ...paths, keystorePassword: secret(join(dir, 'keystore-password')), kafkaPassword: secret(paths.kafkaPasswordFile), mqttPassword: secret(paths.mqttPasswordFile) }
+  const kafkaUser = (user: KafkaServiceUser): KafkaUserCredentials => {
+    const files = kafkaUserFiles(dir, user)
+    return { user, password: secret(files.passwordFile), ...files }
+  }
+  const mqttUser = (user: MqttServiceUser): UserSecret => ({ user, password: secret(mqttUserFile(dir, user)), passwordFile: mqttUserFile(dir, user) })
+  return {
+    ...paths,
+    keystorePassword: secret(join(dir, 'keystore-password')),
+    kafkaPassword: secret(paths.kafkaPasswordFile),
+    mqttPassword: secret(paths.mqttPasswordFile),
+    kafkaUsers: Object.fromEntries(KAFKA_SERVICE_USERS.map((user) => [user, kafkaUser(user)])) as Record<KafkaServiceUser, KafkaUserCredentials>,
+    mqttUsers: Object.fromEntries(MQTT_SERVICE_USERS.map((user) => [user, mqttUser(user)])) as Record<MqttServiceUser, UserSecret>,
+  }
 }
 
 /** The credentials in `dir`, made first if they are not all there (`created` then). */
@@ -89,21 +132,42 @@ export async function ensureCredentials(dir: string): Promise<{ credentials: Cre
       const ext = join(dir, `${name}.ext`)
       writeFileSync(ext, extensions)
       await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', subject], dir)
+      // A random serial rather than -CAcreateserial: the certificates are signed at once, and ca.srl would race.
       await openssl(
-        ['x509', '-req', '-in', csr, '-CA', paths.caFile, '-CAkey', paths.caFile.replace(/\.pem$/, '.key'), '-CAcreateserial', '-out', join(dir, `${name}.pem`), '-days', days, '-extfile', ext],
+        [
+          'x509',
+          '-req',
+          '-in',
+          csr,
+          '-CA',
+          paths.caFile,
+          '-CAkey',
+          paths.caFile.replace(/\.pem$/, '.key'),
+          '-set_serial',
+          `0x${randomBytes(16).toString('hex')}`,
+          '-out',
+          join(dir, `${name}.pem`),
+          '-days',
+          days,
+          '-extfile',
+          ext,
+        ],
         dir,
       )
     }
     // The broker presents this certificate to clients, and to itself over the mutual-TLS listener
     // Kafka uses between brokers: server and client use both.
     await sign('server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n')
-    await sign('client', `/CN=${STACK_USER}`, 'extendedKeyUsage=clientAuth\n')
+    // A client certificate per Kafka user: its CN is the principal Kafka's ACLs know it by.
+    await Promise.all([sign('client', `/CN=${STACK_USER}`, 'extendedKeyUsage=clientAuth\n'), ...KAFKA_SERVICE_USERS.map((user) => sign(user, `/CN=${user}`, 'extendedKeyUsage=clientAuth\n'))])
     // Passwords go to openssl in files, not on its command line (which any user can read in /proc).
     writeSecret(keystorePasswordFile, newSecret())
     await openssl(['pkcs12', '-export', '-in', paths.serverCertFile, '-inkey', paths.serverKeyFile, '-out', paths.keystoreFile, '-name', 'kafka', '-passout', `file:${keystorePasswordFile}`], dir)
     writeSecret(paths.kafkaPasswordFile, newSecret())
     writeSecret(paths.mqttPasswordFile, newSecret())
-    for (const file of Object.values(paths)) if (file !== dir) chmodSync(file, 0o600)
+    for (const user of KAFKA_SERVICE_USERS) writeSecret(kafkaUserFiles(dir, user).passwordFile, newSecret())
+    for (const user of MQTT_SERVICE_USERS) writeSecret(mqttUserFile(dir, user), newSecret())
+    for (const file of [...Object.values(paths), ...userFiles(dir)]) if (file !== dir) chmodSync(file, 0o600)
     writeFileSync(complete, `${new Date().toISOString()}\n`)
   }
   return { credentials: existingCredentials(dir)!, created: true }

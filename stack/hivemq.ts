@@ -161,7 +161,8 @@ export async function startHiveMQ(settings: HiveMQSettings, logger: Logger): Pro
   // It holds the keystore's password: its owner's only.
   writeFileSync(paths.config, config(settings, truststore), { mode: 0o600 })
   writeFileSync(join(paths.conf, 'logback.xml'), LOGBACK)
-  const password = settings.tls === undefined ? [] : [STACK_USER, settings.tls.credentials.mqttPasswordFile]
+  const { credentials } = settings.tls ?? {}
+  const password = credentials === undefined ? [] : [STACK_USER, credentials.mqttPasswordFile, ...Object.values(credentials.mqttUsers).flatMap(({ user, passwordFile }) => [user, passwordFile])]
   // RocksDB unpacks its native library (12 MB) into java.io.tmpdir at every start and leaves it there
   // when killed: into a folder of this broker's own, emptied at each start, rather than /tmp.
   const tmp = join(paths.dir, 'tmp')

@@ -15,7 +15,7 @@ import { type KafkaSecurity, PLAINTEXT_KAFKA } from '../common/security.ts'
 import { STACK_USER } from './credentials.ts'
 import { kafkaAnswers } from './probe.ts'
 import { managedPid, spawnDetached, stopProcess, tail } from './process.ts'
-import { log4jProperties, serverProperties } from './kafka-config.ts'
+import { kafkaUsers, log4jProperties, serverProperties } from './kafka-config.ts'
 import { type KafkaBrokerSettings, type KafkaPaths, usesLog4j2 } from './kafka-config.ts'
 import { ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
 import { retry } from '../common/retry.ts'
@@ -142,8 +142,8 @@ async function prepare(settings: KafkaBrokerSettings, paths: KafkaPaths): Promis
   const clusterId = settings.member?.clusterId ?? randomClusterId()
   try {
     // SCRAM credentials live in the metadata log: made at format time, before the broker first starts.
-    const password = settings.tls?.credentials.kafkaPassword
-    const scram = password === undefined ? [] : ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name="${STACK_USER}",password="${password}"]`])
+    const users = settings.tls === undefined ? [] : kafkaUsers(settings.tls.credentials)
+    const scram = users.flatMap(({ user, password }) => ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name="${user}",password="${password}"]`]))
     // Through an argument file (read by the java launcher, readable by its owner only), so that the
     // SCRAM password never shows on a command line, which any user of the machine can read.
     const argFile = join(paths.dir, 'format.args')

@@ -1,4 +1,5 @@
 /** The files a local Kafka broker runs with: server.properties (listeners, KRaft, TLS and SASL) and its log4j configuration. */
+import { KAFKA_SERVICE_USERS } from './access.ts'
 import { STACK_USER, type Credentials } from './credentials.ts'
 
 /** Kafka 4 logs through log4j2; 3.x through reload4j (log4j 1 API). */
@@ -82,24 +83,40 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
   }
   const { credentials, mtlsPort } = tls
   const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
+  const plainUsers = kafkaUsers(credentials)
+    .map(({ user, password }) => `user_${user}="${password}"`)
+    .join(' ')
   return `# Secured (thermocline stack up --secure): clients use SASL_SSL (SCRAM users made at storage
-# format time, or PLAIN) or mutual TLS; the broker talks to itself over mutual TLS. The controller
-# listener is plaintext, on loopback only.
+# format time, or PLAIN) or mutual TLS (the certificate's CN is the user); the node talks to itself
+# (broker to controller) over mutual TLS as the super user CN=localhost. The controller listener is
+# on loopback only.
 listeners=SASL_SSL://${host}:${port},SSL://${host}:${mtlsPort},CONTROLLER://${host}:${controllerPort}
 advertised.listeners=SASL_SSL://${host}:${port},SSL://${host}:${mtlsPort}
 inter.broker.listener.name=SSL
-listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:SSL
 ssl.keystore.type=PKCS12
 ssl.keystore.location=${credentials.keystoreFile}
 ssl.keystore.password=${credentials.keystorePassword}
 ssl.truststore.type=PEM
 ssl.truststore.location=${credentials.caFile}
 listener.name.ssl.ssl.client.auth=required
+listener.name.controller.ssl.client.auth=required
+ssl.principal.mapping.rules=RULE:^CN=([^,]+)$/$1/,DEFAULT
 sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scram}
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${scram}
-listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${STACK_USER}="${credentials.kafkaPassword}";
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};
+# Who may do what: nothing where no ACL allows it (stack/access.ts makes the ACLs of each service's
+# user). The administrator and the node itself are super users.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:${STACK_USER};User:localhost
 `
+}
+
+/** Every SASL user of the secured broker, the administrator first. */
+export function kafkaUsers(credentials: Credentials): Array<{ user: string; password: string }> {
+  return [{ user: STACK_USER, password: credentials.kafkaPassword }, ...KAFKA_SERVICE_USERS.map((user) => credentials.kafkaUsers[user])]
 }
 
 export function serverProperties(settings: KafkaBrokerSettings, paths: KafkaPaths): string {

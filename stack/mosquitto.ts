@@ -1,7 +1,7 @@
 /** A local Mosquitto, started from Debian's package when no MQTT broker listens yet. */
 import { execFileSync } from 'node:child_process'
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { type Logger } from '../common/logger.ts'
@@ -24,6 +24,8 @@ export interface MosquittoTlsListeners {
   /** A second TLS listener that also requires a client certificate. */
   mtlsPort: number
   credentials: Credentials
+  /** Mosquitto's acl_file (stack/access.ts); without it, every user may do anything. HiveMQ takes none. */
+  acl?: string
 }
 
 /**
@@ -31,12 +33,28 @@ export interface MosquittoTlsListeners {
  * "$7$" format). Made here rather than by `mosquitto_passwd -b`, which would show the password to
  * every user of the machine on its command line.
  */
-function passwordFileLine(user: string, password: string, salt = randomBytes(12)): string {
+export function passwordFileLine(user: string, password: string, salt = randomBytes(12)): string {
   const hash = pbkdf2Sync(password, salt, 101, 64, 'sha512')
   return `${user}:$7$101$${salt.toString('base64')}$${hash.toString('base64')}\n`
 }
 
-export function mosquittoPaths(home: string): { dir: string; data: string; config: string; log: string; pidFile: string; passwordFile: string } {
+/**
+ * The password file: the stack's users (the administrator, the bridge, the simulator's fleet account)
+ * with their current passwords, and every other line as it was — the device accounts an operator
+ * added with `mosquitto_passwd` stay across restarts.
+ */
+function passwordFileText(file: string, credentials: Credentials): string {
+  const users = [{ user: STACK_USER, password: credentials.mqttPassword }, ...Object.values(credentials.mqttUsers)]
+  const ours = new Set(users.map(({ user }) => user))
+  const kept = existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !ours.has(line.slice(0, line.indexOf(':'))))
+    : []
+  return users.map(({ user, password }) => passwordFileLine(user, password)).join('') + kept.map((line) => `${line}\n`).join('')
+}
+
+export function mosquittoPaths(home: string): { dir: string; data: string; config: string; log: string; pidFile: string; passwordFile: string; aclFile: string } {
   const dir = join(home, 'run', 'mosquitto')
   return {
     dir,
@@ -45,6 +63,7 @@ export function mosquittoPaths(home: string): { dir: string; data: string; confi
     log: join(dir, 'mosquitto.log'),
     pidFile: join(dir, 'mosquitto.pid'),
     passwordFile: join(dir, 'passwords'),
+    aclFile: join(dir, 'acl'),
   }
 }
 
@@ -79,10 +98,10 @@ certfile ${credentials.serverCertFile}
 keyfile ${credentials.serverKeyFile}
 `
   return `# Secured (thermocline stack up --secure): TLS and a password on both listeners; the second also
-# requires a client certificate signed by the stack's CA.
+# requires a client certificate signed by the stack's CA. Each user may only what its acl_file entry allows.
 allow_anonymous false
 password_file ${paths.passwordFile}
-listener ${settings.port} ${settings.host}
+${settings.tls.acl === undefined ? '' : `acl_file ${paths.aclFile}\n`}listener ${settings.port} ${settings.host}
 ${tls}listener ${mtlsPort} ${settings.host}
 ${tls}require_certificate true
 `
@@ -113,7 +132,10 @@ export async function startMosquitto(settings: MosquittoSettings, logger: Logger
   const binary = mosquittoBinary()
   const paths = mosquittoPaths(settings.home)
   mkdirSync(paths.data, { recursive: true })
-  if (settings.tls !== undefined) writeFileSync(paths.passwordFile, passwordFileLine(STACK_USER, settings.tls.credentials.mqttPassword), { mode: 0o600 })
+  if (settings.tls !== undefined) {
+    writeFileSync(paths.passwordFile, passwordFileText(paths.passwordFile, settings.tls.credentials), { mode: 0o600 })
+    if (settings.tls.acl !== undefined) writeFileSync(paths.aclFile, settings.tls.acl, { mode: 0o600 })
+  }
   writeFileSync(paths.config, config(settings, paths))
   const pid = spawnDetached(binary, ['-c', paths.config], join(paths.dir, 'stdout.log'), paths.pidFile, paths.dir)
   logger.info('started Mosquitto', { pid, port: settings.port, log: paths.log })

@@ -2,10 +2,16 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { boolean, type ConfigOf, integer, oneOf, type Option, port, text } from '../common/config.ts'
+import { controlPanelTopic, dlqTopic, lateTopic, readingsTopic } from '../common/options.ts'
+import { groupId } from '../processor/options.ts'
+import { simulatorOptions } from '../simulator/options.ts'
 import { DEFAULT_KAFKA_VERSION, kafkaVersion } from './kafka-broker.ts'
 import { MQTT_BROKERS, type MqttBrokerKind } from './mqtt-broker.ts'
 
 const defaultHome = (): string => join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'thermocline')
+
+/** A service's setting, read by the secured stack to grant its users access to what it names (stack/access.ts). */
+const granted = <T>(option: Option<T>, what: string): Option<T> => ({ ...option, description: `secured stack: the ${what} the services' users are granted (as the services take it)` })
 
 const portOption = (env: string, description: string, defaultPort: number): Option<number> => ({ env, description, default: defaultPort, parse: port() })
 
@@ -64,6 +70,12 @@ export const stackOptions = {
   mqttPort: portOption('MQTT_PORT', 'port of the local MQTT broker', 1883),
   mqttSecurePort: portOption('MQTT_SECURE_PORT', 'secured stack: MQTT over TLS with a password', 8883),
   mqttMtlsPort: portOption('MQTT_MTLS_PORT', 'secured stack: MQTT over TLS with a password and a client certificate', 8884),
+  readingsTopic: granted(readingsTopic, 'readings topic'),
+  dlqTopic: granted(dlqTopic, 'dead-letter topic'),
+  lateTopic: granted(lateTopic, 'late-readings topic'),
+  controlPanelTopic: granted(controlPanelTopic, 'control-panel topic'),
+  groupId: granted(groupId, "processor's group and transactional-id prefix"),
+  topicRoot: granted(simulatorOptions.topicRoot, 'MQTT topic root (the readings topics the bridge may read and devices may write)'),
   startTimeoutMs: { env: 'STACK_TIMEOUT_MS', description: 'how long to wait for each broker to answer', default: 90_000, parse: integer({ min: 1_000 }) } as Option<number>,
 }
 

@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { type Option, settingName } from '../common/config.ts'
-import { ConfigError } from '../common/errors.ts'
+import { ConfigError, StackError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { stackMqttSecurity } from './credentials.ts'
 import { clusterDown, clusterHome, clusterNodes, clusterUp } from './cluster.ts'
@@ -19,7 +19,12 @@ import { brokerClientSecurity, fetchKafkaJars, kafkaJars, runningKafkaVersion, s
 import { linkCachedJars } from './maven.ts'
 import { runningMqttBroker, startMqttBroker, stopMqttBroker } from './mqtt-broker.ts'
 import { canBind, isListening, kafkaAnswers, mqttAnswers } from './probe.ts'
-import { clientEnv, envFileText, layoutOf, type Port, secureHome, withRunningCluster } from './layout.ts'
+import { accessNames, clientEnv, envFileText, layoutOf, type Port, secureHome, serviceEnvs, STACK_SERVICES, type StackService, withRunningCluster } from './layout.ts'
+import { createKafkaAcls } from './access.ts'
+import { type KafkaTlsListeners } from './kafka-config.ts'
+import { ADMIN_RETRY, createKafka } from '../common/kafka.ts'
+import { createLogger } from '../common/logger.ts'
+import { retry } from '../common/retry.ts'
 import { STACK_HOST, stackOptions, type StackSettings } from './options.ts'
 
 const HOST = STACK_HOST
@@ -30,10 +35,16 @@ export interface StackUpResult {
   kafkaFetchSeconds: number
   /** Fetching HiveMQ's jars (--mqtt hivemq, first run only). */
   mqttFetchSeconds: number
-  /** The settings a service needs to reach this stack, as environment variables. */
+  /** The settings a tool needs to reach this stack, as environment variables (on the secured stack: as the administrator). */
   clientEnv: Record<string, string>
+  /** What each service needs (on the secured stack: as its own user). */
+  serviceEnv: Record<StackService, Record<string, string>>
   /** The secured stack: the file holding clientEnv. */
   envFile?: string
+  /** The secured stack: the files holding serviceEnv. */
+  serviceEnvFiles?: Record<StackService, string>
+  /** The secured stack: how many ACL bindings the services' users have. */
+  acls?: number
 }
 
 /** A port that is taken by something that is not the broker we expect: a bad setting, named. */
@@ -88,7 +99,7 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
       kafkaFetchSeconds = await fetchKafkaJars(settings.home, settings.kafkaVersion, logger)
       linkJars(settings, layout.runHome)
       started.kafka = (await clusterUp(layout.cluster, logger)).length > 0
-      return { started, kafkaFetchSeconds, mqttFetchSeconds, clientEnv: clientEnv(layout) }
+      return { started, kafkaFetchSeconds, mqttFetchSeconds, clientEnv: clientEnv(layout), serviceEnv: serviceEnvs(layout) }
     }
     const kafkaSecurity = brokerClientSecurity({ tls: layout.kafkaTls })
     const kafkaRunning = await assertPortUsable(layout.kafkaPort.option, kafkaPort, () => kafkaAnswers(HOST, kafkaPort, 3_000, kafkaSecurity), 'a Kafka broker')
@@ -125,8 +136,37 @@ export async function stackUp(settings: StackSettings, logger: Logger): Promise<
     throw error
   }
   const env = clientEnv(layout)
-  if (layout.envFile !== undefined) writeFileSync(layout.envFile, envFileText(settings, layout, env), { mode: 0o600 })
-  return { started, kafkaFetchSeconds, mqttFetchSeconds, clientEnv: env, ...(layout.envFile === undefined ? {} : { envFile: layout.envFile }) }
+  const serviceEnv = serviceEnvs(layout)
+  if (layout.envFile === undefined || layout.serviceEnvFiles === undefined) return { started, kafkaFetchSeconds, mqttFetchSeconds, clientEnv: env, serviceEnv }
+  let acls: number
+  try {
+    acls = await grantServices(settings, kafkaPort, layout)
+  } catch (error) {
+    if (started.mqtt) await stopMqttBroker(layout.runHome)
+    if (started.kafka) await stopKafka(layout.runHome)
+    throw error
+  }
+  writeFileSync(layout.envFile, envFileText(settings, layout, env), { mode: 0o600 })
+  for (const service of STACK_SERVICES) writeFileSync(layout.serviceEnvFiles[service], envFileText(settings, layout, serviceEnv[service], service), { mode: 0o600 })
+  return { started, kafkaFetchSeconds, mqttFetchSeconds, clientEnv: env, serviceEnv, envFile: layout.envFile, serviceEnvFiles: layout.serviceEnvFiles, acls }
+}
+
+/**
+ * The ACLs of the services' users for the names in `settings` (stack/access.ts), made as the
+ * administrator. Made at every `up`, also of a stack already running: ACLs already there stay, so
+ * an `up` with other topic names grants those too.
+ */
+async function grantServices(settings: StackSettings, kafkaPort: number, layout: { kafkaTls?: KafkaTlsListeners }): Promise<number> {
+  const kafka = createKafka({ brokers: [`${HOST}:${kafkaPort}`], clientId: 'thermocline-stack', logger: createLogger('stack', 'error'), security: brokerClientSecurity({ tls: layout.kafkaTls }) })
+  const admin = kafka.admin()
+  try {
+    await admin.connect()
+    return await retry(() => createKafkaAcls(admin, accessNames(settings)), ADMIN_RETRY)
+  } catch (error) {
+    throw new StackError(`could not create the services' ACLs on Kafka at ${HOST}:${kafkaPort}: ${(error as Error).message}`, { cause: error })
+  } finally {
+    await admin.disconnect()
+  }
 }
 
 /** The secured stack and the cluster keep their own data but share the cached jars. */

@@ -5,6 +5,7 @@
  */
 import { type Kafka, type KafkaMessage } from 'kafkajs'
 import { ADMIN_RETRY } from '../common/kafka.ts'
+import { type Access, asRefusal, needing } from '../common/kafka-access.ts'
 import { retry } from '../common/retry.ts'
 
 export interface Found {
@@ -17,10 +18,15 @@ export async function findRecord(kafka: Kafka, topic: string, sinceMs: number, m
   const admin = kafka.admin()
   const groupId = `thermocline-trace-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, allowAutoTopicCreation: false, readUncommitted: false })
+  const reading: Access[] = [
+    { operation: 'READ', resource: 'topic', names: [topic] },
+    { operation: 'READ', resource: 'group', names: [groupId] },
+  ]
   try {
     await admin.connect()
-    const ends = new Map((await retry(() => admin.fetchTopicOffsets(topic), ADMIN_RETRY)).map(({ partition, high }) => [partition, Number(high)]))
-    const starts = new Map((await retry(() => admin.fetchTopicOffsetsByTimestamp(topic, sinceMs), ADMIN_RETRY)).map(({ partition, offset }) => [partition, Number(offset)]))
+    const describe: Access[] = [{ operation: 'DESCRIBE', resource: 'topic', names: [topic] }]
+    const ends = new Map((await needing(describe, () => retry(() => admin.fetchTopicOffsets(topic), ADMIN_RETRY))).map(({ partition, high }) => [partition, Number(high)]))
+    const starts = new Map((await needing(describe, () => retry(() => admin.fetchTopicOffsetsByTimestamp(topic, sinceMs), ADMIN_RETRY))).map(({ partition, offset }) => [partition, Number(offset)]))
     const position = new Map<number, number>()
     for (const [partition, end] of ends) {
       const start = starts.get(partition) ?? end
@@ -37,7 +43,7 @@ export async function findRecord(kafka: Kafka, topic: string, sinceMs: number, m
       }
       const fail = (error: unknown): void => {
         clearTimeout(timer)
-        reject(error)
+        reject(asRefusal(error, reading, kafka) ?? error)
       }
       // A consumer that kafkajs gives up on (a join that timed out on a starved broker) ends the scan now, with its error.
       consumer.on(consumer.events.CRASH, (event) => {

@@ -2,9 +2,10 @@
  * Runs HiveMQ Community Edition embedded (com.hivemq:hivemq-community-edition-embedded) until the
  * process gets SIGTERM or SIGINT, then stops it cleanly (its file persistence is closed, not cut).
  * Started by stack/hivemq.ts as a single-file source program (`java -cp <jars> HiveMQLauncher.java
- * <config folder> <data folder> <extensions folder> [<user> <password file>]`): no build step, only
- * the JDK. With a user and a password file (the secured stack), an embedded extension lets in that
- * user with that password and nobody else, on every listener (HiveMQ CE lets everyone in otherwise).
+ * <config folder> <data folder> <extensions folder> [<user> <password file>]...`): no build step,
+ * only the JDK. With users and their password files (the secured stack), an embedded extension lets in
+ * those users with their passwords and nobody else, on every listener (HiveMQ CE lets everyone in
+ * otherwise). It checks passwords only: HiveMQ CE has no topic permissions of the stack's (docs/deployment.md).
  */
 import com.hivemq.embedded.EmbeddedExtension;
 import com.hivemq.embedded.EmbeddedHiveMQ;
@@ -24,22 +25,23 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 public final class HiveMQLauncher {
     public static void main(String[] args) throws Exception {
-        if (args.length != 3 && args.length != 5) {
-            System.err.println("usage: HiveMQLauncher <config folder> <data folder> <extensions folder> [<user> <password file>]");
+        if (args.length < 3 || args.length % 2 == 0) {
+            System.err.println("usage: HiveMQLauncher <config folder> <data folder> <extensions folder> [<user> <password file>]...");
             System.exit(2);
         }
         EmbeddedHiveMQBuilder builder = EmbeddedHiveMQ.builder()
                 .withConfigurationFolder(Path.of(args[0]))
                 .withDataFolder(Path.of(args[1]))
                 .withExtensionsFolder(Path.of(args[2]));
-        if (args.length == 5) {
-            byte[] password = Files.readString(Path.of(args[4])).trim().getBytes(StandardCharsets.UTF_8);
-            builder.withEmbeddedExtension(passwordCheck(args[3], password));
-        }
+        Map<String, byte[]> users = new LinkedHashMap<>();
+        for (int i = 3; i < args.length; i += 2) users.put(args[i], Files.readString(Path.of(args[i + 1])).trim().getBytes(StandardCharsets.UTF_8));
+        if (!users.isEmpty()) builder.withEmbeddedExtension(passwordCheck(users));
         EmbeddedHiveMQ hivemq = builder.build();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -63,15 +65,16 @@ public final class HiveMQLauncher {
         stopped.await();
     }
 
-    /** Lets in `user` with `password` only; anything else gets CONNACK 0x86 (bad user name or password). */
-    private static EmbeddedExtension passwordCheck(String user, byte[] password) {
+    /** Lets in each of `users` with its password only; anything else gets CONNACK 0x86 (bad user name or password). */
+    private static EmbeddedExtension passwordCheck(Map<String, byte[]> users) {
+        // An unknown user is compared with a password nobody has: the time says nothing about which was wrong.
+        byte[] nobody = new byte[32];
         SimpleAuthenticator authenticator = (SimpleAuthInput input, SimpleAuthOutput output) -> {
             String given = input.getConnectPacket().getUserName().orElse("");
             byte[] givenPassword = input.getConnectPacket().getPassword().map(HiveMQLauncher::bytes).orElse(new byte[0]);
-            // Both compared in full, whatever matches: the time says nothing about which was wrong.
-            boolean userMatches = MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), user.getBytes(StandardCharsets.UTF_8));
-            boolean passwordMatches = MessageDigest.isEqual(givenPassword, password);
-            if (userMatches && passwordMatches) output.authenticateSuccessfully();
+            byte[] password = users.get(given);
+            boolean passwordMatches = MessageDigest.isEqual(givenPassword, password == null ? nobody : password);
+            if (password != null && passwordMatches) output.authenticateSuccessfully();
             else output.failAuthentication(ConnackReasonCode.BAD_USER_NAME_OR_PASSWORD, "bad user name or password");
         };
         ExtensionMain main = new ExtensionMain() {

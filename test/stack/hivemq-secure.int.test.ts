@@ -36,6 +36,10 @@ describe('HiveMQ on the secured stack', () => {
     const tls = { ca: [readFileSync(credentials.caFile)] }
 
     expect(await attempt(broker.url, { ...tls, username: STACK_USER, password: credentials.mqttPassword })).toBe('connected')
+    // Each service's own user, with its own password only.
+    const { ingest, simulator } = credentials.mqttUsers
+    expect(await attempt(broker.url, { ...tls, username: ingest.user, password: ingest.password })).toBe('connected')
+    expect(await attempt(broker.url, { ...tls, username: simulator.user, password: ingest.password })).toBe('refused 134')
     // MQTT 5 CONNACK 0x86: bad user name or password.
     expect(await attempt(broker.url, { ...tls, username: STACK_USER, password: `${credentials.mqttPassword}x` })).toBe('refused 134')
     expect(await attempt(broker.url, { ...tls, username: 'someone-else', password: credentials.mqttPassword })).toBe('refused 134')
