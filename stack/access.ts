@@ -106,7 +106,7 @@ export async function createKafkaAcls(admin: Admin, names: AccessNames): Promise
 }
 
 /** The same grants as `kafka-acls.sh` commands, one a grant, for a cluster of one's own. */
-export function kafkaAclsCommands(names: AccessNames, admin = '--bootstrap-server $BROKERS --command-config admin.properties'): string[] {
+export function kafkaAclsCommands(names: AccessNames, admin = '--bootstrap-server "$BROKERS" --command-config admin.properties'): string[] {
   return kafkaGrants(names).map((grant) =>
     [
       `kafka-acls.sh ${admin} --add --allow-principal User:${grant.user}`,
