@@ -17,13 +17,21 @@ import { stackOptions } from '../../stack/options.ts'
 import { runCli, type CliResult } from './cli.ts'
 import { uniqueName } from './brokers.ts'
 
+export type SecureService = 'ingest' | 'processor' | 'panel' | 'simulator'
+
 export interface SecureStack {
-  /** The env file `stack up --secure` wrote: SASL_SSL (SCRAM-SHA-512) to Kafka, TLS + password to MQTT. */
+  /** The administrator's env file `stack up --secure` wrote: SASL_SSL (SCRAM-SHA-512) to Kafka, TLS + password to MQTT. */
   env: Record<string, string>
-  /** Mutual TLS instead: the Kafka listener that requires a client certificate (no SASL). */
+  /** Each service's env file: its own user. */
+  services: Record<SecureService, Record<string, string>>
+  /** Mutual TLS instead: the Kafka listener that requires a client certificate (no SASL), with the processor's certificate (CN=processor). */
   kafkaMtlsEnv: Record<string, string>
-  /** MQTT over TLS with a client certificate and the password. */
+  /** MQTT over TLS with a client certificate and the simulator's fleet account. */
   mqttMtlsEnv: Record<string, string>
+  /** The credentials folder (certificates, password files). */
+  credentialsDir: string
+  /** `thermocline stack up --secure` again with these settings (topic and group names): grants the services' users access to them. */
+  grant(names: Record<string, string>): Promise<void>
   /** THERMOCLINE_HOME and the ports of this stack: what `stack … --secure` and `demo --secure` need. */
   stackEnv: Record<string, string>
   /** The env file `stack up --secure` wrote. */
@@ -67,31 +75,52 @@ export async function startSecureStack(): Promise<SecureStack> {
     await stop()
     throw new Error(`stack up --secure failed (${up.code}):\n${up.stdout}\n${up.stderr}`)
   }
-  const envFile = /settings for the services: (\S+)/.exec(up.stdout)?.[1]
-  if (envFile === undefined) throw new Error(`stack up --secure named no env file:\n${up.stdout}`)
+  const envFile = /the administrator \([^)]*\): (\S+)/.exec(up.stdout)?.[1]
+  const serviceFiles = /settings for the services, each as its own user \(\d+ ACLs\): (.+)/.exec(up.stdout)?.[1]?.split(' ')
+  if (envFile === undefined || serviceFiles === undefined) throw new Error(`stack up --secure named no env files:\n${up.stdout}`)
   const env = readEnvFile(envFile)
+  const services = Object.fromEntries(
+    (['ingest', 'processor', 'panel', 'simulator'] as const).map((service) => {
+      const file = serviceFiles.find((candidate) => candidate.endsWith(`/${service}.env`))
+      if (file === undefined) throw new Error(`stack up --secure wrote no ${service}.env:\n${up.stdout}`)
+      return [service, readEnvFile(file)]
+    }),
+  ) as Record<SecureService, Record<string, string>>
   const credentials = join(home, 'secure', 'credentials')
   const file = (name: string): string => join(credentials, name)
-  const secrets = ['kafka-password', 'mqtt-password', 'keystore-password'].map((name) => readFileSync(file(name), 'utf8').trim())
+  const secretFiles = [
+    'kafka-password',
+    'mqtt-password',
+    'keystore-password',
+    ...['ingest', 'processor', 'panel'].map((user) => `kafka-password-${user}`),
+    ...['ingest', 'simulator'].map((user) => `mqtt-password-${user}`),
+  ]
+  const secrets = secretFiles.map((name) => readFileSync(file(name), 'utf8').trim())
   return {
     env,
+    services,
     stackEnv,
     envFile,
+    credentialsDir: credentials,
     kafkaMtlsEnv: {
       KAFKA_BROKERS: `127.0.0.1:${ports.KAFKA_MTLS_PORT}`,
       KAFKA_SSL_CA_FILE: file('ca.pem'),
-      KAFKA_SSL_CERT_FILE: file('client.pem'),
-      KAFKA_SSL_KEY_FILE: file('client.key'),
+      KAFKA_SSL_CERT_FILE: file('processor.pem'),
+      KAFKA_SSL_KEY_FILE: file('processor.key'),
     },
     mqttMtlsEnv: {
       MQTT_URL: `mqtts://127.0.0.1:${ports.MQTT_MTLS_PORT}`,
       MQTT_CA_FILE: file('ca.pem'),
       MQTT_CERT_FILE: file('client.pem'),
       MQTT_KEY_FILE: file('client.key'),
-      MQTT_USERNAME: env.MQTT_USERNAME!,
-      MQTT_PASSWORD_FILE: env.MQTT_PASSWORD_FILE!,
+      MQTT_USERNAME: services.simulator.MQTT_USERNAME!,
+      MQTT_PASSWORD_FILE: services.simulator.MQTT_PASSWORD_FILE!,
     },
     secrets,
+    async grant(names) {
+      const again = await runCli(['stack', 'up', '--secure'], { ...stackEnv, ...names }, 60_000)
+      if (again.code !== 0) throw new Error(`stack up --secure (granting ${JSON.stringify(names)}) failed:\n${again.stdout}\n${again.stderr}`)
+    },
     kafka: () =>
       createKafka({
         brokers: [env.KAFKA_BROKERS!],

@@ -3,13 +3,19 @@
  * stack `thermocline stack up --secure` runs (Kafka SASL_SSL with SCRAM and a mutual-TLS listener,
  * Mosquitto with TLS and a password, and a TLS listener that also requires a client certificate).
  */
-import { readFileSync } from 'node:fs'
+import { appendFileSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type IClientOptions, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { statSync } from 'node:fs'
+import { parseArgs } from '../../common/config.ts'
+import { ErrorCodes, ThermoclineError } from '../../common/errors.ts'
 import { createKafka } from '../../common/kafka.ts'
 import { createLogger } from '../../common/logger.ts'
-import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, uniqueName } from '../helpers/brokers.ts'
+import { retry } from '../../common/retry.ts'
+import { kafkaSecurity, kafkaSecurityOptions } from '../../common/security.ts'
+import { passwordFileLine } from '../../stack/mosquitto.ts'
+import { consumeUntil, createTopics, kafkaBrokers, mqttUrl, publishAll, testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { runCli, type CliResult } from '../helpers/cli.ts'
 import { goldenFile } from '../helpers/golden.ts'
 import { startSecureStack, type SecureStack } from '../helpers/secure-stack.ts'
@@ -40,6 +46,15 @@ describe('the secured stack', () => {
     expect(status.stdout).toMatch(/^mqtt +up +127\.0\.0\.1:\d+ +MQTT broker Mosquitto \(TLS \+ password; with client certificate on \d+\), started by thermocline/m)
     expect(stack.env).toMatchObject({ KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'thermocline', MQTT_USERNAME: 'thermocline' })
     expect(stack.env.MQTT_URL).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/)
+    // Each service its own user, and only the brokers it uses.
+    expect(stack.services.ingest).toMatchObject({ KAFKA_SASL_USERNAME: 'ingest', MQTT_USERNAME: 'ingest' })
+    expect(stack.services.processor).toMatchObject({ KAFKA_SASL_USERNAME: 'processor' })
+    expect(stack.services.panel).toMatchObject({ KAFKA_SASL_USERNAME: 'panel' })
+    expect(stack.services.simulator).toMatchObject({ MQTT_USERNAME: 'simulator' })
+    expect(stack.services.processor.MQTT_URL).toBeUndefined()
+    expect(stack.services.simulator.KAFKA_BROKERS).toBeUndefined()
+    for (const env of Object.values(stack.services))
+      for (const [name, file] of Object.entries(env)) if (name.endsWith('_PASSWORD_FILE')) expect((statSync(file).mode & 0o777).toString(8), file).toBe('600')
     expectNoSecret('stack status', status.stdout + status.stderr)
     // Certificates' keys, passwords and the env file: the owner's only.
     for (const file of [stack.env.KAFKA_SASL_PASSWORD_FILE!, stack.env.MQTT_PASSWORD_FILE!, stack.kafkaMtlsEnv.KAFKA_SSL_KEY_FILE!, stack.envFile]) {
@@ -74,22 +89,26 @@ describe('the secured stack', () => {
 
 describe('the pipeline over secured brokers', () => {
   it(
-    'turns the golden set into exactly the expected windows over MQTT TLS with a password, Kafka SASL_SSL (SCRAM) and Kafka mutual TLS, and no secret shows anywhere',
+    'turns the golden set into exactly the expected windows with each service as its own user: MQTT TLS with a password, Kafka SASL_SSL (SCRAM) and Kafka mutual TLS, and no secret shows anywhere',
     { timeout: 240_000 },
     async () => {
       const kafka = stack.kafka()
       const [readings, controlPanel, late, dlq] = await createTopics(['sec-readings', 'sec-control-panel', 'sec-late', 'sec-dlq'], 3, kafka)
-      const { prefix, clientId } = uniqueBridgeNames()
-      // The bridge: MQTT over TLS with a password, Kafka over SASL_SSL with SCRAM-SHA-512 (the env file as written).
-      const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq!, env: { ...stack.env, LOG_LEVEL: 'debug' } })
-      // The processor: Kafka over mutual TLS, authenticated by its client certificate.
+      const groupId = uniqueName('sec-group')
+      await stack.grant({ READINGS_TOPIC: readings!, CONTROL_PANEL_TOPIC: controlPanel!, LATE_TOPIC: late!, DLQ_TOPIC: dlq!, GROUP_ID: groupId })
+      // The stack's Mosquitto lets its users in on the readings topics under the default root: this stack is the file's own.
+      const { clientId } = uniqueBridgeNames()
+      const prefix = 'thermostats'
+      // The bridge as the user ingest: MQTT over TLS with a password, Kafka over SASL_SSL with SCRAM-SHA-512 (its env file as written).
+      const bridge = await startBridgeProcess({ prefix, clientId, readingsTopic: readings!, dlqTopic: dlq!, env: { ...stack.services.ingest, LOG_LEVEL: 'debug' } })
+      // The processor: Kafka over mutual TLS, as the user its client certificate names (CN=processor).
       const processor = startProcessor({
         ...stack.kafkaMtlsEnv,
         READINGS_TOPIC: readings!,
         CONTROL_PANEL_TOPIC: controlPanel!,
         LATE_TOPIC: late!,
         DLQ_TOPIC: dlq!,
-        GROUP_ID: uniqueName('sec-group'),
+        GROUP_ID: groupId,
         IDLE_MS: '3000',
         SESSION_TIMEOUT_MS: '6000',
         LOG_LEVEL: 'debug',
@@ -104,7 +123,7 @@ describe('the pipeline over secured brokers', () => {
         120_000,
       )
       expect(published.code, published.stderr).toBe(0)
-      expect(published.stderr).toMatch(/publishing to mqtts:\/\/127\.0\.0\.1:\d+ \(mutual TLS \+ user thermocline, QoS 1/)
+      expect(published.stderr).toMatch(/publishing to mqtts:\/\/127\.0\.0\.1:\d+ \(mutual TLS \+ user simulator, QoS 1/)
 
       await consumeUntil(controlPanel!, (got) => got.length >= golden.windows.length, { kafka, timeoutMs: 90_000 }).catch((error: Error) => {
         throw new Error(`${error.message}\ningest log:\n${bridge.stderr().slice(-3000)}`)
@@ -120,7 +139,7 @@ describe('the pipeline over secured brokers', () => {
       const deadLetters = await readAll(kafka, dlq!)
       expect(deadLetters).toHaveLength(golden.dlqLines.length)
 
-      expect(bridge.stderr()).toMatch(/kafkaSecurity="TLS \+ SASL scram-sha-512 as thermocline" mqtt="mqtts:\/\/127\.0\.0\.1:\d+" mqttSecurity="TLS \+ user thermocline"/)
+      expect(bridge.stderr()).toMatch(/kafkaSecurity="TLS \+ SASL scram-sha-512 as ingest" mqtt="mqtts:\/\/127\.0\.0\.1:\d+" mqttSecurity="TLS \+ user ingest"/)
       expect(processor.log()).toMatch(/kafkaSecurity="mutual TLS"/)
       expectNoSecret('the ingest log (debug)', bridge.stderr())
       expectNoSecret('the processor log (debug)', processor.log())
@@ -238,6 +257,9 @@ describe('the demo over the secured stack', () => {
       ['demo', '--secure'],
       {
         ...ownNames(),
+        // The MQTT side under the root the stack's acl_file was written for (its own Mosquitto); Kafka's ACLs follow the demo's names.
+        TOPIC_ROOT: 'thermostats',
+        MQTT_TOPIC_FILTER: 'thermostats/+/+/temperature',
         ...stack.stackEnv,
         DEVICES: '20',
         AREAS: '2',
@@ -257,5 +279,195 @@ describe('the demo over the secured stack', () => {
     expect(demo.stderr()).toContain('left the stack running as it was found')
     for (const secret of [...stack.secrets, wrongPassword]) expect(demo.stdout() + demo.stderr()).not.toContain(secret)
     expect((await stack.status()).code).toBe(0)
+  })
+})
+
+/** A Kafka client of the secured stack as `user` (SCRAM-SHA-512, the password of its env file). */
+function kafkaAs(service: 'ingest' | 'processor' | 'panel') {
+  const env = stack.services[service]
+  return createKafka({
+    brokers: [env.KAFKA_BROKERS!],
+    clientId: uniqueName(`as-${service}`),
+    logger: createLogger('test-kafka', 'silent'),
+    security: kafkaSecurity(parseArgs(kafkaSecurityOptions, [], env).config),
+    retries: 0,
+  })
+}
+
+/** What Kafka answers `user` producing one record to `topic`: 'written' or kafkajs' error type. */
+async function produceAs(service: 'ingest' | 'processor' | 'panel', topic: string): Promise<string> {
+  const producer = kafkaAs(service).producer({ allowAutoTopicCreation: false, retry: { retries: 0 } })
+  try {
+    await producer.connect()
+    await producer.send({ topic, messages: [{ key: 'k', value: 'v' }] })
+    return 'written'
+  } catch (error) {
+    return String((error as { type?: string }).type ?? (error as Error).name)
+  } finally {
+    await producer.disconnect()
+  }
+}
+
+/** What Kafka answers `user` asking for `topic`'s offsets (DESCRIBE): 'described' or kafkajs' error type. */
+async function describeAs(service: 'ingest' | 'processor' | 'panel', topic: string): Promise<string> {
+  const admin = kafkaAs(service).admin({ retry: { retries: 0 } })
+  try {
+    await admin.connect()
+    await admin.fetchTopicOffsets(topic)
+    return 'described'
+  } catch (error) {
+    return String((error as { type?: string }).type ?? (error as Error).name)
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+describe('who may see and change what (Kafka ACLs per service)', () => {
+  it('lets each service user do only what its service needs', { timeout: 120_000 }, async () => {
+    const [readings, controlPanel] = await createTopics(['acl-readings', 'acl-control-panel'], 1, stack.kafka())
+    await stack.grant({ ...ownNames(), READINGS_TOPIC: readings!, CONTROL_PANEL_TOPIC: controlPanel! })
+    // ingest cannot read the control-panel topic (not even see it), the panel cannot write to it, the processor cannot write readings.
+    expect(await describeAs('ingest', controlPanel!)).toBe('TOPIC_AUTHORIZATION_FAILED')
+    expect(await produceAs('panel', controlPanel!)).toBe('TOPIC_AUTHORIZATION_FAILED')
+    expect(await produceAs('processor', readings!)).toBe('TOPIC_AUTHORIZATION_FAILED')
+    // ... while each does what it is for.
+    expect(await produceAs('ingest', readings!)).toBe('written')
+    expect(await produceAs('processor', controlPanel!)).toBe('written')
+    expect(await describeAs('panel', controlPanel!)).toBe('described')
+    // A topic nobody was granted: not even visible.
+    const [other] = await createTopics([uniqueName('sec-other')], 1, stack.kafka())
+    for (const service of ['ingest', 'processor', 'panel'] as const) expect(await describeAs(service, other!)).toBe('TOPIC_AUTHORIZATION_FAILED')
+  })
+
+  it('ends a service refused by an ACL with one line naming the user, the operation and the topic or group', { timeout: 120_000 }, async () => {
+    const names = ownNames()
+    await stack.grant(names)
+    const quick = { METRICS_PORT: '0', KAFKA_WAIT_MS: '60000', ...names }
+    const at = (env: Record<string, string>): string => `Kafka at ${env.KAFKA_BROKERS!.replaceAll('.', '\\.')}`
+    const cases: Array<{ name: string; args: string[]; env: Record<string, string>; line: RegExp }> = [
+      {
+        name: 'the panel as ingest',
+        args: ['panel'],
+        env: { ...stack.services.ingest, ...quick, PANEL_PORT: '0' },
+        line: new RegExp(`^thermocline panel: ${at(stack.services.ingest)} refused user ingest DESCRIBE on topic ${names.CONTROL_PANEL_TOPIC}: no ACL allows it`),
+      },
+      {
+        name: 'the processor as the panel',
+        args: ['process'],
+        env: { ...stack.services.panel, ...quick },
+        line: new RegExp(`^thermocline process: ${at(stack.services.panel)} refused user panel CREATE \\(or DESCRIBE, if it exists\\) on topics? [^:]*${names.DLQ_TOPIC}[^:]*: no ACL allows it`),
+      },
+      {
+        name: 'the processor in a group of another name',
+        args: ['process'],
+        env: { ...stack.services.processor, ...quick, GROUP_ID: uniqueName('ungranted-group') },
+        line: new RegExp(`^thermocline process: ${at(stack.services.processor)} refused user processor DESCRIBE on group ungranted-group-[\\w-]+: no ACL allows it`),
+      },
+    ]
+    const results = await Promise.all(cases.map((c) => runCli(c.args, c.env, 60_000)))
+    results.forEach((result, index) => {
+      const { name, line } = cases[index]!
+      const output = `${name}:\n${result.stderr}`
+      expect(result.code, output).toBe(1)
+      expect(lastLine(result), output).toMatch(line)
+      expect(result.stderr, output).not.toMatch(/^\s+at /m)
+      expectNoSecret(name, result.stdout + result.stderr)
+    })
+  })
+
+  it('stops a bridge that may not write the readings topic, and loses nothing: a bridge that may writes every reading', { timeout: 120_000 }, async () => {
+    const names = ownNames()
+    const [readings, dlq] = await createTopics([names.READINGS_TOPIC!, names.DLQ_TOPIC!], 1, stack.kafka())
+    await stack.grant({ ...names, READINGS_TOPIC: readings!, DLQ_TOPIC: dlq! })
+    const { clientId } = uniqueBridgeNames()
+    const settings = { prefix: 'thermostats', clientId, readingsTopic: readings!, dlqTopic: dlq! }
+    // Kafka as the processor (which may only read the readings topic), MQTT as the bridge.
+    const refused = await startBridgeProcess({
+      ...settings,
+      env: { ...stack.services.ingest, KAFKA_SASL_USERNAME: 'processor', KAFKA_SASL_PASSWORD_FILE: stack.services.processor.KAFKA_SASL_PASSWORD_FILE! },
+    })
+    const device = await testMqtt(mqttAs('simulator'), stack.env.MQTT_URL)
+    const area = uniqueName('acl-area')
+    const readingsSent = Array.from({ length: 20 }, (_, index) => ({
+      topic: `thermostats/${area}/dev-${index % 4}/temperature`,
+      payload: JSON.stringify({ temperature: 20 + index / 10, id: `${area}-${index}` }),
+    }))
+    await publishAll(device, readingsSent)
+    expect(await refused.exited).toBe(1)
+    expect(refused.stderr().trim().split('\n').at(-1)).toMatch(new RegExp(`^thermocline ingest: Kafka at \\S+ refused user processor WRITE on topic ${readings}: no ACL allows it`))
+
+    // The readings waited in the bridge's session: the bridge as ingest writes all of them.
+    const bridge = await startBridgeProcess({ ...settings, env: stack.services.ingest })
+    const written = await consumeUntil(readings!, (got) => new Set(got.map((record) => record.headers.ce_id)).size >= readingsSent.length, { kafka: stack.kafka(), timeoutMs: 60_000 })
+    expect(new Set(written.map((record) => String(record.headers.ce_id)))).toEqual(new Set(readingsSent.map((reading) => JSON.parse(reading.payload).id)))
+    bridge.process.kill('SIGTERM')
+    expect(await bridge.exited).toBe(0)
+  })
+})
+
+/** MQTT client options for one of the stack's MQTT users (or a device account: user and password given). */
+function mqttAs(user: 'simulator' | 'ingest' | { user: string; password: string }): IClientOptions {
+  const ca = readFileSync(stack.env.MQTT_CA_FILE!)
+  if (typeof user === 'object') return { ca, username: user.user, password: user.password, protocolVersion: 5 }
+  const env = stack.services[user]
+  return { ca, username: env.MQTT_USERNAME!, password: readFileSync(env.MQTT_PASSWORD_FILE!, 'utf8').trim(), protocolVersion: 5 }
+}
+
+/** The reason code the broker answers a QoS 1 publish with (0: accepted; 135: not authorized). */
+async function publishReason(client: MqttClient, topic: string): Promise<number> {
+  return new Promise((resolve) => {
+    client.publish(topic, '{"temperature":21}', { qos: 1 }, (error, packet) => {
+      resolve(error === undefined || error === null ? ((packet as { reasonCode?: number } | undefined)?.reasonCode ?? 0) : ((error as { code?: number }).code ?? -1))
+    })
+  })
+}
+
+describe('who may see and change what (Mosquitto acl_file)', () => {
+  it('lets a device publish only as itself, the bridge only read (through a share group too), the fleet account only write', { timeout: 120_000 }, async () => {
+    // A device account, added as an operator would (a password file line, then SIGHUP to Mosquitto).
+    const device = { user: uniqueName('kitchen'), password: 'device-password-3b9f' }
+    const passwords = join(stack.stackEnv.THERMOCLINE_HOME!, 'secure', 'run', 'mosquitto', 'passwords')
+    appendFileSync(passwords, passwordFileLine(device.user, device.password))
+    const status = await runCli(['stack', 'status', '--secure', '--json'], stack.stackEnv)
+    process.kill((JSON.parse(status.stdout) as { mqtt: { pid: number } }).mqtt.pid, 'SIGHUP')
+    // Reloaded when the account gets in.
+    const deviceClient = await retry(
+      () =>
+        testMqtt(mqttAs(device), stack.env.MQTT_URL).catch((error: unknown) => {
+          throw new ThermoclineError(ErrorCodes.notYet, `the device account is not in yet: ${(error as Error).message}`)
+        }),
+      { initialDelayMs: 100, maxDelayMs: 500, deadlineMs: 20_000 },
+    )
+
+    const area = uniqueName('acl-mqtt')
+    const bridge = await testMqtt(mqttAs('ingest'), stack.env.MQTT_URL)
+    const received: string[] = []
+    bridge.on('message', (topic) => {
+      if (topic.includes(area)) received.push(topic)
+    })
+    const granted = await bridge.subscribeAsync(`$share/${uniqueName('g')}/thermostats/+/+/temperature`, { qos: 1 })
+    expect(granted.map((grant) => grant.qos)).toEqual([1])
+
+    // The fleet account may subscribe (Mosquitto 2.0 grants the subscription) but is sent nothing: it may not read.
+    const fleet = await testMqtt(mqttAs('simulator'), stack.env.MQTT_URL)
+    const fleetReceived: string[] = []
+    fleet.on('message', (topic) => fleetReceived.push(topic))
+    await fleet.subscribeAsync('thermostats/#', { qos: 1 })
+
+    expect(await publishReason(deviceClient, `thermostats/${area}/${device.user}/temperature`)).toBe(0)
+    expect(await publishReason(deviceClient, `thermostats/${area}/someone-else/temperature`)).toBe(135)
+    expect(await publishReason(bridge, `thermostats/${area}/ingest/temperature`)).toBe(135)
+    expect(await publishReason(bridge, `thermostats/${area}/dev-1/temperature`)).toBe(135)
+    expect(await publishReason(fleet, `thermostats/${area}/dev-2/temperature`)).toBe(0)
+
+    // The bridge got what was allowed, and nothing that was refused.
+    await retry(
+      async () => {
+        if (received.length < 2) throw new ThermoclineError(ErrorCodes.notYet, `got ${received.length} of 2`)
+      },
+      { initialDelayMs: 100, maxDelayMs: 100, deadlineMs: 20_000 },
+    )
+    expect(received.sort()).toEqual([`thermostats/${area}/${device.user}/temperature`, `thermostats/${area}/dev-2/temperature`].sort())
+    expect(fleetReceived).toEqual([])
   })
 })

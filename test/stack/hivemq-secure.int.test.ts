@@ -27,30 +27,34 @@ async function attempt(url: string, options: IClientOptions): Promise<string> {
 }
 
 describe('HiveMQ on the secured stack', () => {
-  it('lets in the stack user with its password over TLS, refuses a wrong or missing password, and requires a client certificate on the mutual-TLS port', { timeout: 180_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'thermocline-hivemq-credentials-'))
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
-    const { credentials } = await ensureCredentials(dir)
-    const mtlsPort = await freePort()
-    const broker = await scratchMqttBroker('hivemq', { mtlsPort, credentials })
-    const tls = { ca: [readFileSync(credentials.caFile)] }
+  it(
+    'lets in the stack’s users, each with its own password, over TLS, refuses a wrong or missing password, and requires a client certificate on the mutual-TLS port',
+    { timeout: 180_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'thermocline-hivemq-credentials-'))
+      onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+      const { credentials } = await ensureCredentials(dir)
+      const mtlsPort = await freePort()
+      const broker = await scratchMqttBroker('hivemq', { mtlsPort, credentials })
+      const tls = { ca: [readFileSync(credentials.caFile)] }
 
-    expect(await attempt(broker.url, { ...tls, username: STACK_USER, password: credentials.mqttPassword })).toBe('connected')
-    // Each service's own user, with its own password only.
-    const { ingest, simulator } = credentials.mqttUsers
-    expect(await attempt(broker.url, { ...tls, username: ingest.user, password: ingest.password })).toBe('connected')
-    expect(await attempt(broker.url, { ...tls, username: simulator.user, password: ingest.password })).toBe('refused 134')
-    // MQTT 5 CONNACK 0x86: bad user name or password.
-    expect(await attempt(broker.url, { ...tls, username: STACK_USER, password: `${credentials.mqttPassword}x` })).toBe('refused 134')
-    expect(await attempt(broker.url, { ...tls, username: 'someone-else', password: credentials.mqttPassword })).toBe('refused 134')
-    expect(await attempt(broker.url, { ...tls })).toBe('refused 134')
-    // Plaintext on the TLS port gets nowhere.
-    expect(await attempt(broker.url.replace('mqtts:', 'mqtt:'), { username: STACK_USER, password: credentials.mqttPassword })).not.toBe('connected')
+      expect(await attempt(broker.url, { ...tls, username: STACK_USER, password: credentials.mqttPassword })).toBe('connected')
+      // Each service's own user, with its own password only.
+      const { ingest, simulator } = credentials.mqttUsers
+      expect(await attempt(broker.url, { ...tls, username: ingest.user, password: ingest.password })).toBe('connected')
+      expect(await attempt(broker.url, { ...tls, username: simulator.user, password: ingest.password })).toBe('refused 134')
+      // MQTT 5 CONNACK 0x86: bad user name or password.
+      expect(await attempt(broker.url, { ...tls, username: STACK_USER, password: `${credentials.mqttPassword}x` })).toBe('refused 134')
+      expect(await attempt(broker.url, { ...tls, username: 'someone-else', password: credentials.mqttPassword })).toBe('refused 134')
+      expect(await attempt(broker.url, { ...tls })).toBe('refused 134')
+      // Plaintext on the TLS port gets nowhere.
+      expect(await attempt(broker.url.replace('mqtts:', 'mqtt:'), { username: STACK_USER, password: credentials.mqttPassword })).not.toBe('connected')
 
-    const mtls = `mqtts://127.0.0.1:${mtlsPort}`
-    const client = { cert: readFileSync(credentials.clientCertFile), key: readFileSync(credentials.clientKeyFile) }
-    expect(await attempt(mtls, { ...tls, ...client, username: STACK_USER, password: credentials.mqttPassword })).toBe('connected')
-    expect(await attempt(mtls, { ...tls, ...client, username: STACK_USER, password: 'wrong' })).toBe('refused 134')
-    expect(await attempt(mtls, { ...tls, username: STACK_USER, password: credentials.mqttPassword })).not.toBe('connected')
-  })
+      const mtls = `mqtts://127.0.0.1:${mtlsPort}`
+      const client = { cert: readFileSync(credentials.clientCertFile), key: readFileSync(credentials.clientKeyFile) }
+      expect(await attempt(mtls, { ...tls, ...client, username: STACK_USER, password: credentials.mqttPassword })).toBe('connected')
+      expect(await attempt(mtls, { ...tls, ...client, username: STACK_USER, password: 'wrong' })).toBe('refused 134')
+      expect(await attempt(mtls, { ...tls, username: STACK_USER, password: credentials.mqttPassword })).not.toBe('connected')
+    },
+  )
 })
