@@ -66,27 +66,30 @@ function describeAccess({ operation, resource, names }: Access): string {
   return `${operation} on ${resource}${names.length > 1 ? 's' : ''} ${names.join(', ')}`
 }
 
-/** Clients whose log showed a refusal kafkajs then swallowed, by kind: see noteRefusalLog. */
-const refusalsLogged = new WeakMap<object, Set<Resource>>()
+/** Clients whose log showed a refusal kafkajs may then swallow: when, by kind (see noteRefusalLog). */
+const refusalsLogged = new WeakMap<object, Map<Resource, number>>()
+
+/** How long a refusal in the log explains a "no coordinator found" that follows it. */
+const LOGGED_REFUSAL_MS = 60_000
 
 /**
  * Called by createKafka's log creator for each kafkajs log line of `client`'s: a response refused
  * by an ACL (kafkajs logs it before it retries or gives up) is remembered for `needing()`.
  */
 export function noteRefusalLog(client: object, error: unknown): void {
-  if (typeof error !== 'string' || !error.startsWith('Not authorized to access')) return
-  const resource: Resource | undefined = /group/i.test(error)
-    ? 'group'
-    : /topic/i.test(error)
-      ? 'topic'
-      : /transactional/i.test(error)
-        ? 'transactional id'
+  if (typeof error !== 'string' || !/^Not authorized to access|authorization failed/i.test(error)) return
+  const resource: Resource | undefined = /transactional/i.test(error)
+    ? 'transactional id'
+    : /group/i.test(error)
+      ? 'group'
+      : /topic/i.test(error)
+        ? 'topic'
         : /cluster/i.test(error)
           ? 'cluster'
           : undefined
   if (resource === undefined) return
-  const seen = refusalsLogged.get(client) ?? new Set<Resource>()
-  seen.add(resource)
+  const seen = refusalsLogged.get(client) ?? new Map<Resource, number>()
+  seen.set(resource, Date.now())
   refusalsLogged.set(client, seen)
 }
 
@@ -103,11 +106,15 @@ export function asRefusal(error: unknown, needs: Access[], kafka?: Kafka): Acces
   return new AccessRefusedError({ operation: need?.operation ?? 'access', resource: found.resource, names }, { cause: error })
 }
 
-/** kafkajs' "no coordinator found" after its log showed a group refusal: that refusal. */
+/**
+ * kafkajs' "no coordinator found" (of a group, or of a transactional id) just after its log showed
+ * such a refusal: that refusal. kafkajs drops the refusal itself while it looks for the coordinator.
+ */
 function swallowed(error: unknown, needs: Access[], kafka?: Kafka): { resource: Resource; topics: string[] } | undefined {
-  if (kafka === undefined || !needs.some((need) => need.resource === 'group')) return undefined
-  const coordinatorMissing = [...errorChain(error)].some((inner) => /find group coordinator/i.test(String(inner.message)))
-  return coordinatorMissing && refusalsLogged.get(kafka)?.has('group') === true ? { resource: 'group', topics: [] } : undefined
+  const logged = kafka === undefined ? undefined : refusalsLogged.get(kafka)
+  if (logged === undefined || ![...errorChain(error)].some((inner) => /find group coordinator/i.test(String(inner.message)))) return undefined
+  const need = needs.find(({ resource }) => (resource === 'group' || resource === 'transactional id') && Date.now() - (logged.get(resource) ?? -Infinity) < LOGGED_REFUSAL_MS)
+  return need === undefined ? undefined : { resource: need.resource, topics: [] }
 }
 
 /** Runs `request`; an ACL refusal inside it becomes an AccessRefusedError naming what of `needs` was refused. */

@@ -26,6 +26,11 @@ export interface PartitionCommit {
  * InitProducerId with the same id, which aborts the old owner's open transaction and makes its
  * later sends and commits fail (the pre-KIP-447 scheme Kafka Streams used, "eos-alpha").
  */
+/** The transactional id of an input partition's transactions: `{group}.{topic}.{partition}` (one per partition fences a zombie). */
+export function transactionalIdOf(groupId: string, topic: string, partition: number): string {
+  return `${groupId}.${topic}.${partition}`
+}
+
 export class PartitionSink {
   readonly transactionalId: string
   readonly #producer: Producer
@@ -37,7 +42,7 @@ export class PartitionSink {
     this.#groupId = options.groupId
     this.#topic = options.topic
     this.#partition = options.partition
-    this.transactionalId = `${options.groupId}.${options.topic}.${options.partition}`
+    this.transactionalId = transactionalIdOf(options.groupId, options.topic, options.partition)
     this.#producer = kafka.producer({
       transactionalId: this.transactionalId,
       idempotent: true,

@@ -45,8 +45,8 @@ export interface PartitionTaskOptions {
   areas: AreaGauges
   logger: Logger
   now: () => number
-  /** A transaction failed: the task is closed, and the partition must be rebuilt from its last commit. */
-  onFailed: (task: PartitionTask) => void
+  /** A transaction failed (with `error`): the task is closed, and the partition must be rebuilt from its last commit. */
+  onFailed: (task: PartitionTask, error: unknown) => void
 }
 
 export class PartitionTask {
@@ -250,7 +250,7 @@ export class PartitionTask {
         metrics.transactionFailures.inc()
         logger.warn('transaction failed: rebuilding the partition from its last commit', { event: 'transaction_failed', partition: this.partition, error })
         this.#closed = true
-        this.#options.onFailed(this)
+        this.#options.onFailed(this, error)
       },
     )
     this.#inFlight = committing.finally(() => {

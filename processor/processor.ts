@@ -17,7 +17,7 @@ import { GroupOffsets, parseCheckpoint } from './checkpoint.ts'
 import { type ProcessorMetrics } from './metrics.ts'
 import { moveOffsetsPastDeletedRecords } from './offset-repair.ts'
 import { type ProcessorConfig } from './options.ts'
-import { PartitionSink } from './partition-sink.ts'
+import { PartitionSink, transactionalIdOf } from './partition-sink.ts'
 import { PartitionTask } from './partition-task.ts'
 import { StallClock } from './stall-clock.ts'
 import { AreaGauges } from './area-gauges.ts'
@@ -47,6 +47,8 @@ export class Processor {
   readonly #owners = new Map<number, PartitionTask>()
   /** The partitions of the readings topic the group gave this instance at its last join. */
   #assigned = new Set<number>()
+  /** An ACL refused a takeover or a transaction: the processor stops, once. */
+  #refusedAlready = false
   /** Partitions being taken back (#recover): paused, and their batches dropped until then. */
   readonly #recovering = new Set<number>()
   /** Bumped at every open and drop of a partition: an open that finds it changed was superseded. */
@@ -109,7 +111,7 @@ export class Processor {
       // nothing new to read still closes its restored windows through idleness.
       for (const partition of assigned) {
         this.#task(partition).catch((error: unknown) => {
-          if (error instanceof Superseded) return
+          if (error instanceof Superseded || this.#refused(error, partition)) return
           this.#logger.warn('could not take over a partition; trying again', { partition, error })
           void this.#recover(partition)
         })
@@ -216,7 +218,9 @@ export class Processor {
         areas: this.#areas,
         logger: this.#logger,
         now: this.#now,
-        onFailed: (failed) => this.#onTransactionFailed(failed),
+        onFailed: (failed, error) => {
+          if (!this.#refused(error, partition)) this.#onTransactionFailed(failed)
+        },
       })
       if (this.#stopping) throw new Error('the processor is stopping')
       // Revoked (or dropped and opened again) while this open awaited: another open owns it now.
@@ -253,6 +257,8 @@ export class Processor {
         async () => {
           if (this.#stopping || !this.#assigned.has(partition) || this.#tasks.has(partition)) return
           await this.#task(partition, true).catch((error: unknown) => {
+            // An ACL's refusal: no retry mends it, and the processor stops.
+            if (this.#refused(error, partition)) return
             throw asThermoclineError(error, ErrorCodes.unavailable)
           })
         },
@@ -309,6 +315,30 @@ export class Processor {
     // here too: its areas stay, and a pending alert is not reset by it. Nor does a partition given
     // back meanwhile lose them.)
     if (why === REVOKED && !this.#assigned.has(partition)) this.#areas.forgetPartition(partition)
+  }
+
+  /**
+   * Whether `error` (of partition `partition`'s takeover or transaction) is an ACL's refusal: if so the
+   * processor stops (onFatal, once) with the one line naming it, instead of taking the partition back
+   * again and again. Nothing refused was committed; the last commit stays where it was.
+   */
+  #refused(error: unknown, partition: number): boolean {
+    const config = this.#config
+    const refusal = asRefusal(
+      error,
+      [
+        { operation: 'WRITE', resource: 'transactional id', names: [transactionalIdOf(config.groupId, config.readingsTopic, partition)] },
+        { operation: 'WRITE', resource: 'topic', names: [config.controlPanelTopic, config.lateTopic, config.dlqTopic] },
+        { operation: 'READ', resource: 'group', names: [config.groupId] },
+      ],
+      this.#kafka,
+    )
+    if (refusal === undefined) return false
+    if (!this.#refusedAlready && !this.#stopping) {
+      this.#refusedAlready = true
+      this.#onFatal(refusal)
+    }
+    return true
   }
 
   /** A partition's transaction failed: forget its state and take it back, if it is still ours. */

@@ -14,6 +14,8 @@ import { kafkaSecurity, kafkaSecurityOptions } from '../../common/security.ts'
 import { kafkaJars } from '../../stack/kafka-broker.ts'
 import { freePort } from '../../stack/probe.ts'
 import { stackOptions } from '../../stack/options.ts'
+import { createKafkaAcls } from '../../stack/access.ts'
+import { accessNames } from '../../stack/layout.ts'
 import { runCli, type CliResult } from './cli.ts'
 import { uniqueName } from './brokers.ts'
 
@@ -30,7 +32,7 @@ export interface SecureStack {
   mqttMtlsEnv: Record<string, string>
   /** The credentials folder (certificates, password files). */
   credentialsDir: string
-  /** `thermocline stack up --secure` again with these settings (topic and group names): grants the services' users access to them. */
+  /** Grants the services' users access to these topic and group names (READINGS_TOPIC, ..., GROUP_ID), as `stack up --secure` with them does. */
   grant(names: Record<string, string>): Promise<void>
   /** THERMOCLINE_HOME and the ports of this stack: what `stack … --secure` and `demo --secure` need. */
   stackEnv: Record<string, string>
@@ -88,6 +90,13 @@ export async function startSecureStack(): Promise<SecureStack> {
   ) as Record<SecureService, Record<string, string>>
   const credentials = join(home, 'secure', 'credentials')
   const file = (name: string): string => join(credentials, name)
+  const kafka = (): Kafka =>
+    createKafka({
+      brokers: [env.KAFKA_BROKERS!],
+      clientId: uniqueName('test-secure'),
+      logger: createLogger('test-kafka', 'error'),
+      security: kafkaSecurity(parseArgs(kafkaSecurityOptions, [], env).config),
+    })
   const secretFiles = [
     'kafka-password',
     'mqtt-password',
@@ -118,16 +127,16 @@ export async function startSecureStack(): Promise<SecureStack> {
     },
     secrets,
     async grant(names) {
-      const again = await runCli(['stack', 'up', '--secure'], { ...stackEnv, ...names }, 60_000)
-      if (again.code !== 0) throw new Error(`stack up --secure (granting ${JSON.stringify(names)}) failed:\n${again.stdout}\n${again.stderr}`)
+      // What `stack up --secure` does with these names (stack/stack.ts), without starting a CLI each time.
+      const admin = kafka().admin()
+      await admin.connect()
+      try {
+        await createKafkaAcls(admin, accessNames(parseArgs(stackOptions, [], names).config))
+      } finally {
+        await admin.disconnect()
+      }
     },
-    kafka: () =>
-      createKafka({
-        brokers: [env.KAFKA_BROKERS!],
-        clientId: uniqueName('test-secure'),
-        logger: createLogger('test-kafka', 'error'),
-        security: kafkaSecurity(parseArgs(kafkaSecurityOptions, [], env).config),
-      }),
+    kafka,
     status: () => runCli(['stack', 'status', '--secure'], stackEnv),
     stop,
   }

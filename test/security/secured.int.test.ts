@@ -6,6 +6,7 @@
 import { appendFileSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import kafkajs from 'kafkajs'
 import { type IClientOptions, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseArgs } from '../../common/config.ts'
@@ -282,6 +283,12 @@ describe('the demo over the secured stack', () => {
   })
 })
 
+/** Unique topic and group names for one test on the secured stack (its own scratch stack: nothing to clean up). */
+function secureNames(): Record<string, string> {
+  const name = uniqueName('acl')
+  return { READINGS_TOPIC: `${name}-readings`, DLQ_TOPIC: `${name}-dlq`, LATE_TOPIC: `${name}-late`, CONTROL_PANEL_TOPIC: `${name}-control-panel`, GROUP_ID: `${name}-processor` }
+}
+
 /** A Kafka client of the secured stack as `user` (SCRAM-SHA-512, the password of its env file). */
 function kafkaAs(service: 'ingest' | 'processor' | 'panel') {
   const env = stack.services[service]
@@ -325,7 +332,7 @@ async function describeAs(service: 'ingest' | 'processor' | 'panel', topic: stri
 describe('who may see and change what (Kafka ACLs per service)', () => {
   it('lets each service user do only what its service needs', { timeout: 120_000 }, async () => {
     const [readings, controlPanel] = await createTopics(['acl-readings', 'acl-control-panel'], 1, stack.kafka())
-    await stack.grant({ ...ownNames(), READINGS_TOPIC: readings!, CONTROL_PANEL_TOPIC: controlPanel! })
+    await stack.grant({ ...secureNames(), READINGS_TOPIC: readings!, CONTROL_PANEL_TOPIC: controlPanel! })
     // ingest cannot read the control-panel topic (not even see it), the panel cannot write to it, the processor cannot write readings.
     expect(await describeAs('ingest', controlPanel!)).toBe('TOPIC_AUTHORIZATION_FAILED')
     expect(await produceAs('panel', controlPanel!)).toBe('TOPIC_AUTHORIZATION_FAILED')
@@ -340,7 +347,7 @@ describe('who may see and change what (Kafka ACLs per service)', () => {
   })
 
   it('ends a service refused by an ACL with one line naming the user, the operation and the topic or group', { timeout: 120_000 }, async () => {
-    const names = ownNames()
+    const names = secureNames()
     await stack.grant(names)
     const quick = { METRICS_PORT: '0', KAFKA_WAIT_MS: '60000', ...names }
     const at = (env: Record<string, string>): string => `Kafka at ${env.KAFKA_BROKERS!.replaceAll('.', '\\.')}`
@@ -375,8 +382,35 @@ describe('who may see and change what (Kafka ACLs per service)', () => {
     })
   })
 
+  it('stops a processor whose transactional ids are not granted, with the line naming the one refused', { timeout: 120_000 }, async () => {
+    const names = secureNames()
+    const [readings] = await createTopics(['acl-txn-readings'], 1, stack.kafka())
+    await stack.grant({ ...names, READINGS_TOPIC: readings! })
+    // The group is granted, its transactional ids not: the prefix ACL removed, as an operator might forget it.
+    const admin = stack.kafka().admin()
+    await admin.connect()
+    const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs
+    const filter = {
+      resourceType: AclResourceTypes.TRANSACTIONAL_ID,
+      resourceName: `${names.GROUP_ID}.`,
+      resourcePatternType: ResourcePatternTypes.PREFIXED,
+      principal: 'User:processor',
+      host: '*',
+      operation: AclOperationTypes.ANY,
+      permissionType: AclPermissionTypes.ANY,
+    }
+    const [removed] = (await admin.deleteAcls({ filters: [filter] })).filterResponses
+    await admin.disconnect()
+    expect(removed?.matchingAcls.length).toBe(2)
+    const result = await runCli(['process'], { ...stack.services.processor, ...names, READINGS_TOPIC: readings!, METRICS_PORT: '0' }, 90_000)
+    expect(result.code, result.stderr).toBe(1)
+    expect(lastLine(result), result.stderr).toMatch(
+      new RegExp(`^thermocline process: Kafka at \\S+ refused user processor WRITE on transactional id ${names.GROUP_ID}\\.${readings}\\.0: no ACL allows it`),
+    )
+  })
+
   it('stops a bridge that may not write the readings topic, and loses nothing: a bridge that may writes every reading', { timeout: 120_000 }, async () => {
-    const names = ownNames()
+    const names = secureNames()
     const [readings, dlq] = await createTopics([names.READINGS_TOPIC!, names.DLQ_TOPIC!], 1, stack.kafka())
     await stack.grant({ ...names, READINGS_TOPIC: readings!, DLQ_TOPIC: dlq! })
     const { clientId } = uniqueBridgeNames()
