@@ -117,30 +117,79 @@ export function kafkaAclsCommands(names: AccessNames, admin = '--bootstrap-serve
   )
 }
 
+/** What one MQTT user may do: `read` (subscribe and be sent), `write` (publish), both, or `deny` (neither) on a filter. */
+export interface MqttUserAccess {
+  user: string
+  /** Why, for the file's reader. */
+  comment: string
+  lines: Array<{ activity: 'read' | 'write' | 'readwrite' | 'deny'; filter: string }>
+}
+
+/** The MQTT side of the table: the stack's users, and the pattern that keeps a device account to its own topic. */
+export interface MqttAccess {
+  users: MqttUserAccess[]
+  /** Mosquitto's `pattern write` filter, `%u` standing for the user. */
+  devicePattern: string
+}
+
 /**
- * Mosquitto's acl_file. Mosquitto applies `pattern` lines to every user, the bridge's too: its
- * `topic deny` of the one topic the pattern would give it keeps it read-only (a device named like
+ * The MQTT users' access. Mosquitto applies `pattern` lines to every user, the bridge's too: its
+ * `deny` of the one topic the device pattern would give it keeps it read-only (a device named like
  * the bridge's user is then read by nobody).
  */
-export function mosquittoAclFile(names: AccessNames, defaultTopicRoot: string): string {
+export function mqttAccess(names: AccessNames, defaultTopicRoot: string): MqttAccess {
   const readings = readingTopicFilters(names.topicRoot, defaultTopicRoot)
+  return {
+    users: [
+      {
+        user: ADMIN_USER,
+        comment: 'The administrator (tools, never a service).',
+        lines: [
+          { activity: 'readwrite', filter: '#' },
+          { activity: 'read', filter: '$SYS/#' },
+        ],
+      },
+      {
+        user: 'ingest',
+        comment: 'The bridge: subscribes to the readings topics (also through its share group), publishes nothing.',
+        lines: [
+          ...readings.map((filter) => ({ activity: 'read' as const, filter })),
+          { activity: 'read', filter: '$SYS/broker/version' },
+          { activity: 'deny', filter: `${names.topicRoot}/+/ingest/temperature` },
+        ],
+      },
+      {
+        user: 'simulator',
+        comment: 'The simulator plays a whole fleet: it publishes under every readings topic, reads nothing.',
+        lines: readings.map((filter) => ({ activity: 'write' as const, filter })),
+      },
+    ],
+    devicePattern: `${names.topicRoot}/+/%u/temperature`,
+  }
+}
+
+/** Mosquitto's acl_file of `access`. */
+export function mosquittoAclFile(access: MqttAccess): string {
+  const users = access.users.map(({ user, comment, lines }) => `# ${comment}\nuser ${user}\n${lines.map(({ activity, filter }) => `topic ${activity} ${filter}`).join('\n')}\n\n`)
   return `# Written by thermocline stack up --secure; edits are overwritten. Who may do what (docs/deployment.md).
-# The administrator (tools, never a service).
-user ${ADMIN_USER}
-topic readwrite #
-topic read $SYS/#
-
-# The bridge: subscribes to the readings topics (also through its share group), publishes nothing.
-user ingest
-${readings.map((filter) => `topic read ${filter}`).join('\n')}
-topic read $SYS/broker/version
-topic deny ${names.topicRoot}/+/ingest/temperature
-
-# The simulator plays a whole fleet: it publishes under every readings topic, reads nothing.
-user simulator
-${readings.map((filter) => `topic write ${filter}`).join('\n')}
-
-# One account per device (mosquitto_passwd adds one): a device publishes only as itself.
-pattern write ${names.topicRoot}/+/%u/temperature
+${users.join('')}# One account per device (mosquitto_passwd adds one): a device publishes only as itself.
+pattern write ${access.devicePattern}
 `
+}
+
+/**
+ * The access file of the stack's HiveMQ launcher (stack/hivemq/HiveMQLauncher.java): each user with
+ * its password file and what it may do (`allow subscribe|publish|all <filter>`). HiveMQ CE has no
+ * device pattern and no `$SYS` topics; a `deny` needs no line there, since what is not allowed is
+ * denied. Without `access`, every user may do anything (as before topic permissions).
+ */
+export function hivemqAccessFile(access: MqttAccess | undefined, users: Array<{ user: string; passwordFile: string }>): string {
+  const ACTIVITIES = { read: 'subscribe', write: 'publish', readwrite: 'all' } as const
+  return users
+    .map(({ user, passwordFile }) => {
+      const lines = access === undefined ? [{ activity: 'readwrite' as const, filter: '#' }] : (access.users.find((candidate) => candidate.user === user)?.lines ?? [])
+      const allowed = lines.flatMap(({ activity, filter }) => (activity === 'deny' || filter.startsWith('$SYS') ? [] : [`allow ${ACTIVITIES[activity]} ${filter}`]))
+      return [`user ${user} ${passwordFile}`, ...allowed].join('\n') + '\n'
+    })
+    .join('')
 }

@@ -17,6 +17,7 @@ import { promisify } from 'node:util'
 import { ErrorCodes, StackError, ThermoclineError } from '../common/errors.ts'
 import { type Logger } from '../common/logger.ts'
 import { retry } from '../common/retry.ts'
+import { hivemqAccessFile } from './access.ts'
 import { type Credentials, STACK_USER, stackMqttSecurity } from './credentials.ts'
 import { fetchJars } from './maven.ts'
 import { type MosquittoTlsListeners } from './mosquitto.ts'
@@ -161,8 +162,14 @@ export async function startHiveMQ(settings: HiveMQSettings, logger: Logger): Pro
   // It holds the keystore's password: its owner's only.
   writeFileSync(paths.config, config(settings, truststore), { mode: 0o600 })
   writeFileSync(join(paths.conf, 'logback.xml'), LOGBACK)
-  const { credentials } = settings.tls ?? {}
-  const password = credentials === undefined ? [] : [STACK_USER, credentials.mqttPasswordFile, ...Object.values(credentials.mqttUsers).flatMap(({ user, passwordFile }) => [user, passwordFile])]
+  // Secured: the users, their password files and their topic permissions, in a file of the owner's only.
+  const accessFile = join(paths.conf, 'access')
+  if (settings.tls !== undefined) {
+    const { credentials, access } = settings.tls
+    const users = [{ user: STACK_USER, passwordFile: credentials.mqttPasswordFile }, ...Object.values(credentials.mqttUsers)]
+    writeFileSync(accessFile, hivemqAccessFile(access, users), { mode: 0o600 })
+  }
+  const password = settings.tls === undefined ? [] : [accessFile]
   // RocksDB unpacks its native library (12 MB) into java.io.tmpdir at every start and leaves it there
   // when killed: into a folder of this broker's own, emptied at each start, rather than /tmp.
   const tmp = join(paths.dir, 'tmp')

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { type Option, settingName } from '../common/config.ts'
 import { ConfigError, StackError } from '../common/errors.ts'
 import { clusterHome, clusterNodes, type ClusterSettings, runningCluster } from './cluster.ts'
-import { type AccessNames, type KafkaServiceUser, mosquittoAclFile, type MqttServiceUser } from './access.ts'
+import { type AccessNames, type KafkaServiceUser, mqttAccess, type MqttServiceUser } from './access.ts'
 import { type Credentials, ensureCredentials, existingCredentials, STACK_USER } from './credentials.ts'
 import { runningKafkaPid } from './kafka-broker.ts'
 import { type KafkaTlsListeners } from './kafka-config.ts'
@@ -106,7 +106,7 @@ export async function layoutOf(given: StackSettings, purpose: 'up' | 'look'): Pr
     controllerPort: port('kafkaSecureControllerPort'),
     mqttPort: port('mqttSecurePort'),
     kafkaTls: { mtlsPort: settings.kafkaMtlsPort, credentials },
-    mqttTls: { mtlsPort: settings.mqttMtlsPort, credentials, acl: mosquittoAclFile(accessNames(settings), stackOptions.topicRoot.default) },
+    mqttTls: { mtlsPort: settings.mqttMtlsPort, credentials, access: mqttAccess(accessNames(settings), stackOptions.topicRoot.default) },
     credentials,
     envFile: join(runHome, 'thermocline.env'),
     serviceEnvFiles: Object.fromEntries(STACK_SERVICES.map((service) => [service, join(runHome, `${service}.env`)])) as Record<StackService, string>,

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { type Logger } from '../common/logger.ts'
+import { type MqttAccess, mosquittoAclFile } from './access.ts'
 import { type Credentials, STACK_USER, stackMqttSecurity } from './credentials.ts'
 import { managedPid, spawnDetached, stopProcess, tail } from './process.ts'
 import { mqttAnswers } from './probe.ts'
@@ -24,8 +25,8 @@ export interface MosquittoTlsListeners {
   /** A second TLS listener that also requires a client certificate. */
   mtlsPort: number
   credentials: Credentials
-  /** Mosquitto's acl_file (stack/access.ts); without it, every user may do anything. HiveMQ takes none. */
-  acl?: string
+  /** Who may do what (stack/access.ts): Mosquitto's acl_file, HiveMQ's topic permissions. Without it, every user may do anything. */
+  access?: MqttAccess
 }
 
 /**
@@ -101,7 +102,7 @@ keyfile ${credentials.serverKeyFile}
 # requires a client certificate signed by the stack's CA. Each user may only what its acl_file entry allows.
 allow_anonymous false
 password_file ${paths.passwordFile}
-${settings.tls.acl === undefined ? '' : `acl_file ${paths.aclFile}\n`}listener ${settings.port} ${settings.host}
+${settings.tls.access === undefined ? '' : `acl_file ${paths.aclFile}\n`}listener ${settings.port} ${settings.host}
 ${tls}listener ${mtlsPort} ${settings.host}
 ${tls}require_certificate true
 `
@@ -134,7 +135,7 @@ export async function startMosquitto(settings: MosquittoSettings, logger: Logger
   mkdirSync(paths.data, { recursive: true })
   if (settings.tls !== undefined) {
     writeFileSync(paths.passwordFile, passwordFileText(paths.passwordFile, settings.tls.credentials), { mode: 0o600 })
-    if (settings.tls.acl !== undefined) writeFileSync(paths.aclFile, settings.tls.acl, { mode: 0o600 })
+    if (settings.tls.access !== undefined) writeFileSync(paths.aclFile, mosquittoAclFile(settings.tls.access), { mode: 0o600 })
   }
   writeFileSync(paths.config, config(settings, paths))
   const pid = spawnDetached(binary, ['-c', paths.config], join(paths.dir, 'stdout.log'), paths.pidFile, paths.dir)

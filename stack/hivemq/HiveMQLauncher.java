@@ -2,10 +2,12 @@
  * Runs HiveMQ Community Edition embedded (com.hivemq:hivemq-community-edition-embedded) until the
  * process gets SIGTERM or SIGINT, then stops it cleanly (its file persistence is closed, not cut).
  * Started by stack/hivemq.ts as a single-file source program (`java -cp <jars> HiveMQLauncher.java
- * <config folder> <data folder> <extensions folder> [<user> <password file>]...`): no build step,
- * only the JDK. With users and their password files (the secured stack), an embedded extension lets in
- * those users with their passwords and nobody else, on every listener (HiveMQ CE lets everyone in
- * otherwise). It checks passwords only: HiveMQ CE has no topic permissions of the stack's (docs/deployment.md).
+ * <config folder> <data folder> <extensions folder> [<access file>]`): no build step, only the JDK.
+ * With an access file (the secured stack; stack/access.ts writes it), an embedded extension lets in
+ * its users with their passwords and nobody else, on every listener (HiveMQ CE lets everyone in
+ * otherwise), and lets each do only what the file allows it:
+ *   user <name> <password file>
+ *   allow subscribe|publish|all <topic filter>     (for the user above; anything else is denied)
  */
 import com.hivemq.embedded.EmbeddedExtension;
 import com.hivemq.embedded.EmbeddedHiveMQ;
@@ -25,23 +27,27 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import com.hivemq.extension.sdk.api.auth.parameter.TopicPermission;
+import com.hivemq.extension.sdk.api.packets.auth.DefaultAuthorizationBehaviour;
+import com.hivemq.extension.sdk.api.packets.auth.ModifiableDefaultPermissions;
+import com.hivemq.extension.sdk.api.services.builder.Builders;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 public final class HiveMQLauncher {
     public static void main(String[] args) throws Exception {
-        if (args.length < 3 || args.length % 2 == 0) {
-            System.err.println("usage: HiveMQLauncher <config folder> <data folder> <extensions folder> [<user> <password file>]...");
+        if (args.length != 3 && args.length != 4) {
+            System.err.println("usage: HiveMQLauncher <config folder> <data folder> <extensions folder> [<access file>]");
             System.exit(2);
         }
         EmbeddedHiveMQBuilder builder = EmbeddedHiveMQ.builder()
                 .withConfigurationFolder(Path.of(args[0]))
                 .withDataFolder(Path.of(args[1]))
                 .withExtensionsFolder(Path.of(args[2]));
-        Map<String, byte[]> users = new LinkedHashMap<>();
-        for (int i = 3; i < args.length; i += 2) users.put(args[i], Files.readString(Path.of(args[i + 1])).trim().getBytes(StandardCharsets.UTF_8));
-        if (!users.isEmpty()) builder.withEmbeddedExtension(passwordCheck(users));
+        if (args.length == 4) builder.withEmbeddedExtension(passwordCheck(readAccess(Path.of(args[3]))));
         EmbeddedHiveMQ hivemq = builder.build();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -65,16 +71,55 @@ public final class HiveMQLauncher {
         stopped.await();
     }
 
-    /** Lets in each of `users` with its password only; anything else gets CONNACK 0x86 (bad user name or password). */
-    private static EmbeddedExtension passwordCheck(Map<String, byte[]> users) {
+    /** A user of the access file: its password and what it may do. */
+    private record User(byte[] password, List<String[]> allowed) {}
+
+    private static Map<String, User> readAccess(Path file) throws Exception {
+        Map<String, User> users = new LinkedHashMap<>();
+        User current = null;
+        for (String line : Files.readAllLines(file)) {
+            String[] words = line.trim().split("\\s+");
+            if (words.length == 3 && words[0].equals("user")) {
+                current = new User(Files.readString(Path.of(words[2])).trim().getBytes(StandardCharsets.UTF_8), new ArrayList<>());
+                users.put(words[1], current);
+            } else if (words.length == 3 && words[0].equals("allow") && current != null) {
+                current.allowed().add(new String[] {words[1], words[2]});
+            } else if (!line.isBlank()) {
+                throw new IllegalArgumentException(file + ": cannot read the line \"" + line + "\"");
+            }
+        }
+        return users;
+    }
+
+    private static TopicPermission.MqttActivity activity(String name) {
+        return switch (name) {
+            case "subscribe" -> TopicPermission.MqttActivity.SUBSCRIBE;
+            case "publish" -> TopicPermission.MqttActivity.PUBLISH;
+            case "all" -> TopicPermission.MqttActivity.ALL;
+            default -> throw new IllegalArgumentException("unknown activity " + name);
+        };
+    }
+
+    /**
+     * Lets in each of `users` with its password only (anything else gets CONNACK 0x86, bad user name
+     * or password), with the topic permissions its lines allow and nothing else.
+     */
+    private static EmbeddedExtension passwordCheck(Map<String, User> users) {
         // An unknown user is compared with a password nobody has: the time says nothing about which was wrong.
         byte[] nobody = new byte[32];
         SimpleAuthenticator authenticator = (SimpleAuthInput input, SimpleAuthOutput output) -> {
             String given = input.getConnectPacket().getUserName().orElse("");
             byte[] givenPassword = input.getConnectPacket().getPassword().map(HiveMQLauncher::bytes).orElse(new byte[0]);
-            byte[] password = users.get(given);
-            boolean passwordMatches = MessageDigest.isEqual(givenPassword, password == null ? nobody : password);
-            if (password != null && passwordMatches) output.authenticateSuccessfully();
+            User user = users.get(given);
+            boolean passwordMatches = MessageDigest.isEqual(givenPassword, user == null ? nobody : user.password());
+            if (user != null && passwordMatches) {
+                ModifiableDefaultPermissions permissions = output.getDefaultPermissions();
+                for (String[] allowed : user.allowed()) {
+                    permissions.add(Builders.topicPermission().topicFilter(allowed[1]).type(TopicPermission.PermissionType.ALLOW).activity(activity(allowed[0])).build());
+                }
+                permissions.setDefaultBehaviour(DefaultAuthorizationBehaviour.DENY);
+                output.authenticateSuccessfully();
+            }
             else output.failAuthentication(ConnackReasonCode.BAD_USER_NAME_OR_PASSWORD, "bad user name or password");
         };
         ExtensionMain main = new ExtensionMain() {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { DefaultTopics } from '../../common/topics.ts'
-import { type AccessNames, kafkaAclsCommands, kafkaGrants, mosquittoAclFile } from '../../stack/access.ts'
+import { type AccessNames, hivemqAccessFile, kafkaAclsCommands, kafkaGrants, mosquittoAclFile, mqttAccess } from '../../stack/access.ts'
 
 const DEFAULTS: AccessNames = {
   readingsTopic: DefaultTopics.readings,
@@ -71,13 +71,13 @@ describe('docs/deployment.md', () => {
   })
 
   it('gives exactly the Mosquitto acl_file the secured stack writes', () => {
-    expect(generatedBlock('mosquitto-acl')).toBe(mosquittoAclFile(DEFAULTS, 'thermostats'))
+    expect(generatedBlock('mosquitto-acl')).toBe(mosquittoAclFile(mqttAccess(DEFAULTS, 'thermostats')))
   })
 })
 
 describe('the Mosquitto acl_file', () => {
   it('lets the bridge only read, the fleet account only write, and a device only as itself', () => {
-    const file = mosquittoAclFile({ ...DEFAULTS, topicRoot: 'site-a' }, 'thermostats')
+    const file = mosquittoAclFile(mqttAccess({ ...DEFAULTS, topicRoot: 'site-a' }, 'thermostats'))
     const section = (user: string): string[] => file.split(`user ${user}\n`)[1]!.split('\n\n')[0]!.split('\n')
     expect(section('ingest').filter((line) => /^topic (write|readwrite)/.test(line))).toEqual([])
     expect(section('ingest')).toContain('topic read site-a/+/+/temperature')
@@ -86,5 +86,39 @@ describe('the Mosquitto acl_file', () => {
     // A run under another root keeps its vendor topics apart too (the simulator's device formats).
     expect(section('simulator')).toContain('topic write site-a/zigbee2mqtt/+')
     expect(file).toMatch(/^pattern write site-a\/\+\/%u\/temperature$/m)
+  })
+})
+
+describe("HiveMQ's access file", () => {
+  it('gives each user the same topics as Mosquitto, as permissions (no $SYS, no deny: what is not allowed is denied)', () => {
+    const file = hivemqAccessFile(mqttAccess(DEFAULTS, 'thermostats'), [
+      { user: 'thermocline', passwordFile: '/c/admin' },
+      { user: 'ingest', passwordFile: '/c/ingest' },
+      { user: 'simulator', passwordFile: '/c/simulator' },
+    ])
+    const section = (user: string): string[] =>
+      file
+        .split(/^(?=user )/m)
+        .find((part) => part.startsWith(`user ${user} `))!
+        .trim()
+        .split('\n')
+    expect(section('thermocline')).toEqual(['user thermocline /c/admin', 'allow all #'])
+    expect(section('ingest')[0]).toBe('user ingest /c/ingest')
+    expect(
+      section('ingest')
+        .slice(1)
+        .every((line) => line.startsWith('allow subscribe ')),
+    ).toBe(true)
+    expect(section('ingest')).toContain('allow subscribe thermostats/+/+/temperature')
+    expect(
+      section('simulator')
+        .slice(1)
+        .every((line) => line.startsWith('allow publish ')),
+    ).toBe(true)
+    expect(file).not.toMatch(/\$SYS|deny/)
+  })
+
+  it('lets every user do anything without access rules (a broker secured by passwords alone)', () => {
+    expect(hivemqAccessFile(undefined, [{ user: 'a', passwordFile: '/p' }])).toBe('user a /p\nallow all #\n')
   })
 })

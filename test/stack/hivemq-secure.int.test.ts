@@ -6,9 +6,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import mqtt, { type IClientOptions } from 'mqtt'
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { describe, expect, it, onTestFinished } from 'vitest'
+import { ErrorCodes, ThermoclineError } from '../../common/errors.ts'
+import { retry } from '../../common/retry.ts'
+import { mqttAccess } from '../../stack/access.ts'
 import { ensureCredentials, STACK_USER } from '../../stack/credentials.ts'
+import { testMqtt, uniqueName } from '../helpers/brokers.ts'
 import { freePort } from '../../stack/probe.ts'
 import { scratchMqttBroker } from '../helpers/mqtt-broker.ts'
 
@@ -57,4 +61,48 @@ describe('HiveMQ on the secured stack', () => {
       expect(await attempt(mtls, { ...tls, username: STACK_USER, password: credentials.mqttPassword })).not.toBe('connected')
     },
   )
+
+  it('lets each of the stack’s users do only what the stack allows it: the bridge reads, the fleet account writes', { timeout: 180_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'thermocline-hivemq-credentials-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const { credentials } = await ensureCredentials(dir)
+    const names = { readingsTopic: 'r', dlqTopic: 'd', lateTopic: 'l', controlPanelTopic: 'c', groupId: 'g', topicRoot: 'thermostats' }
+    const broker = await scratchMqttBroker('hivemq', { mtlsPort: await freePort(), credentials, access: mqttAccess(names, 'thermostats') })
+    const as = (user: { user: string; password: string }): IClientOptions => ({ ca: [readFileSync(credentials.caFile)], username: user.user, password: user.password, protocolVersion: 5 })
+    const { ingest, simulator } = credentials.mqttUsers
+    const area = uniqueName('hivemq-acl')
+
+    const bridge = await testMqtt(as(ingest), broker.url)
+    const received: string[] = []
+    bridge.on('message', (topic) => received.push(topic))
+    // A plain subscription, as the bridge makes by default.
+    await bridge.subscribeAsync('thermostats/+/+/temperature', { qos: 1 })
+    const fleet = await testMqtt(as(simulator), broker.url)
+    const fleetReceived: string[] = []
+    fleet.on('message', (topic) => fleetReceived.push(topic))
+    await fleet.subscribeAsync('thermostats/#', { qos: 1 }).catch(() => undefined)
+
+    expect(await publishOutcome(fleet, `thermostats/${area}/dev-1/temperature`)).toBe('accepted')
+    await retry(
+      async () => {
+        if (received.length === 0) throw new ThermoclineError(ErrorCodes.notYet, 'the bridge got nothing yet')
+      },
+      { initialDelayMs: 100, maxDelayMs: 100, deadlineMs: 20_000 },
+    )
+    expect(received).toEqual([`thermostats/${area}/dev-1/temperature`])
+    expect(fleetReceived).toEqual([])
+    // MQTT 5 PUBACK 0x87, not authorized. Asked last: after it, HiveMQ sent that client nothing more.
+    expect(await publishOutcome(bridge, `thermostats/${area}/dev-2/temperature`)).toBe('refused 135')
+  })
 })
+
+/** What the broker does with a QoS 1 publish: 'accepted', or 'refused <reason code>' (or 'refused: closed' when it drops the connection). */
+async function publishOutcome(client: MqttClient, topic: string): Promise<string> {
+  return new Promise((resolve) => {
+    client.once('close', () => resolve('refused: closed'))
+    client.publish(topic, '{"temperature":21}', { qos: 1 }, (error, packet) => {
+      const reason = error === undefined || error === null ? ((packet as { reasonCode?: number } | undefined)?.reasonCode ?? 0) : ((error as { code?: number }).code ?? -1)
+      resolve(reason < 0x80 ? 'accepted' : `refused ${reason}`)
+    })
+  })
+}
