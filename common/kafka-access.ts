@@ -69,6 +69,14 @@ function describeAccess({ operation, resource, names }: Access): string {
 /** Clients whose log showed a refusal kafkajs may then swallow: when, by kind (see noteRefusalLog). */
 const refusalsLogged = new WeakMap<object, Map<Resource, number>>()
 
+/** The kind of resource a refusal in kafkajs' log is about, by its words (the first that matches). */
+const LOGGED_KINDS: Array<[RegExp, Resource]> = [
+  [/transactional/i, 'transactional id'],
+  [/group/i, 'group'],
+  [/topic/i, 'topic'],
+  [/cluster/i, 'cluster'],
+]
+
 /** How long a refusal in the log explains a "no coordinator found" that follows it. */
 const LOGGED_REFUSAL_MS = 60_000
 
@@ -78,15 +86,7 @@ const LOGGED_REFUSAL_MS = 60_000
  */
 export function noteRefusalLog(client: object, error: unknown): void {
   if (typeof error !== 'string' || !/^Not authorized to access|authorization failed/i.test(error)) return
-  const resource: Resource | undefined = /transactional/i.test(error)
-    ? 'transactional id'
-    : /group/i.test(error)
-      ? 'group'
-      : /topic/i.test(error)
-        ? 'topic'
-        : /cluster/i.test(error)
-          ? 'cluster'
-          : undefined
+  const resource = LOGGED_KINDS.find(([pattern]) => pattern.test(error))?.[1]
   if (resource === undefined) return
   const seen = refusalsLogged.get(client) ?? new Map<Resource, number>()
   seen.set(resource, Date.now())

@@ -197,8 +197,7 @@ export class KafkaSink {
     return length
   }
 
-  #rejectQueued(): void {
-    const error = new SinkClosedError()
+  #rejectQueued(error: Error = new SinkClosedError()): void {
     for (const lane of this.#lanes) for (const record of lane.queue.splice(0)) record.reject(error)
   }
 
@@ -248,7 +247,7 @@ export class KafkaSink {
       this.#failure ??= refused
       this.#closed = true
       for (const record of batch) record.reject(refused)
-      for (const lane of this.#lanes) for (const record of lane.queue.splice(0)) record.reject(refused)
+      this.#rejectQueued(refused)
       logger.error('Kafka refused a write (an ACL): taking no more, acknowledging nothing', { event: 'kafka_write_refused', records: batch.length, error: refused })
       this.#failed(this.#failure)
       return

@@ -17,9 +17,9 @@ import { FORMER_DEFAULT_SHARE_GROUP } from './options.ts'
 import { connect, disconnect, type Connection } from './mqtt-connection.ts'
 import { retireSessions, type Retirement } from './session-retirement.ts'
 
-/** A broker that stays down is reported this often, not at every reconnect. */
 /** How long after a share group member came back with its session it connects once more (see the connect handler). */
 const RECONNECT_AGAIN_MS = 5_000
+/** A broker that stays down is reported this often, not at every reconnect. */
 const ERROR_LOG_INTERVAL_MS = 10_000
 
 export interface IncomingMessage {

@@ -19,6 +19,11 @@ export interface PartitionCommit {
   metadata: string
 }
 
+/** The transactional id of an input partition's transactions: `{group}.{topic}.{partition}` (one per partition fences a zombie). */
+export function transactionalIdOf(groupId: string, topic: string, partition: number): string {
+  return `${groupId}.${topic}.${partition}`
+}
+
 /**
  * One transactional producer per input partition, with a transactional.id derived from the group,
  * topic and partition. kafkajs implements TxnOffsetCommit v0 only (no KIP-447 group-generation
@@ -26,11 +31,6 @@ export interface PartitionCommit {
  * InitProducerId with the same id, which aborts the old owner's open transaction and makes its
  * later sends and commits fail (the pre-KIP-447 scheme Kafka Streams used, "eos-alpha").
  */
-/** The transactional id of an input partition's transactions: `{group}.{topic}.{partition}` (one per partition fences a zombie). */
-export function transactionalIdOf(groupId: string, topic: string, partition: number): string {
-  return `${groupId}.${topic}.${partition}`
-}
-
 export class PartitionSink {
   readonly transactionalId: string
   readonly #producer: Producer
