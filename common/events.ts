@@ -38,7 +38,8 @@ export function headersToStrings(headers: IHeaders | undefined): Record<string, 
   const result: Record<string, string> = {}
   if (headers === undefined) return result
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue
+    // A null value (which other clients than kafkajs may write) is no value.
+    if (value === undefined || value === null) continue
     result[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString()
   }
   return result

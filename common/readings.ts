@@ -19,7 +19,8 @@
 import { CloudEvent } from 'cloudevents'
 import { type KafkaMessage, type Message } from 'kafkajs'
 import { DeadLetterReasons, type DeadLetterCause, type ProcessorDeadLetterReason } from './dead-letters.ts'
-import { parseRfc3339 } from './time.ts'
+import { rawHeaders, MAX_HEADERS, walkHeaders } from './kafka-records.ts'
+import { parseIsoTimeBytes, parseRfc3339 } from './time.ts'
 import { EventTypes } from './topics.ts'
 import { CloudEventHeaders } from './events.ts'
 
@@ -106,10 +107,10 @@ const MAX_READING_HEADER_BYTES = 16 * 1024
 function headersSize(headers: NonNullable<KafkaMessage['headers']>): number {
   let bytes = 0
   for (const name in headers) {
-    const value = headers[name]
+    const value = headers[name] as HeaderValue
     bytes += name.length
-    if (value === undefined) continue
-    if (Array.isArray(value)) for (const item of value) bytes += item.length
+    if (value === undefined || value === null) continue
+    if (Array.isArray(value)) for (const item of value) bytes += item?.length ?? 0
     else bytes += value.length
   }
   return bytes
@@ -119,28 +120,34 @@ const SPECVERSION = Buffer.from('1.0')
 const READING_TYPE = Buffer.from(EventTypes.reading)
 const SOURCE_PREFIX = '/thermostats/'
 
-type HeaderValue = Buffer | string | (Buffer | string)[] | undefined
+/** A header as kafkajs gives it; null when the producer wrote a null value (kafkajs' types leave that out). */
+type HeaderValue = Buffer | string | null | (Buffer | string | null)[] | undefined
 
 function isBytes(value: HeaderValue, expected: Buffer): boolean {
-  if (value === undefined || Array.isArray(value)) return false
+  if (value === undefined || value === null || Array.isArray(value)) return false
   return typeof value === 'string' ? value === expected.toString() : value.equals(expected)
 }
 
 function text(value: HeaderValue): string | undefined {
-  if (value === undefined || Array.isArray(value)) return undefined
+  if (value === undefined || value === null || Array.isArray(value)) return undefined
   return typeof value === 'string' ? value : value.toString()
 }
 
 /** Decodes one record into a Reading, or says why it is not one (`'deadLetter' in result`). Never throws. */
 export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): Reading | InvalidRecord {
+  const raw = rawHeaders(message)
+  if (raw !== undefined) {
+    const reading = fastReading(message, raw.bytes, raw.at)
+    if (reading !== undefined) return reading
+  }
   const headers = message.headers
   if (headers === undefined) return invalid(DeadLetterReasons.missingAttribute, 'record has no headers: not a binary-mode CloudEvent')
   // A reading's headers take about 250 bytes. Huge ones would also make a late record too large for Kafka.
   const headerBytes = headersSize(headers)
   if (headerBytes > MAX_READING_HEADER_BYTES) return invalid(DeadLetterReasons.badData, `headers of ${headerBytes} bytes: a reading's are at most ${MAX_READING_HEADER_BYTES}`)
-  const specversion = headers[CloudEventHeaders.specversion]
+  const specversion = headers[CloudEventHeaders.specversion] as HeaderValue
   if (!isBytes(specversion, SPECVERSION)) {
-    return specversion === undefined
+    return specversion === undefined || specversion === null
       ? invalid(DeadLetterReasons.missingAttribute, 'no ce_specversion header: not a binary-mode CloudEvent')
       : invalid(DeadLetterReasons.badSpecversion, `ce_specversion is ${JSON.stringify(text(specversion))}, expected "1.0"`)
   }
@@ -184,5 +191,186 @@ export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'hea
   if (source.length !== SOURCE_PREFIX.length + area.length + 1 + device.length || source !== `${SOURCE_PREFIX}${area}/${device}`) {
     return invalid(DeadLetterReasons.badSource, `ce_source ${JSON.stringify(source)} is not /thermostats/${area}/${device}`)
   }
+  return { id, area, device, celsius, timeMs }
+}
+
+// ---- decoding from bytes: the processor's hot path ------------------------------------------------------
+
+/*
+ * A record fetched through common/kafka-records.ts keeps its headers as bytes. `fastReading` reads a
+ * reading as ingest writes it straight from those bytes: header names and the fixed values compared
+ * byte by byte, ce_time parsed from its bytes, the JSON data in the exact shape JSON.stringify gives
+ * it, and only id, area and device made into strings. It answers only when everything is as ingest
+ * writes it; for anything else (a dead letter, or a valid reading written differently: another time
+ * form, spaces in the JSON, escapes) it returns undefined and decodeReading reads the record the
+ * general way above, which decides. So the fast path can only be right or absent, never different:
+ * test/common/readings-fast.test.ts holds the two to the same result on generated records.
+ */
+
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0))
+const NAME_ID = ascii(CloudEventHeaders.id)
+const NAME_TIME = ascii(CloudEventHeaders.time)
+const NAME_TYPE = ascii(CloudEventHeaders.type)
+const NAME_SOURCE = ascii(CloudEventHeaders.source)
+const NAME_SPECVERSION = ascii(CloudEventHeaders.specversion)
+const NAME_CONTENT_TYPE = ascii(CloudEventHeaders.contentType)
+const JSON_TYPE = ascii(CONTENT_TYPE)
+const SOURCE_PREFIX_BYTES = ascii(SOURCE_PREFIX)
+const DATA_AREA = ascii('{"area":"')
+const DATA_DEVICE = ascii('","device":"')
+const DATA_CELSIUS = ascii('","celsius":')
+
+const slots = new Int32Array(4 * MAX_HEADERS)
+// Where each header a reading needs is, by index into slots (-1: not seen): set by fastReading for
+// the record it reads (synchronously, so one set serves every call), kept here to allocate nothing.
+let idAt = -1
+let timeAt = -1
+let typeAt = -1
+let sourceAt = -1
+let specversionAt = -1
+let contentTypeAt = -1
+
+/** bytes[at, at + length) equals `expected` exactly. */
+function bytesEqual(bytes: Uint8Array, at: number, length: number, expected: Uint8Array): boolean {
+  if (length !== expected.length) return false
+  for (let i = 0; i < length; i++) if (bytes[at + i] !== expected[i]) return false
+  return true
+}
+
+/** bytes[at, ...) starts with `expected`. */
+function startsWith(bytes: Uint8Array, at: number, end: number, expected: Uint8Array): boolean {
+  if (end - at < expected.length) return false
+  for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false
+  return true
+}
+
+/** bytes[at, at + text.length) spells the ASCII string `text` (false for any other character in it). */
+function spells(bytes: Uint8Array, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false
+  return true
+}
+
+/** Records the header at slot index `i` under its name; false if a name a reading needs came twice or null. */
+function placeHeader(bytes: Buffer, i: number): boolean {
+  const at = slots[4 * i]!
+  const length = slots[4 * i + 1]!
+  const valueLength = slots[4 * i + 3]!
+  switch (length) {
+    case NAME_ID.length:
+      if (!bytesEqual(bytes, at, length, NAME_ID)) return true
+      if (idAt !== -1 || valueLength === -1) return false
+      idAt = i
+      return true
+    case NAME_TIME.length:
+      if (bytesEqual(bytes, at, length, NAME_TIME)) {
+        if (timeAt !== -1 || valueLength === -1) return false
+        timeAt = i
+      } else if (bytesEqual(bytes, at, length, NAME_TYPE)) {
+        if (typeAt !== -1 || valueLength === -1) return false
+        typeAt = i
+      }
+      return true
+    case NAME_SOURCE.length:
+      if (!bytesEqual(bytes, at, length, NAME_SOURCE)) return true
+      if (sourceAt !== -1 || valueLength === -1) return false
+      sourceAt = i
+      return true
+    case NAME_SPECVERSION.length:
+      if (!bytesEqual(bytes, at, length, NAME_SPECVERSION)) return true
+      if (specversionAt !== -1 || valueLength === -1) return false
+      specversionAt = i
+      return true
+    case NAME_CONTENT_TYPE.length:
+      if (!bytesEqual(bytes, at, length, NAME_CONTENT_TYPE)) return true
+      if (contentTypeAt !== -1 || valueLength === -1) return false
+      contentTypeAt = i
+      return true
+    default:
+      return true
+  }
+}
+
+const valueAt = (i: number): number => slots[4 * i + 2]!
+const valueLength = (i: number): number => slots[4 * i + 3]!
+
+/** A JSON string's bytes from `at` up to its closing quote, if they are printable ASCII without escapes; the quote's index or -1. */
+function plainStringEnd(bytes: Uint8Array, at: number, end: number): number {
+  for (let i = at; i < end; i++) {
+    const byte = bytes[i]!
+    if (byte === 0x22) return i
+    if (byte < 0x20 || byte > 0x7e || byte === 0x5c) return -1
+  }
+  return -1
+}
+
+const isDigit = (byte: number | undefined): boolean => byte !== undefined && byte >= 0x30 && byte <= 0x39
+
+/** The end of a JSON number (RFC 8259 section 6) starting at `at`, or -1 if there is none there. */
+function jsonNumberEnd(bytes: Uint8Array, at: number, end: number): number {
+  let i = at
+  if (bytes[i] === 0x2d) i++
+  if (bytes[i] === 0x30) i++
+  else if (isDigit(bytes[i])) while (i < end && isDigit(bytes[i])) i++
+  else return -1
+  if (bytes[i] === 0x2e) {
+    i++
+    if (!isDigit(bytes[i])) return -1
+    while (i < end && isDigit(bytes[i])) i++
+  }
+  if (bytes[i] === 0x65 || bytes[i] === 0x45) {
+    i++
+    if (bytes[i] === 0x2b || bytes[i] === 0x2d) i++
+    if (!isDigit(bytes[i])) return -1
+    while (i < end && isDigit(bytes[i])) i++
+  }
+  return i <= end ? i : -1
+}
+
+/** The reading in `message`, read from bytes, when it is exactly as ingest writes one; else undefined. */
+function fastReading(message: Pick<KafkaMessage, 'key' | 'value'>, bytes: Buffer, headersAt: number): Reading | undefined {
+  const count = walkHeaders(bytes, headersAt, slots)
+  if (count === -1) return undefined
+  idAt = timeAt = typeAt = sourceAt = specversionAt = contentTypeAt = -1
+  let headerBytes = 0
+  for (let i = 0; i < count; i++) {
+    if (slots[4 * i + 1] === -1 || !placeHeader(bytes, i)) return undefined
+    headerBytes += slots[4 * i + 1]! + Math.max(valueLength(i), 0)
+  }
+  if (headerBytes > MAX_READING_HEADER_BYTES || specversionAt === -1 || typeAt === -1 || idAt === -1 || sourceAt === -1 || timeAt === -1) return undefined
+  if (!bytesEqual(bytes, valueAt(specversionAt), valueLength(specversionAt), SPECVERSION)) return undefined
+  if (!bytesEqual(bytes, valueAt(typeAt), valueLength(typeAt), READING_TYPE)) return undefined
+  if (contentTypeAt !== -1 && !startsWith(bytes, valueAt(contentTypeAt), valueAt(contentTypeAt) + valueLength(contentTypeAt), JSON_TYPE)) return undefined
+  if (valueLength(idAt) === 0) return undefined
+  const timeMs = parseIsoTimeBytes(bytes, valueAt(timeAt), valueLength(timeAt))
+  if (timeMs === undefined) return undefined
+
+  // data: {"area":"…","device":"…","celsius":…}, as JSON.stringify writes it.
+  const value = message.value
+  if (value === null || value.length > MAX_READING_VALUE_BYTES) return undefined
+  const end = value.length
+  if (!startsWith(value, 0, end, DATA_AREA)) return undefined
+  const areaEnd = plainStringEnd(value, DATA_AREA.length, end)
+  if (areaEnd <= DATA_AREA.length || !startsWith(value, areaEnd, end, DATA_DEVICE)) return undefined
+  const deviceAt = areaEnd + DATA_DEVICE.length
+  const deviceEnd = plainStringEnd(value, deviceAt, end)
+  if (deviceEnd <= deviceAt || !startsWith(value, deviceEnd, end, DATA_CELSIUS)) return undefined
+  const celsiusAt = deviceEnd + DATA_CELSIUS.length
+  const celsiusEnd = jsonNumberEnd(value, celsiusAt, end - 1)
+  if (celsiusEnd !== end - 1 || value[celsiusEnd] !== 0x7d) return undefined
+  const celsius = Number(value.toString('latin1', celsiusAt, celsiusEnd))
+  if (!Number.isFinite(celsius)) return undefined
+  const area = value.toString('latin1', DATA_AREA.length, areaEnd)
+  const device = value.toString('latin1', deviceAt, deviceEnd)
+
+  // The key, if any, is the area; the source is /thermostats/{area}/{device}.
+  const key = message.key
+  if (key !== null && key !== undefined && (key.length !== area.length || !spells(key, 0, area))) return undefined
+  const sourceAt_ = valueAt(sourceAt)
+  if (valueLength(sourceAt) !== SOURCE_PREFIX_BYTES.length + area.length + 1 + device.length) return undefined
+  if (!startsWith(bytes, sourceAt_, sourceAt_ + SOURCE_PREFIX_BYTES.length, SOURCE_PREFIX_BYTES)) return undefined
+  const areaInSource = sourceAt_ + SOURCE_PREFIX_BYTES.length
+  if (!spells(bytes, areaInSource, area) || bytes[areaInSource + area.length] !== 0x2f || !spells(bytes, areaInSource + area.length + 1, device)) return undefined
+
+  const id = bytes.toString('utf8', valueAt(idAt), valueAt(idAt) + valueLength(idAt))
   return { id, area, device, celsius, timeMs }
 }
