@@ -6,13 +6,15 @@
  *   windows); later runs reuse it.
  * - Per run, in the same process and on the same topic: a bare kafkajs `eachBatch` consumer that only
  *   counts the records, and the processor (decode, windows, transactions with outputs and offsets),
- *   each with a fresh consumer group and the same consumer settings. Both are timed from the moment
- *   the group is joined (consumer.run() resolved) to the moment the last record has been handled.
- *   Median of RUNS runs each, alternating.
+ *   each with a fresh consumer group and the same consumer settings; the bare consumer with kafkajs'
+ *   own record decoder (the baseline) and again with Thermocline's (common/kafka-records.ts), the
+ *   processor with Thermocline's and again with kafkajs'. All are timed from the moment the group is
+ *   joined (consumer.run() resolved) to the moment the last record has been handled. Median of RUNS
+ *   runs each, alternating.
  * - The window core alone on pre-decoded readings, and the decoder alone: one warm-up run (JIT), then
  *   the median of RUNS.
  *
- * Targets: processor >= 0.9x the bare consumer; core >= 5 M readings/s. Writes
+ * Targets: processor >= 0.9x the bare consumer (kafkajs' decoder); core >= 5 M readings/s. Writes
  * bench/results/processor-latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -23,6 +25,7 @@ import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
 import { ADMIN_RETRY, createKafka, ensureTopics } from '../common/kafka.ts'
+import { rawHeaders, useStockRecordDecoder } from '../common/kafka-records.ts'
 import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
 import { decodeReading, type Reading, readingMessage } from '../common/readings.ts'
@@ -94,7 +97,27 @@ export async function prefill(): Promise<{ reused: boolean; seconds: number }> {
   }
 }
 
-export async function bareConsumer(): Promise<number> {
+/**
+ * Which record decoder kafkajs uses for a leg: its own (`kafkajs`, the baseline a user of kafkajs
+ * gets) or Thermocline's (common/kafka-records.ts, what the processor runs with).
+ */
+export type RecordDecoderChoice = 'kafkajs' | 'thermocline'
+
+/** Runs `leg` with kafkajs decoding records with `decoder`, then puts Thermocline's back. */
+async function withDecoder<T>(decoder: RecordDecoderChoice, leg: () => Promise<T>): Promise<T> {
+  useStockRecordDecoder(decoder === 'kafkajs')
+  try {
+    return await leg()
+  } finally {
+    useStockRecordDecoder(false)
+  }
+}
+
+export async function bareConsumer(decoder: RecordDecoderChoice = 'kafkajs'): Promise<number> {
+  return withDecoder(decoder, bareConsumerLeg)
+}
+
+async function bareConsumerLeg(): Promise<number> {
   const consumer = kafka.consumer({ groupId: `bench-bare-${suffix()}`, maxWaitTimeInMs: CONSUMER.maxWaitTimeInMs, readUncommitted: CONSUMER.readUncommitted })
   await consumer.connect()
   await consumer.subscribe({ topic: TOPIC, fromBeginning: true })
@@ -106,9 +129,10 @@ export async function bareConsumer(): Promise<number> {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: CONSUMER.partitionsConsumedConcurrently,
       eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
-        // Touch every record as the processor must (offset, key, headers, value), nothing more.
+        // Touch every record as the processor must (offset, key, headers, value), nothing more: with
+        // Thermocline's decoder the processor reads the header bytes, not the header object.
         for (const message of batch.messages) {
-          if (message.value !== null && message.headers !== undefined) count++
+          if (message.value !== null && (rawHeaders(message) ?? message.headers) !== undefined) count++
         }
         resolveOffset(batch.lastOffset())
         await heartbeat()
@@ -123,7 +147,11 @@ export async function bareConsumer(): Promise<number> {
   return READINGS / ((finished - started) / 1000)
 }
 
-export async function processorRun(): Promise<{ readingsPerSecond: number; windows: number }> {
+export async function processorRun(decoder: RecordDecoderChoice = 'thermocline'): Promise<{ readingsPerSecond: number; windows: number }> {
+  return withDecoder(decoder, processorLeg)
+}
+
+async function processorLeg(): Promise<{ readingsPerSecond: number; windows: number }> {
   const registry = new Registry()
   const metrics = createProcessorMetrics(registry)
   const id = suffix()
@@ -188,14 +216,21 @@ async function main(): Promise<void> {
   process.stderr.write(fill.reused ? `reusing ${TOPIC}\n` : `filled ${TOPIC} in ${fill.seconds.toFixed(1)} s\n`)
 
   const bare: number[] = []
+  const bareOurDecoder: number[] = []
   const processed: number[] = []
+  const processedKafkajsDecoder: number[] = []
   let windows = 0
   for (let run = 0; run < RUNS; run++) {
-    bare.push(await bareConsumer())
-    const result = await processorRun()
+    bare.push(await bareConsumer('kafkajs'))
+    const result = await processorRun('thermocline')
     processed.push(result.readingsPerSecond)
     windows = result.windows
-    process.stderr.write(`run ${run + 1}: bare ${Math.round(bare.at(-1)!)} /s, processor ${Math.round(result.readingsPerSecond)} /s (${result.windows} windows)\n`)
+    bareOurDecoder.push(await bareConsumer('thermocline'))
+    processedKafkajsDecoder.push((await processorRun('kafkajs')).readingsPerSecond)
+    process.stderr.write(
+      `run ${run + 1}: bare ${Math.round(bare.at(-1)!)} /s, processor ${Math.round(result.readingsPerSecond)} /s (${result.windows} windows); ` +
+        `with the other decoder: bare ${Math.round(bareOurDecoder.at(-1)!)} /s, processor ${Math.round(processedKafkajsDecoder.at(-1)!)} /s\n`,
+    )
   }
 
   const readings: Reading[] = Array.from({ length: READINGS }, (_, i) => reading(i))
@@ -220,6 +255,8 @@ async function main(): Promise<void> {
     bareConsumerReadingsPerSecond: { median: Math.round(median(bare)), runs: bare.map(Math.round) },
     processorReadingsPerSecond: { median: Math.round(median(processed)), runs: processed.map(Math.round), windowsEmittedPerRun: windows },
     processorToBare: Number((median(processed) / median(bare)).toFixed(3)),
+    bareWithThermoclineDecoderReadingsPerSecond: { median: Math.round(median(bareOurDecoder)), runs: bareOurDecoder.map(Math.round) },
+    processorWithKafkajsDecoderReadingsPerSecond: { median: Math.round(median(processedKafkajsDecoder)), runs: processedKafkajsDecoder.map(Math.round) },
     coreReadingsPerSecond: { median: Math.round(median(core)), runs: core.map(Math.round) },
     decodeRecordsPerSecond: { median: Math.round(median(decode)), runs: decode.map(Math.round) },
     targets: { processorToBare: 0.9, coreReadingsPerSecond: 5_000_000 },
@@ -230,6 +267,8 @@ async function main(): Promise<void> {
     [
       `bare kafkajs eachBatch consumer: ${results.bareConsumerReadingsPerSecond.median.toLocaleString('en')} readings/s (median of ${RUNS})`,
       `processor:                       ${results.processorReadingsPerSecond.median.toLocaleString('en')} readings/s  = ${results.processorToBare}x bare (target 0.9x)`,
+      `bare, Thermocline's decoder:     ${results.bareWithThermoclineDecoderReadingsPerSecond.median.toLocaleString('en')} readings/s`,
+      `processor, kafkajs' decoder:     ${results.processorWithKafkajsDecoderReadingsPerSecond.median.toLocaleString('en')} readings/s`,
       `window core alone:               ${results.coreReadingsPerSecond.median.toLocaleString('en')} readings/s (target 5,000,000)`,
       `reading decode alone:            ${results.decodeRecordsPerSecond.median.toLocaleString('en')} records/s`,
       '',
