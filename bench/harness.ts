@@ -3,7 +3,7 @@
  * processes, their metrics and resident memory, topics, and small arithmetic.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -93,6 +93,18 @@ export async function createTopics(admin: Admin, topics: string[], partitions = 
 
 export async function deleteTopics(admin: Admin, topics: string[]): Promise<void> {
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined)
+}
+
+/**
+ * The programs a run's sections need, checked before it starts: a missing one otherwise shows only as
+ * a leg that waits for records that never come. Exits with one line naming what is missing.
+ */
+export function requireTools(tools: Array<{ command: string; package: string; for: string }>): void {
+  const path = (process.env.PATH ?? '').split(':').concat('/usr/sbin')
+  const missing = tools.filter(({ command }) => !path.some((dir) => dir !== '' && existsSync(join(dir, command))))
+  if (missing.length === 0) return
+  process.stderr.write(`bench: missing ${missing.map((tool) => `${tool.command} (Debian package ${tool.package}, for ${tool.for})`).join(', ')}\n`)
+  process.exit(2)
 }
 
 export const MiB = (bytes: number): number => round(bytes / 2 ** 20, 1)

@@ -18,8 +18,12 @@ const logger = createLogger('bench', 'info')
 interface ProcessorFigures {
   thermocline: number[]
   kafkaStreams: number[]
+  /** The bare kafkajs consumer with kafkajs' own record decoder: the baseline. */
   bare: number[]
   kcat: number[]
+  /** The alternatives, for what the record decoder (common/kafka-records.ts) changes: the bare consumer with it, the processor without it. */
+  bareThermoclineDecoder: number[]
+  thermoclineKafkajsDecoder: number[]
 }
 
 async function kafkaStreamsRun(admin: Admin, topic: string, readings: number): Promise<number> {
@@ -63,18 +67,22 @@ export async function processorThroughput(admin: Admin, profile: Profile): Promi
   const throughput = await import('./processor.ts')
   const fill = await throughput.prefill()
   logger.info(fill.reused ? 'reusing the pre-filled readings topic' : 'pre-filled the readings topic', { topic: throughput.TOPIC, readings: throughput.READINGS, seconds: round(fill.seconds, 1) })
-  const figures: ProcessorFigures = { thermocline: [], kafkaStreams: [], bare: [], kcat: [] }
+  const figures: ProcessorFigures = { thermocline: [], kafkaStreams: [], bare: [], kcat: [], bareThermoclineDecoder: [], thermoclineKafkajsDecoder: [] }
   for (let run = 0; run < profile.runs; run++) {
-    const ours = await throughput.processorRun()
+    const ours = await throughput.processorRun('thermocline')
     figures.thermocline.push(ours.readingsPerSecond)
     figures.kafkaStreams.push(await kafkaStreamsRun(admin, throughput.TOPIC, throughput.READINGS))
-    figures.bare.push(await throughput.bareConsumer())
+    figures.bare.push(await throughput.bareConsumer('kafkajs'))
     figures.kcat.push(await kcatRun(throughput.TOPIC, throughput.READINGS))
+    figures.bareThermoclineDecoder.push(await throughput.bareConsumer('thermocline'))
+    figures.thermoclineKafkajsDecoder.push((await throughput.processorRun('kafkajs')).readingsPerSecond)
     logger.info(`processor run ${run + 1}/${profile.runs}`, {
       thermocline: Math.round(figures.thermocline.at(-1)!),
       kafkaStreams: Math.round(figures.kafkaStreams.at(-1)!),
       bare: Math.round(figures.bare.at(-1)!),
       kcat: Math.round(figures.kcat.at(-1)!),
+      bareThermoclineDecoder: Math.round(figures.bareThermoclineDecoder.at(-1)!),
+      thermoclineKafkajsDecoder: Math.round(figures.thermoclineKafkajsDecoder.at(-1)!),
     })
   }
   return { ...figures, topic: throughput.TOPIC, prefillReused: fill.reused }

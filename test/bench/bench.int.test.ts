@@ -99,6 +99,7 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
     ['processor', 'kcatReadingsPerSec'],
     ['processor', 'ratioToKafkaStreams'],
     ['processor', 'ratioToBareConsumer'],
+    ['processor', 'ratioToKcat'],
     ['bridge', 'readingsPerSec'],
     ['bridge', 'rawPipeReadingsPerSec'],
     ['bridge', 'ratioToRawPipe'],
@@ -106,6 +107,10 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
     ['latency', 'p99Ms'],
   ]
   for (const [section, field] of figures) expect(positive(result[section]?.[field]), `${section}.${field} = ${JSON.stringify(result[section]?.[field])}`).toBe(true)
+  const alternatives = (result.processor as { alternatives?: Record<string, unknown> } | undefined)?.alternatives
+  for (const field of ['bareConsumeThermoclineDecoderReadingsPerSec', 'kafkajsDecoderReadingsPerSec', 'kafkajsDecoderRatioToBareConsumer']) {
+    expect(positive(alternatives?.[field]), `processor.alternatives.${field}`).toBe(true)
+  }
 
   const memory = result.memory as Record<string, Record<string, { idleRssMiB: number; peakRssMiB: number }>>
   for (const service of ['processor', 'bridge']) {
