@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
 import { ADMIN_RETRY, createKafka, ensureTopics } from '../common/kafka.ts'
-import { rawHeaders, useStockRecordDecoder } from '../common/kafka-records.ts'
+import { rawRecord, useStockRecordDecoder } from '../common/kafka-records.ts'
 import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
 import { decodeReading, type Reading, readingMessage } from '../common/readings.ts'
@@ -130,9 +130,10 @@ async function bareConsumerLeg(): Promise<number> {
       partitionsConsumedConcurrently: CONSUMER.partitionsConsumedConcurrently,
       eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
         // Touch every record as the processor must (offset, key, headers, value), nothing more: with
-        // Thermocline's decoder the processor reads the header bytes, not the header object.
+        // Thermocline's decoder the processor reads the record's bytes, not kafkajs' objects.
         for (const message of batch.messages) {
-          if (message.value !== null && (rawHeaders(message) ?? message.headers) !== undefined) count++
+          const raw = rawRecord(message)
+          if (raw !== undefined ? raw.valueLength !== -1 && raw.headersAt > 0 : message.value !== null && message.headers !== undefined) count++
         }
         resolveOffset(batch.lastOffset())
         await heartbeat()

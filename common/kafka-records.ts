@@ -10,9 +10,8 @@
  * What. `installRecordDecoder()` (called once by common/kafka.ts, before any fetch) puts a function in
  * front of kafkajs' `recordBatch/record/v0/decoder.js` in Node's module cache, so kafkajs' record
  * batch decoder calls it for each record. It returns a `RawRecord`: the same fields as kafkajs'
- * record, with `headers` decoded on first read (the same object kafkajs would have built, duplicates
- * as arrays) and the record's bytes kept for readers that walk the headers themselves
- * (`rawHeaders`). Records it does not expect (an offset or timestamp past 2^53, a timestamp type of
+ * record, made from the record's bytes when first read (headers: the same object kafkajs would have
+ * built, duplicates as arrays), and the bytes kept for readers that read them directly (`rawRecord`). Records it does not expect (an offset or timestamp past 2^53, a timestamp type of
  * LOG_APPEND_TIME, a varint longer than four bytes) go to kafkajs' own decoder unchanged. kafkajs is
  * pinned (package.json) because this depends on its module layout; test/common/kafka-records.test.ts
  * holds the two decoders to the same output, and fails if the replacement is not in place.
@@ -48,33 +47,54 @@ type RecordDecoder = (decoder: KafkajsDecoder, batchContext: BatchContext) => un
 const CREATE_TIME = 0
 
 /**
- * A record as kafkajs' consumer hands it on (its `KafkaMessage`), whose headers are decoded when first
- * read. `bytes` holds the whole record; its header array starts at `headersAt`.
+ * A record as kafkajs' consumer hands it on (its `KafkaMessage`), kept as the bytes of the record:
+ * key, value and timestamp are made when first read, the headers decoded when first read. A reader
+ * that knows the layout reads `bytes` directly: the key at `keyAt` (`keyLength` bytes, -1 for a null
+ * key), the value likewise, the header array at `headersAt`.
  */
 export class RawRecord {
+  #key: Buffer | null | undefined
+  #value: Buffer | null | undefined
   #headers: IHeaders | undefined
 
   constructor(
     readonly magicByte: number,
     readonly attributes: number,
-    readonly timestamp: string,
+    /** The record's timestamp (create time), epoch milliseconds. */
+    readonly timestampMs: number,
     readonly offset: string,
-    readonly key: Buffer | null,
-    readonly value: Buffer | null,
     readonly isControlRecord: boolean,
     readonly batchContext: BatchContext,
     readonly bytes: Buffer,
+    readonly keyAt: number,
+    readonly keyLength: number,
+    readonly valueAt: number,
+    readonly valueLength: number,
     readonly headersAt: number,
   ) {}
+
+  get timestamp(): string {
+    return String(this.timestampMs)
+  }
+
+  get key(): Buffer | null {
+    if (this.#key === undefined) this.#key = this.keyLength === -1 ? null : this.bytes.subarray(this.keyAt, this.keyAt + this.keyLength)
+    return this.#key
+  }
+
+  get value(): Buffer | null {
+    if (this.#value === undefined) this.#value = this.valueLength === -1 ? null : this.bytes.subarray(this.valueAt, this.valueAt + this.valueLength)
+    return this.#value
+  }
 
   get headers(): IHeaders {
     return (this.#headers ??= decodeHeaders(this.bytes, this.headersAt))
   }
 }
 
-/** The bytes of a record's headers, when kafkajs' record came from the decoder installed here. */
-export function rawHeaders(message: object): { bytes: Buffer; at: number } | undefined {
-  return message instanceof RawRecord ? { bytes: message.bytes, at: message.headersAt } : undefined
+/** The record as this decoder keeps it, when kafkajs' record came from the decoder installed here. */
+export function rawRecord(message: object): RawRecord | undefined {
+  return message instanceof RawRecord ? message : undefined
 }
 
 // ---- varints (Kafka's zigzag encoding), as numbers ----------------------------------------------------
@@ -159,25 +179,25 @@ function decodeRecord(decoder: KafkajsDecoder, context: BatchContext): RawRecord
   const attributes = bytes.readInt8(decoder.offset)
   const timestampDelta = readVarint(bytes, cursor)
   const offsetDelta = readVarint(bytes, cursor)
-  const key = readBytes(bytes, cursor)
-  const value = readBytes(bytes, cursor)
+  const keyLength = readLength(bytes, cursor)
+  const keyAt = cursor.at
+  if (keyLength > 0 && cursor.at !== -1) cursor.at += keyLength
+  const valueLength = readLength(bytes, cursor)
+  const valueAt = cursor.at
+  if (valueLength > 0 && cursor.at !== -1) cursor.at += valueLength
   if (cursor.at === -1 || walkHeaders(bytes, cursor.at, scratch) === -1) return undefined
   const timestamp = firstTimestamp + timestampDelta
   const offset = firstOffset + offsetDelta
   if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(offset)) return undefined
-  return new RawRecord(context.magicByte, attributes, String(timestamp), String(offset), key, value, context.isControlBatch ?? false, context, bytes, cursor.at)
+  return new RawRecord(context.magicByte, attributes, timestamp, String(offset), context.isControlBatch ?? false, context, bytes, keyAt, keyLength, valueAt, valueLength, cursor.at)
 }
 
-function readBytes(bytes: Buffer, cursor: Cursor): Buffer | null {
+/** The length of a key or value (-1 for null) whose bytes follow within the record; the cursor at -1 if they do not fit. */
+function readLength(bytes: Buffer, cursor: Cursor): number {
+  if (cursor.at === -1) return -1
   const length = readVarint(bytes, cursor)
-  if (cursor.at === -1 || length === -1) return null
-  if (length < 0 || cursor.at + length > bytes.length) {
-    cursor.at = -1
-    return null
-  }
-  const start = cursor.at
-  cursor.at += length
-  return bytes.subarray(start, cursor.at)
+  if (cursor.at !== -1 && (length < -1 || cursor.at + Math.max(length, 0) > bytes.length)) cursor.at = -1
+  return length
 }
 
 /** The header object kafkajs' decoder builds: name → value, a repeated name's values in an array. */

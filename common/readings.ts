@@ -19,7 +19,7 @@
 import { CloudEvent } from 'cloudevents'
 import { type KafkaMessage, type Message } from 'kafkajs'
 import { DeadLetterReasons, type DeadLetterCause, type ProcessorDeadLetterReason } from './dead-letters.ts'
-import { rawHeaders, MAX_HEADERS, walkHeaders } from './kafka-records.ts'
+import { MAX_HEADERS, rawRecord, type RawRecord, walkHeaders } from './kafka-records.ts'
 import { parseIsoTimeBytes, parseRfc3339 } from './time.ts'
 import { EventTypes } from './topics.ts'
 import { CloudEventHeaders } from './events.ts'
@@ -135,9 +135,9 @@ function text(value: HeaderValue): string | undefined {
 
 /** Decodes one record into a Reading, or says why it is not one (`'deadLetter' in result`). Never throws. */
 export function decodeReading(message: Pick<KafkaMessage, 'key' | 'value' | 'headers'>): Reading | InvalidRecord {
-  const raw = rawHeaders(message)
+  const raw = rawRecord(message)
   if (raw !== undefined) {
-    const reading = fastReading(message, raw.bytes, raw.at)
+    const reading = fastReading(raw)
     if (reading !== undefined) return reading
   }
   const headers = message.headers
@@ -244,9 +244,9 @@ function startsWith(bytes: Uint8Array, at: number, end: number, expected: Uint8A
   return true
 }
 
-/** bytes[at, at + text.length) spells the ASCII string `text` (false for any other character in it). */
-function spells(bytes: Uint8Array, at: number, text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false
+/** bytes[a, a + length) equals bytes[b, b + length). */
+function sameBytes(bytes: Uint8Array, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (bytes[a + i] !== bytes[b + i]) return false
   return true
 }
 
@@ -326,9 +326,10 @@ function jsonNumberEnd(bytes: Uint8Array, at: number, end: number): number {
   return i <= end ? i : -1
 }
 
-/** The reading in `message`, read from bytes, when it is exactly as ingest writes one; else undefined. */
-function fastReading(message: Pick<KafkaMessage, 'key' | 'value'>, bytes: Buffer, headersAt: number): Reading | undefined {
-  const count = walkHeaders(bytes, headersAt, slots)
+/** The reading in `record`, read from its bytes, when it is exactly as ingest writes one; else undefined. */
+function fastReading(record: RawRecord): Reading | undefined {
+  const bytes = record.bytes
+  const count = walkHeaders(bytes, record.headersAt, slots)
   if (count === -1) return undefined
   idAt = timeAt = typeAt = sourceAt = specversionAt = contentTypeAt = -1
   let headerBytes = 0
@@ -345,32 +346,32 @@ function fastReading(message: Pick<KafkaMessage, 'key' | 'value'>, bytes: Buffer
   if (timeMs === undefined) return undefined
 
   // data: {"area":"…","device":"…","celsius":…}, as JSON.stringify writes it.
-  const value = message.value
-  if (value === null || value.length > MAX_READING_VALUE_BYTES) return undefined
-  const end = value.length
-  if (!startsWith(value, 0, end, DATA_AREA)) return undefined
-  const areaEnd = plainStringEnd(value, DATA_AREA.length, end)
-  if (areaEnd <= DATA_AREA.length || !startsWith(value, areaEnd, end, DATA_DEVICE)) return undefined
+  if (record.valueLength === -1 || record.valueLength > MAX_READING_VALUE_BYTES) return undefined
+  const start = record.valueAt
+  const end = start + record.valueLength
+  if (!startsWith(bytes, start, end, DATA_AREA)) return undefined
+  const areaAt = start + DATA_AREA.length
+  const areaEnd = plainStringEnd(bytes, areaAt, end)
+  if (areaEnd <= areaAt || !startsWith(bytes, areaEnd, end, DATA_DEVICE)) return undefined
   const deviceAt = areaEnd + DATA_DEVICE.length
-  const deviceEnd = plainStringEnd(value, deviceAt, end)
-  if (deviceEnd <= deviceAt || !startsWith(value, deviceEnd, end, DATA_CELSIUS)) return undefined
+  const deviceEnd = plainStringEnd(bytes, deviceAt, end)
+  if (deviceEnd <= deviceAt || !startsWith(bytes, deviceEnd, end, DATA_CELSIUS)) return undefined
   const celsiusAt = deviceEnd + DATA_CELSIUS.length
-  const celsiusEnd = jsonNumberEnd(value, celsiusAt, end - 1)
-  if (celsiusEnd !== end - 1 || value[celsiusEnd] !== 0x7d) return undefined
-  const celsius = Number(value.toString('latin1', celsiusAt, celsiusEnd))
+  const celsiusEnd = jsonNumberEnd(bytes, celsiusAt, end - 1)
+  if (celsiusEnd !== end - 1 || bytes[celsiusEnd] !== 0x7d) return undefined
+  const celsius = Number(bytes.toString('latin1', celsiusAt, celsiusEnd))
   if (!Number.isFinite(celsius)) return undefined
-  const area = value.toString('latin1', DATA_AREA.length, areaEnd)
-  const device = value.toString('latin1', deviceAt, deviceEnd)
+  const areaLength = areaEnd - areaAt
+  const deviceLength = deviceEnd - deviceAt
 
   // The key, if any, is the area; the source is /thermostats/{area}/{device}.
-  const key = message.key
-  if (key !== null && key !== undefined && (key.length !== area.length || !spells(key, 0, area))) return undefined
-  const sourceAt_ = valueAt(sourceAt)
-  if (valueLength(sourceAt) !== SOURCE_PREFIX_BYTES.length + area.length + 1 + device.length) return undefined
-  if (!startsWith(bytes, sourceAt_, sourceAt_ + SOURCE_PREFIX_BYTES.length, SOURCE_PREFIX_BYTES)) return undefined
-  const areaInSource = sourceAt_ + SOURCE_PREFIX_BYTES.length
-  if (!spells(bytes, areaInSource, area) || bytes[areaInSource + area.length] !== 0x2f || !spells(bytes, areaInSource + area.length + 1, device)) return undefined
+  if (record.keyLength !== -1 && (record.keyLength !== areaLength || !sameBytes(bytes, record.keyAt, areaAt, areaLength))) return undefined
+  const source = valueAt(sourceAt)
+  if (valueLength(sourceAt) !== SOURCE_PREFIX_BYTES.length + areaLength + 1 + deviceLength) return undefined
+  if (!startsWith(bytes, source, source + SOURCE_PREFIX_BYTES.length, SOURCE_PREFIX_BYTES)) return undefined
+  const areaInSource = source + SOURCE_PREFIX_BYTES.length
+  if (!sameBytes(bytes, areaInSource, areaAt, areaLength) || bytes[areaInSource + areaLength] !== 0x2f || !sameBytes(bytes, areaInSource + areaLength + 1, deviceAt, deviceLength)) return undefined
 
   const id = bytes.toString('utf8', valueAt(idAt), valueAt(idAt) + valueLength(idAt))
-  return { id, area, device, celsius, timeMs }
+  return { id, area: bytes.toString('latin1', areaAt, areaEnd), device: bytes.toString('latin1', deviceAt, deviceEnd), celsius, timeMs }
 }

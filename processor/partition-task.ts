@@ -193,7 +193,8 @@ export class PartitionTask {
    * Commits without waiting as soon as a window has closed (its result should not wait for the next
    * interval: that was most of the emit latency) or when the interval is due; waits when outputs
    * pile up (backpressure) or when asked to. At most one transaction is in flight, so a replay that
-   * closes windows in every batch commits back to back, not once per batch.
+   * closes windows in every batch commits back to back, not once per batch; windows that close
+   * while one is in flight start the next as soon as it ends.
    */
   async commitIfDue(wait: boolean): Promise<void> {
     const pendingOutputs = this.#pendingWindows.length + this.#pendingLate.length + this.#pendingDeadLetters.length
@@ -255,6 +256,8 @@ export class PartitionTask {
     )
     this.#inFlight = committing.finally(() => {
       this.#inFlight = undefined
+      // Windows that closed while this transaction ran go out now, not at the next batch or tick.
+      if (this.#pendingWindows.length > 0 && !this.#closed) void this.run(() => this.commitIfDue(false))
     })
     return this.#inFlight
   }

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { RawRecord, rawHeaders } from '../../common/kafka-records.ts'
+import { RawRecord, rawRecord } from '../../common/kafka-records.ts'
 import { encodeRecord, fetchedRecord, kafkajsEncodeRecord, type RecordInput } from '../helpers/kafka-records.ts'
 
 /** The fields kafkajs' consumer and Thermocline read of a record, as plain data. */
@@ -34,9 +34,9 @@ describe("Thermocline's record decoder in kafkajs", () => {
   it('is the one kafkajs calls once common/kafka.ts is loaded, and leaves the header bytes to read', () => {
     const record = fetchedRecord({ key: 'kitchen', value: '{}', headers: [['ce_id', 'a']] })
     expect(record).toBeInstanceOf(RawRecord)
-    const raw = rawHeaders(record)
+    const raw = rawRecord(record)
     // One header: count 1 (zigzag 2), name length 5 (10), "ce_id", value length 1 (2), "a".
-    expect(raw?.bytes.subarray(raw.at)).toEqual(Buffer.from([2, 10, ...Buffer.from('ce_id'), 2, ...Buffer.from('a')]))
+    expect(raw?.bytes.subarray(raw.headersAt)).toEqual(Buffer.from([2, 10, ...Buffer.from('ce_id'), 2, ...Buffer.from('a')]))
   })
 
   it("test records are encoded as kafkajs' producer encodes them", () => {
