@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message } from 'kafkajs'
 import { Registry } from 'prom-client'
 import { ADMIN_RETRY, createKafka, ensureTopics } from '../common/kafka.ts'
-import { rawRecord, useStockRecordDecoder } from '../common/kafka-records.ts'
+import { rawRecord, useKafkajsRecords } from '../common/kafka-records.ts'
 import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
 import { decodeReading, type Reading, readingMessage } from '../common/readings.ts'
@@ -105,11 +105,11 @@ export type RecordDecoderChoice = 'kafkajs' | 'thermocline'
 
 /** Runs `leg` with kafkajs decoding records with `decoder`, then puts Thermocline's back. */
 async function withDecoder<T>(decoder: RecordDecoderChoice, leg: () => Promise<T>): Promise<T> {
-  useStockRecordDecoder(decoder === 'kafkajs')
+  useKafkajsRecords(decoder === 'kafkajs')
   try {
     return await leg()
   } finally {
-    useStockRecordDecoder(false)
+    useKafkajsRecords(false)
   }
 }
 

@@ -1,20 +1,26 @@
 /**
- * kafkajs' record decoder, replaced by one that leaves headers as bytes until they are read.
+ * kafkajs' record decoder and encoder, each replaced by one that does the same with fewer objects.
  *
  * Why. kafkajs decodes every header of every fetched record into a string name and a Buffer value,
  * and folds them into an object with one object spread per header: for a reading's six `ce_*`
- * headers that is most of the cost of consuming it (about 7 of 9 µs a record, measured on this
- * machine: bench/README.md, "The processor's decoder"). The processor reads those headers once, by
- * comparing and parsing their bytes (common/readings.ts), and never needs them as an object.
+ * headers that was most of the cost of consuming it (bench/README.md, "The record decoder"). The
+ * processor reads those headers once, by comparing and parsing their bytes (common/readings.ts), and
+ * never needs them as an object. Writing, kafkajs gives each header of a record an encoder and a
+ * buffer of its own: for a window's seven headers, most of the cost of writing a window.
  *
- * What. `installRecordDecoder()` (called once by common/kafka.ts, before any fetch) puts a function in
- * front of kafkajs' `recordBatch/record/v0/decoder.js` in Node's module cache, so kafkajs' record
- * batch decoder calls it for each record. It returns a `RawRecord`: the same fields as kafkajs'
- * record, made from the record's bytes when first read (headers: the same object kafkajs would have
- * built, duplicates as arrays), and the bytes kept for readers that read them directly (`rawRecord`). Records it does not expect (an offset or timestamp past 2^53, a timestamp type of
- * LOG_APPEND_TIME, a varint longer than four bytes) go to kafkajs' own decoder unchanged. kafkajs is
- * pinned (package.json) because this depends on its module layout; test/common/kafka-records.test.ts
- * holds the two decoders to the same output, and fails if the replacement is not in place.
+ * What. `installRecordCodec()` (called once by common/kafka.ts, before any fetch or produce) puts a
+ * function in front of kafkajs' `recordBatch/record/v0/decoder.js` and one in front of
+ * `recordBatch/record/v0/index.js` in Node's module cache, so kafkajs' record batch decoder and its
+ * produce request call them for each record.
+ * - Decoding returns a `RawRecord`: kafkajs' record fields, made from the record's bytes when first
+ *   read (headers: the same object kafkajs would have built, duplicates as arrays), and the bytes kept
+ *   for readers that read them directly (`rawRecord`). Records it does not expect (an offset or
+ *   timestamp past 2^53, a timestamp type of LOG_APPEND_TIME, a varint longer than four bytes, headers
+ *   that do not end with the record) go to kafkajs' own decoder unchanged.
+ * - Encoding measures a record, then writes it into one buffer: the same bytes as kafkajs. Anything
+ *   but bytes and strings goes to kafkajs' own encoder, which writes or refuses it as before.
+ * kafkajs is pinned (package.json) because this depends on its module layout; test/common/kafka-records.test.ts
+ * holds both to kafkajs' own on generated records, and fails if they are not in place.
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -217,37 +223,163 @@ function decodeHeaders(bytes: Buffer, at: number): IHeaders {
   return headers as IHeaders
 }
 
+// ---- the record encoder (producers) ------------------------------------------------------------------
+
+const RECORD_ENCODER = join(KAFKAJS_ROOT, 'src/protocol/recordBatch/record/v0/index.js')
+const PRODUCE_REQUEST = join(KAFKAJS_ROOT, 'src/protocol/requests/produce/v3/request.js')
+const KAFKAJS_ENCODER = join(KAFKAJS_ROOT, 'src/protocol/encoder.js')
+
+/** What kafkajs' produce request passes its record encoder: the message, spread, with its deltas. */
+export interface RecordToEncode {
+  offsetDelta?: number
+  timestampDelta?: number
+  key?: unknown
+  value?: unknown
+  headers?: Record<string, unknown>
+}
+
+/** kafkajs' Encoder, as far as the record batch encoder reads it back (`buf` up to `offset`). */
+export interface KafkajsEncoder {
+  buf: Buffer
+  offset: number
+}
+
+type RecordEncoder = (record: RecordToEncode) => KafkajsEncoder
+
+/** Bytes of a zigzag varint (or varlong) for a safe integer. */
+function varintSize(value: number): number {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1
+  let size = 1
+  while (zigzag >= 0x80) {
+    zigzag = Math.floor(zigzag / 128)
+    size++
+  }
+  return size
+}
+
+function writeVarint(buffer: Buffer, at: number, value: number): number {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1
+  while (zigzag >= 0x80) {
+    buffer[at++] = (zigzag % 128) | 0x80
+    zigzag = Math.floor(zigzag / 128)
+  }
+  buffer[at++] = zigzag
+  return at
+}
+
+/** A key, value or header value kafkajs writes as bytes: a Buffer, or a string as UTF-8. */
+const isBytes = (value: unknown): value is Buffer | string => typeof value === 'string' || Buffer.isBuffer(value)
+const byteLength = (value: Buffer | string): number => (typeof value === 'string' ? Buffer.byteLength(value) : value.length)
+
+function writeBytes(buffer: Buffer, at: number, value: Buffer | string, length: number): number {
+  at = writeVarint(buffer, at, length)
+  if (typeof value === 'string') buffer.write(value, at, length, 'utf8')
+  else value.copy(buffer, at)
+  return at + length
+}
+
+/** Largest delta written without a second look: kafkajs' own encoder takes anything beyond. */
+const MAX_DELTA = 2 ** 50
+
+/**
+ * kafkajs' record encoder (recordBatch/record/v0/index.js) writes each header through an encoder of
+ * its own, each with a buffer of its own, and copies them together: for a window's seven headers that
+ * was most of the processor's cost of writing a window. This one measures the record first and writes
+ * it into one buffer, the same bytes (test/common/kafka-records.test.ts compares them). Undefined
+ * for a record it does not take on (a key or value that is neither bytes, a string nor null, a header
+ * value that is not bytes or a string, a delta past 2^50): kafkajs' encoder writes those, or refuses
+ * them, as it always did.
+ */
+export function encodeRecord(record: RecordToEncode, Encoder: new (size: number) => KafkajsEncoder): KafkajsEncoder | undefined {
+  const { key, value } = record
+  const offsetDelta = record.offsetDelta ?? 0
+  const timestampDelta = record.timestampDelta ?? 0
+  if (!Number.isSafeInteger(offsetDelta) || !Number.isSafeInteger(timestampDelta) || Math.abs(timestampDelta) > MAX_DELTA || offsetDelta > MAX_DELTA) return undefined
+  if ((key != null && !isBytes(key)) || (value != null && !isBytes(value))) return undefined
+  const keyLength = key == null ? -1 : byteLength(key)
+  const valueLength = value == null ? -1 : byteLength(value)
+  const headers = record.headers ?? {}
+  // Header names in kafkajs' order (Object.keys), an array's values one header each.
+  let headerCount = 0
+  let headersSize = 0
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue
+    const header = headers[name]
+    const nameLength = Buffer.byteLength(name)
+    for (const item of Array.isArray(header) ? header : [header]) {
+      if (!isBytes(item)) return undefined
+      const length = byteLength(item)
+      headersSize += varintSize(nameLength) + nameLength + varintSize(length) + length
+      headerCount++
+    }
+  }
+  const body =
+    1 +
+    varintSize(timestampDelta) +
+    varintSize(offsetDelta) +
+    (keyLength === -1 ? 1 : varintSize(keyLength) + keyLength) +
+    (valueLength === -1 ? 1 : varintSize(valueLength) + valueLength) +
+    varintSize(headerCount) +
+    headersSize
+  const size = varintSize(body) + body
+  const encoder = new Encoder(size)
+  const buffer = encoder.buf
+  let at = writeVarint(buffer, 0, body)
+  buffer[at++] = 0 // attributes: none used in a record
+  at = writeVarint(buffer, at, timestampDelta)
+  at = writeVarint(buffer, at, offsetDelta)
+  at = key == null ? writeVarint(buffer, at, -1) : writeBytes(buffer, at, key as Buffer | string, keyLength)
+  at = value == null ? writeVarint(buffer, at, -1) : writeBytes(buffer, at, value as Buffer | string, valueLength)
+  at = writeVarint(buffer, at, headerCount)
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue
+    const header = headers[name]
+    for (const item of Array.isArray(header) ? header : [header]) {
+      at = writeBytes(buffer, at, name, Buffer.byteLength(name))
+      at = writeBytes(buffer, at, item as Buffer | string, byteLength(item as Buffer | string))
+    }
+  }
+  encoder.offset = at
+  return encoder
+}
+
 // ---- installation -------------------------------------------------------------------------------------
 
 let installed = false
+let useStock = false
 
 /**
- * Puts `decodeRecord` in front of kafkajs' record decoder, for every kafkajs client of the process.
- * Must run before kafkajs decodes its first fetch (it then loads its record batch decoder, which
- * keeps the record decoder it found); common/kafka.ts calls it when it is imported.
+ * Puts `decodeRecord` in front of kafkajs' record decoder and `encodeRecord` in front of its record
+ * encoder, for every kafkajs client of the process. Must run before kafkajs decodes its first fetch
+ * or encodes its first produce request (it then loads the modules that keep the functions they
+ * found); common/kafka.ts calls it when it is imported.
  */
-export function installRecordDecoder(): void {
+export function installRecordCodec(): void {
   if (installed) return
-  if (require.cache[BATCH_DECODER] !== undefined) {
-    throw new Error('kafkajs has already loaded its record batch decoder: import common/kafka.ts before any kafkajs client fetches')
+  for (const user of [BATCH_DECODER, PRODUCE_REQUEST]) {
+    if (require.cache[user] !== undefined) throw new Error(`kafkajs has already loaded ${user}: import common/kafka.ts before any kafkajs client fetches or produces`)
   }
-  const stock = require(RECORD_DECODER) as RecordDecoder
-  const module = require.cache[RECORD_DECODER]
-  if (module === undefined) throw new Error(`kafkajs' record decoder is not at ${RECORD_DECODER}: its layout changed`)
-  module.exports = (decoder: KafkajsDecoder, context: BatchContext) => {
-    if (useStock) return stock(decoder, context)
+  const stockDecoder = require(RECORD_DECODER) as RecordDecoder
+  const stockEncoder = require(RECORD_ENCODER) as RecordEncoder
+  const Encoder = require(KAFKAJS_ENCODER) as new (size: number) => KafkajsEncoder
+  const decoderModule = require.cache[RECORD_DECODER]
+  const encoderModule = require.cache[RECORD_ENCODER]
+  if (decoderModule === undefined || encoderModule === undefined) throw new Error(`kafkajs' record decoder or encoder is not under ${KAFKAJS_ROOT}: its layout changed`)
+  decoderModule.exports = function thermoclineRecordDecoder(decoder: KafkajsDecoder, context: BatchContext) {
+    if (useStock) return stockDecoder(decoder, context)
     const start = decoder.offset
     const record = decodeRecord(decoder, context)
     if (record !== undefined) return record
     decoder.offset = start
-    return stock(decoder, context)
+    return stockDecoder(decoder, context)
+  }
+  encoderModule.exports = function thermoclineRecordEncoder(record: RecordToEncode) {
+    return (useStock ? undefined : encodeRecord(record, Encoder)) ?? stockEncoder(record)
   }
   installed = true
 }
 
-let useStock = false
-
-/** For the bench alone: kafkajs' own decoder (true) or this one (false), for records fetched from now on. */
-export function useStockRecordDecoder(stock: boolean): void {
+/** For the bench and the tests: kafkajs' own record decoder and encoder (true) or these (false), from now on. */
+export function useKafkajsRecords(stock: boolean): void {
   useStock = stock
 }

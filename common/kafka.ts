@@ -2,14 +2,14 @@
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type LogEntry, type Message } from 'kafkajs'
 import { finalConnectionFailure, kafkaEndpoint } from './connection-failures.ts'
 import { AccessRefusedError, asRefusal, needing, noteRefusalLog, refusalLine } from './kafka-access.ts'
-import { installRecordDecoder } from './kafka-records.ts'
+import { installRecordCodec } from './kafka-records.ts'
 import { ErrorCodes, ThermoclineError } from './errors.ts'
 import { type Logger } from './logger.ts'
 import { retry, type RetryPolicy } from './retry.ts'
 import { type KafkaSecurity } from './security.ts'
 
 // Every kafkajs consumer of a Thermocline process reads records through kafka-records.ts' decoder.
-installRecordDecoder()
+installRecordCodec()
 
 export interface KafkaClientOptions {
   brokers: string[]

@@ -1,7 +1,8 @@
+import { createRequire } from 'node:module'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { RawRecord, rawRecord } from '../../common/kafka-records.ts'
-import { encodeRecord, fetchedRecord, kafkajsEncodeRecord, type RecordInput } from '../helpers/kafka-records.ts'
+import { encodeRecord, type KafkajsEncoder, RawRecord, rawRecord, type RecordToEncode, useKafkajsRecords } from '../../common/kafka-records.ts'
+import { encodeRecord as testRecordBytes, fetchedRecord, kafkajsEncodeRecord, type RecordInput } from '../helpers/kafka-records.ts'
 
 /** The fields kafkajs' consumer and Thermocline read of a record, as plain data. */
 function fields(record: Record<string, unknown>) {
@@ -48,7 +49,7 @@ describe("Thermocline's record decoder in kafkajs", () => {
       ['repeated', '2'],
       ['é', Buffer.from([0, 255])],
     ]
-    expect(encodeRecord({ ...record, headers: pairs })).toEqual(kafkajsEncodeRecord(record).buffer)
+    expect(testRecordBytes({ ...record, headers: pairs })).toEqual(kafkajsEncodeRecord(record).buffer)
   })
 
   it('gives what kafkajs gives for every record: offsets, timestamps, key, value, headers with repeats and nulls', () => {
@@ -85,5 +86,57 @@ describe("Thermocline's record decoder in kafkajs", () => {
     })
     expect(record.headers).toBe(record.headers)
     expect(record.headers).toEqual({ ce_id: Buffer.from('x'), repeated: [Buffer.from('1'), Buffer.from('2')] })
+  })
+})
+
+describe("Thermocline's record encoder in kafkajs", () => {
+  const require = createRequire(import.meta.url)
+  const installed = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as ((record: RecordToEncode) => KafkajsEncoder) & { name: string }
+  const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size: number) => KafkajsEncoder
+  const written = (encoder: KafkajsEncoder) => encoder.buf.subarray(0, encoder.offset)
+  const kafkajsWrites = (record: RecordToEncode): Buffer => {
+    useKafkajsRecords(true)
+    try {
+      return Buffer.from(written(installed(record)))
+    } finally {
+      useKafkajsRecords(false)
+    }
+  }
+
+  it("is the one kafkajs' produce request calls once common/kafka.ts is loaded", () => {
+    expect(installed.name).toBe('thermoclineRecordEncoder')
+  })
+
+  const text = fc.string({ maxLength: 30 })
+  const bytesOrText = fc.oneof(bytes, text)
+  const message: fc.Arbitrary<RecordToEncode> = fc.record(
+    {
+      key: fc.oneof(bytesOrText, fc.constant(null), fc.constant(undefined)),
+      value: fc.oneof(bytesOrText, fc.constant(null), fc.constant(undefined)),
+      headers: fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(bytesOrText, fc.array(bytesOrText, { maxLength: 3 })), { maxKeys: 8 }),
+      offsetDelta: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 2 ** 31 - 1 })),
+      timestampDelta: fc.oneof(fc.integer({ min: -1000, max: 100_000 }), fc.integer({ min: -(2 ** 45), max: 2 ** 45 })),
+    },
+    { requiredKeys: ['offsetDelta', 'timestampDelta'] },
+  )
+
+  it('writes the bytes kafkajs writes, for every record it takes on (all those with bytes or strings)', () => {
+    fc.assert(
+      fc.property(message, (record) => {
+        const ours = encodeRecord(record, Encoder)
+        expect(ours, 'taken on').toBeDefined()
+        expect(written(ours!)).toEqual(kafkajsWrites(record))
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('leaves to kafkajs what it does not take on, which kafkajs then writes (or refuses) as before', () => {
+    expect(encodeRecord({ key: 7, value: 'v' }, Encoder)).toBeUndefined()
+    expect(() => installed({ key: 7, value: 'v' })).toThrow(/argument must be of type string/)
+    expect(encodeRecord({ key: 'k', value: 'v', headers: { a: 5 } }, Encoder)).toBeUndefined()
+    expect(() => installed({ key: 'k', value: 'v', headers: { a: null } })).toThrow(/argument must be of type string/)
+    expect(encodeRecord({ key: 'k', value: 'v', timestampDelta: 2 ** 60 }, Encoder)).toBeUndefined()
+    expect(written(installed({ key: 'k', value: 'v', timestampDelta: 2 ** 60 }))).toEqual(kafkajsWrites({ key: 'k', value: 'v', timestampDelta: 2 ** 60 }))
   })
 })

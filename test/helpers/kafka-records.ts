@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import '../../common/kafka.ts'
-import { useStockRecordDecoder } from '../../common/kafka-records.ts'
+import { useKafkajsRecords } from '../../common/kafka-records.ts'
 
 const require = createRequire(import.meta.url)
 const Decoder = require('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => object
@@ -89,10 +89,10 @@ export function fetchedRecord(input: RecordInput, context: BatchContextOptions =
     timestampType: context.timestampType ?? 0,
     maxTimestamp: context.maxTimestamp ?? '-1',
   }
-  useStockRecordDecoder(stock)
+  useKafkajsRecords(stock)
   try {
     return decodeRecord(new Decoder(recordBytes), batchContext)
   } finally {
-    useStockRecordDecoder(false)
+    useKafkajsRecords(false)
   }
 }
