@@ -217,8 +217,14 @@ function decodeHeaders(bytes: Buffer, at: number): IHeaders {
     // kafkajs reads a null name as null, which becomes the key "null".
     const name = nameLength === -1 ? 'null' : bytes.toString('utf8', nameAt, nameAt + nameLength)
     const value = valueLength === -1 ? null : bytes.subarray(valueAt, valueAt + valueLength)
-    const previous = headers[name]
-    headers[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value]
+    const previous = Object.hasOwn(headers, name) ? headers[name] : undefined
+    // Defined, not assigned: a header named __proto__ is a header, as in kafkajs' object, not a prototype.
+    Object.defineProperty(headers, name, {
+      value: previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
   return headers as IHeaders
 }
@@ -345,8 +351,23 @@ export function encodeRecord(record: RecordToEncode, Encoder: new (size: number)
 
 // ---- installation -------------------------------------------------------------------------------------
 
-let installed = false
-let useStock = false
+/**
+ * Whether the functions are in place, which codec they use, and the functions of the latest copy of
+ * this module: kept on the process, not in this module, because a test runner may load this module
+ * afresh for each test file while kafkajs (a CommonJS package, in Node's module cache) stays loaded
+ * with the functions an earlier copy put in front of it.
+ */
+interface CodecState {
+  installed: boolean
+  useStock: boolean
+  decode: typeof decodeRecord
+  encode: typeof encodeRecord
+}
+const STATE_KEY = Symbol.for('thermocline.kafkajs-records')
+const processState = globalThis as unknown as Record<symbol, CodecState | undefined>
+const state: CodecState = (processState[STATE_KEY] ??= { installed: false, useStock: false, decode: decodeRecord, encode: encodeRecord })
+state.decode = decodeRecord
+state.encode = encodeRecord
 
 /**
  * Puts `decodeRecord` in front of kafkajs' record decoder and `encodeRecord` in front of its record
@@ -355,7 +376,7 @@ let useStock = false
  * found); common/kafka.ts calls it when it is imported.
  */
 export function installRecordCodec(): void {
-  if (installed) return
+  if (state.installed) return
   for (const user of [BATCH_DECODER, PRODUCE_REQUEST]) {
     if (require.cache[user] !== undefined) throw new Error(`kafkajs has already loaded ${user}: import common/kafka.ts before any kafkajs client fetches or produces`)
   }
@@ -366,20 +387,20 @@ export function installRecordCodec(): void {
   const encoderModule = require.cache[RECORD_ENCODER]
   if (decoderModule === undefined || encoderModule === undefined) throw new Error(`kafkajs' record decoder or encoder is not under ${KAFKAJS_ROOT}: its layout changed`)
   decoderModule.exports = function thermoclineRecordDecoder(decoder: KafkajsDecoder, context: BatchContext) {
-    if (useStock) return stockDecoder(decoder, context)
+    if (state.useStock) return stockDecoder(decoder, context)
     const start = decoder.offset
-    const record = decodeRecord(decoder, context)
+    const record = state.decode(decoder, context)
     if (record !== undefined) return record
     decoder.offset = start
     return stockDecoder(decoder, context)
   }
   encoderModule.exports = function thermoclineRecordEncoder(record: RecordToEncode) {
-    return (useStock ? undefined : encodeRecord(record, Encoder)) ?? stockEncoder(record)
+    return (state.useStock ? undefined : state.encode(record, Encoder)) ?? stockEncoder(record)
   }
-  installed = true
+  state.installed = true
 }
 
 /** For the bench and the tests: kafkajs' own record decoder and encoder (true) or these (false), from now on. */
 export function useKafkajsRecords(stock: boolean): void {
-  useStock = stock
+  state.useStock = stock
 }
