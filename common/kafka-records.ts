@@ -15,7 +15,8 @@
  * - Decoding returns a `RawRecord`: kafkajs' record fields, made from the record's bytes when first
  *   read (headers: the same object kafkajs would have built, duplicates as arrays), and the bytes kept
  *   for readers that read them directly (`rawRecord`). Records it does not expect (an offset or
- *   timestamp past 2^53, a timestamp type of LOG_APPEND_TIME, a varint longer than four bytes, headers
+ *   timestamp past 2^53, a timestamp type of LOG_APPEND_TIME, a length or offset delta of more than four
+ *   bytes, a timestamp delta of more than seven, headers
  *   that do not end with the record) go to kafkajs' own decoder unchanged.
  * - Encoding measures a record, then writes it into one buffer: the same bytes as kafkajs. Anything
  *   but bytes and strings goes to kafkajs' own encoder, which writes or refuses it as before.
@@ -130,6 +131,29 @@ function readVarint(bytes: Buffer, cursor: Cursor): number {
   return Number.NaN
 }
 
+/**
+ * A zigzag varlong of at most seven bytes (below 2^48 in magnitude: a timestamp delta of up to about
+ * 8,900 years, where a batch written with an old record timestamp next to new ones has deltas of days,
+ * past readVarint's reach), or NaN with the cursor at -1 for a longer one.
+ */
+function readVarlong(bytes: Buffer, cursor: Cursor): number {
+  let at = cursor.at
+  let raw = 0
+  let scale = 1
+  for (let i = 0; i < 7; i++) {
+    const byte = bytes[at++]
+    if (byte === undefined) break
+    raw += (byte & 0x7f) * scale
+    scale *= 128
+    if (byte < 0x80) {
+      cursor.at = at
+      return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2
+    }
+  }
+  cursor.at = -1
+  return Number.NaN
+}
+
 // ---- the record ---------------------------------------------------------------------------------------
 
 /** A batch's first offset and timestamp as numbers, parsed once per batch (kafkajs gives them as strings). */
@@ -183,7 +207,7 @@ function decodeRecord(decoder: KafkajsDecoder, context: BatchContext): RawRecord
   const bytes = decoder.buffer
   const cursor: Cursor = { at: decoder.offset + 1 }
   const attributes = bytes.readInt8(decoder.offset)
-  const timestampDelta = readVarint(bytes, cursor)
+  const timestampDelta = readVarlong(bytes, cursor)
   const offsetDelta = readVarint(bytes, cursor)
   const keyLength = readLength(bytes, cursor)
   const keyAt = cursor.at

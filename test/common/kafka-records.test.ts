@@ -72,12 +72,14 @@ describe("Thermocline's record decoder in kafkajs", () => {
     expect(raw).toBeGreaterThan(600)
   })
 
-  it('leaves to kafkajs what it does not take on: offsets past 2^53, log append time, large timestamp deltas', () => {
+  it('leaves to kafkajs what it does not take on: offsets past 2^53, log append time, timestamp deltas past 2^48', () => {
     const record: RecordInput = { key: 'k', value: 'v', headers: [['a', 'b']] }
     expect(fetchedRecord(record, { firstOffset: String(2n ** 60n) })).not.toBeInstanceOf(RawRecord)
     expect(fetchedRecord(record, { timestampType: 1, maxTimestamp: '1767225600000' })).not.toBeInstanceOf(RawRecord)
-    expect(fetchedRecord({ ...record, timestampDelta: 2 ** 30 })).not.toBeInstanceOf(RawRecord)
-    expect(fetchedRecord({ ...record, timestampDelta: 2 ** 20 })).toBeInstanceOf(RawRecord)
+    expect(fetchedRecord({ ...record, timestampDelta: 2 ** 50 })).not.toBeInstanceOf(RawRecord)
+    // A batch holding a record stamped a month before the others: deltas of 2.6e9 ms, five bytes.
+    expect(fetchedRecord({ ...record, timestampDelta: 2_600_000_000 })).toBeInstanceOf(RawRecord)
+    expect(fetchedRecord({ ...record, timestampDelta: -(2 ** 47) })).toBeInstanceOf(RawRecord)
   })
 
   it("reads headers named like Object.prototype's properties as headers (where kafkajs mixes in the inherited value)", () => {
