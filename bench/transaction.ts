@@ -9,7 +9,8 @@
  * partition, the partitions' transactions started together — and times each step: send
  * (AddPartitionsToTxn + Produce, acks=all), sendOffsets (AddOffsetsToTxn + TxnOffsetCommit) and
  * commit (EndTxn). Prints medians and p90 in ms over the rounds after five warm-up rounds, also for
- * a single partition alone, so the cost of the burst itself shows.
+ * a single partition alone, so the cost of the burst itself shows. Alternate rounds send the events
+ * and the offsets at once instead (`overlappedTotal`), to see what one wait fewer would give.
  */
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -41,23 +42,35 @@ function windowEvents(count: number, startMs: number): Message[] {
   })
 }
 
-type Step = 'send' | 'sendOffsets' | 'commit' | 'total'
+type Step = 'send' | 'sendOffsets' | 'commit' | 'total' | 'overlappedTotal'
 
 async function measure(kafka: Kafka, topics: { output: string; input: string }, partitions: number, windows: number, rounds: number): Promise<Record<Step, { medianMs: number; p90Ms: number }>> {
   const id = `bench-txn-${Date.now().toString(36)}-${partitions}`
   const producers: Producer[] = []
-  const times: Record<Step, number[]> = { send: [], sendOffsets: [], commit: [], total: [] }
+  const times: Record<Step, number[]> = { send: [], sendOffsets: [], commit: [], total: [], overlappedTotal: [] }
   try {
     for (let p = 0; p < partitions; p++) {
       const producer = kafka.producer({ transactionalId: `${id}.${p}`, idempotent: true, maxInFlightRequests: 1 })
       await producer.connect()
       producers.push(producer)
     }
-    for (let round = 0; round < WARM_UP_ROUNDS + rounds; round++) {
+    // Every other round sends the events and the offsets at once (one wait fewer), as an alternative.
+    for (let round = 0; round < WARM_UP_ROUNDS + 2 * rounds; round++) {
       const messages = windowEvents(windows, round * 15_000)
+      const overlapped = round % 2 === 1
       await Promise.all(
         producers.map(async (producer, partition) => {
           const started = performance.now()
+          if (overlapped) {
+            const transaction = await producer.transaction()
+            await Promise.all([
+              transaction.send({ topic: topics.output, messages, acks: -1 }),
+              transaction.sendOffsets({ consumerGroupId: id, topics: [{ topic: topics.input, partitions: [{ partition, offset: String(round) }] }] }),
+            ])
+            await transaction.commit()
+            if (round >= WARM_UP_ROUNDS) times.overlappedTotal.push(performance.now() - started)
+            return
+          }
           const transaction = await producer.transaction()
           await transaction.send({ topic: topics.output, messages, acks: -1 })
           const sent = performance.now()
@@ -82,7 +95,7 @@ async function measure(kafka: Kafka, topics: { output: string; input: string }, 
     const at = (q: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]! * 10) / 10
     return { medianMs: at(0.5), p90Ms: at(0.9) }
   }
-  return { send: summary(times.send), sendOffsets: summary(times.sendOffsets), commit: summary(times.commit), total: summary(times.total) }
+  return { send: summary(times.send), sendOffsets: summary(times.sendOffsets), commit: summary(times.commit), total: summary(times.total), overlappedTotal: summary(times.overlappedTotal) }
 }
 
 async function main(): Promise<void> {
