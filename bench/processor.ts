@@ -30,7 +30,7 @@ import { retry } from '../common/retry.ts'
 import { createLogger } from '../common/logger.ts'
 import { decodeReading, type Reading, readingMessage } from '../common/readings.ts'
 import { createProcessorMetrics } from '../processor/metrics.ts'
-import { defaultProcessorConfig } from '../processor/options.ts'
+import { defaultProcessorConfig, type ProcessorConfig } from '../processor/options.ts'
 import { Processor } from '../processor/processor.ts'
 import { PartitionWindows } from '../processor/windows.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
@@ -148,11 +148,11 @@ async function bareConsumerLeg(): Promise<number> {
   return READINGS / ((finished - started) / 1000)
 }
 
-export async function processorRun(decoder: RecordDecoderChoice = 'thermocline'): Promise<{ readingsPerSecond: number; windows: number }> {
-  return withDecoder(decoder, processorLeg)
+export async function processorRun(decoder: RecordDecoderChoice = 'thermocline', settings: Partial<ProcessorConfig> = {}): Promise<{ readingsPerSecond: number; windows: number }> {
+  return withDecoder(decoder, () => processorLeg(settings))
 }
 
-async function processorLeg(): Promise<{ readingsPerSecond: number; windows: number }> {
+async function processorLeg(settings: Partial<ProcessorConfig>): Promise<{ readingsPerSecond: number; windows: number }> {
   const registry = new Registry()
   const metrics = createProcessorMetrics(registry)
   const id = suffix()
@@ -163,6 +163,7 @@ async function processorLeg(): Promise<{ readingsPerSecond: number; windows: num
     lateTopic: `bench-late-${id}`,
     dlqTopic: `bench-dlq-${id}`,
     groupId: `bench-processor-${id}`,
+    ...settings,
   }
   const processor = new Processor({ config, kafka, logger, metrics })
   await processor.start()

@@ -25,7 +25,10 @@ import { DEFAULT_THRESHOLDS } from '../common/thresholds.ts'
 import { PartitionWindows } from './windows.ts'
 
 export interface ProcessorOptions {
-  config: Pick<ProcessorConfig, 'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs'> &
+  config: Pick<
+    ProcessorConfig,
+    'readingsTopic' | 'controlPanelTopic' | 'lateTopic' | 'dlqTopic' | 'groupId' | 'windowMs' | 'graceMs' | 'idleMs' | 'commitIntervalMs' | 'sessionTimeoutMs' | 'fetchMaxBytes'
+  > &
     Partial<Pick<ProcessorConfig, 'topicPartitions' | 'topicReplicationFactor' | 'topicMinInsyncReplicas' | 'thresholds'>>
   kafka: Kafka
   logger: Logger
@@ -96,6 +99,8 @@ export class Processor {
       // Our commits are transactional; reading our own input read_committed keeps aborted writes out.
       readUncommitted: false,
       maxWaitTimeInMs: 500,
+      maxBytes: config.fetchMaxBytes,
+      maxBytesPerPartition: Math.min(MAX_BYTES_PER_PARTITION, Math.floor(config.fetchMaxBytes / 4)),
       sessionTimeout: config.sessionTimeoutMs,
       heartbeatInterval: this.#heartbeatIntervalMs(),
     })
@@ -408,6 +413,9 @@ export class Processor {
 }
 
 const REVOKED = 'partition revoked'
+
+/** kafkajs' default for one partition of a fetch (1 MiB): FETCH_MAX_BYTES lowers it, never raises it. */
+const MAX_BYTES_PER_PARTITION = 1024 * 1024
 
 /** Another takeover of the same partition started meanwhile (it was dropped, revoked or its transaction failed, before the open completed): this one gives way. */
 class Superseded extends ThermoclineError {
