@@ -221,14 +221,17 @@ const DATA_DEVICE = ascii('","device":"')
 const DATA_CELSIUS = ascii('","celsius":')
 
 const slots = new Int32Array(4 * MAX_HEADERS)
-// Where each header a reading needs is, by index into slots (-1: not seen): set by fastReading for
-// the record it reads (synchronously, so one set serves every call), kept here to allocate nothing.
-let idAt = -1
-let timeAt = -1
-let typeAt = -1
-let sourceAt = -1
-let specversionAt = -1
-let contentTypeAt = -1
+
+/** The headers a reading needs, by their place in `found`. */
+const ID = 0
+const TIME = 1
+const TYPE = 2
+const SOURCE = 3
+const SPECVERSION_HEADER = 4
+const CONTENT_TYPE_HEADER = 5
+const NEEDED_NAMES = [NAME_ID, NAME_TIME, NAME_TYPE, NAME_SOURCE, NAME_SPECVERSION, NAME_CONTENT_TYPE]
+/** For each needed header, its index among the record's headers (-1: not seen): set by fastReading for the record it reads (synchronously, so one array serves every call), kept here to allocate nothing. */
+const found = new Int32Array(NEEDED_NAMES.length)
 
 /** bytes[at, at + length) equals `expected` exactly. */
 function bytesEqual(bytes: Uint8Array, at: number, length: number, expected: Uint8Array): boolean {
@@ -237,7 +240,7 @@ function bytesEqual(bytes: Uint8Array, at: number, length: number, expected: Uin
   return true
 }
 
-/** bytes[at, ...) starts with `expected`. */
+/** bytes[at, end) starts with `expected`. */
 function startsWith(bytes: Uint8Array, at: number, end: number, expected: Uint8Array): boolean {
   if (end - at < expected.length) return false
   for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false
@@ -250,44 +253,17 @@ function sameBytes(bytes: Uint8Array, a: number, b: number, length: number): boo
   return true
 }
 
-/** Records the header at slot index `i` under its name; false if a name a reading needs came twice or null. */
+/** Notes the header at index `i` if it is one a reading needs; false if such a name came twice, or with a null value. */
 function placeHeader(bytes: Buffer, i: number): boolean {
   const at = slots[4 * i]!
   const length = slots[4 * i + 1]!
-  const valueLength = slots[4 * i + 3]!
-  switch (length) {
-    case NAME_ID.length:
-      if (!bytesEqual(bytes, at, length, NAME_ID)) return true
-      if (idAt !== -1 || valueLength === -1) return false
-      idAt = i
-      return true
-    case NAME_TIME.length:
-      if (bytesEqual(bytes, at, length, NAME_TIME)) {
-        if (timeAt !== -1 || valueLength === -1) return false
-        timeAt = i
-      } else if (bytesEqual(bytes, at, length, NAME_TYPE)) {
-        if (typeAt !== -1 || valueLength === -1) return false
-        typeAt = i
-      }
-      return true
-    case NAME_SOURCE.length:
-      if (!bytesEqual(bytes, at, length, NAME_SOURCE)) return true
-      if (sourceAt !== -1 || valueLength === -1) return false
-      sourceAt = i
-      return true
-    case NAME_SPECVERSION.length:
-      if (!bytesEqual(bytes, at, length, NAME_SPECVERSION)) return true
-      if (specversionAt !== -1 || valueLength === -1) return false
-      specversionAt = i
-      return true
-    case NAME_CONTENT_TYPE.length:
-      if (!bytesEqual(bytes, at, length, NAME_CONTENT_TYPE)) return true
-      if (contentTypeAt !== -1 || valueLength === -1) return false
-      contentTypeAt = i
-      return true
-    default:
-      return true
+  for (let name = 0; name < NEEDED_NAMES.length; name++) {
+    if (!bytesEqual(bytes, at, length, NEEDED_NAMES[name]!)) continue
+    if (found[name] !== -1 || slots[4 * i + 3] === -1) return false
+    found[name] = i
+    return true
   }
+  return true
 }
 
 const valueAt = (i: number): number => slots[4 * i + 2]!
@@ -331,12 +307,18 @@ function fastReading(record: RawRecord): Reading | undefined {
   const bytes = record.bytes
   const count = walkHeaders(bytes, record.headersAt, slots)
   if (count === -1) return undefined
-  idAt = timeAt = typeAt = sourceAt = specversionAt = contentTypeAt = -1
+  found.fill(-1)
   let headerBytes = 0
   for (let i = 0; i < count; i++) {
     if (slots[4 * i + 1] === -1 || !placeHeader(bytes, i)) return undefined
     headerBytes += slots[4 * i + 1]! + Math.max(valueLength(i), 0)
   }
+  const idAt = found[ID]!
+  const timeAt = found[TIME]!
+  const typeAt = found[TYPE]!
+  const sourceAt = found[SOURCE]!
+  const specversionAt = found[SPECVERSION_HEADER]!
+  const contentTypeAt = found[CONTENT_TYPE_HEADER]!
   if (headerBytes > MAX_READING_HEADER_BYTES || specversionAt === -1 || typeAt === -1 || idAt === -1 || sourceAt === -1 || timeAt === -1) return undefined
   if (!bytesEqual(bytes, valueAt(specversionAt), valueLength(specversionAt), SPECVERSION)) return undefined
   if (!bytesEqual(bytes, valueAt(typeAt), valueLength(typeAt), READING_TYPE)) return undefined
