@@ -315,10 +315,10 @@ const MAX_DELTA = 2 ** 50
  * kafkajs' record encoder (recordBatch/record/v0/index.js) writes each header through an encoder of
  * its own, each with a buffer of its own, and copies them together: eight buffers for a window
  * event with its seven headers, about 3 % of the processor's time in allocations alone. This one
- * measures the record first and writes it into one buffer, the same bytes (test/common/kafka-
- * records.test.ts compares them). Undefined for a record it does not take on (a key or value that
- * is neither bytes, a string nor null, a header value that is not bytes or a string, a delta past
- * 2^50): kafkajs' encoder writes those, or refuses them, as it always did.
+ * measures the record first and writes it into one buffer, the same bytes
+ * (test/common/kafka-records.test.ts compares them). Undefined for a record it does not take on (a
+ * key or value that is neither bytes, a string nor null, a header value that is not bytes or a
+ * string, a delta past 2^50): kafkajs' encoder writes those, or refuses them, as it always did.
  */
 export function encodeRecord(record: RecordToEncode, Encoder: new (size: number) => KafkajsEncoder): KafkajsEncoder | undefined {
   const { key, value } = record
