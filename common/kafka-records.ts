@@ -15,13 +15,14 @@
  * - Decoding returns a `RawRecord`: kafkajs' record fields, made from the record's bytes when first
  *   read (headers: the same object kafkajs would have built, duplicates as arrays), and the bytes kept
  *   for readers that read them directly (`rawRecord`). Records it does not expect (an offset or
- *   timestamp past 2^53, a timestamp type of LOG_APPEND_TIME, a length or offset delta of more than four
- *   bytes, a timestamp delta of more than seven, headers
- *   that do not end with the record) go to kafkajs' own decoder unchanged.
+ *   timestamp past 2^53, a timestamp type of LOG_APPEND_TIME, a length or offset delta of more than
+ *   four bytes, a timestamp delta of more than seven, headers that do not end with the record) go to
+ *   kafkajs' own decoder unchanged.
  * - Encoding measures a record, then writes it into one buffer: the same bytes as kafkajs. Anything
  *   but bytes and strings goes to kafkajs' own encoder, which writes or refuses it as before.
- * kafkajs is pinned (package.json) because this depends on its module layout; test/common/kafka-records.test.ts
- * holds both to kafkajs' own on generated records, and fails if they are not in place.
+ * kafkajs is pinned (package.json) because this depends on its module layout;
+ * test/common/kafka-records.test.ts holds both to kafkajs' own on generated records, and fails if
+ * they are not in place.
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -183,8 +184,8 @@ export function walkHeaders(bytes: Buffer, at: number, slots: Int32Array): numbe
   if (cursor.at === -1 || count < 0 || count > MAX_HEADERS) return -1
   for (let i = 0; i < count; i++) {
     for (let part = 0; part < 4; part += 2) {
-      const length = readVarint(bytes, cursor)
-      if (cursor.at === -1 || length < -1 || cursor.at + Math.max(length, 0) > bytes.length) return -1
+      const length = readLength(bytes, cursor)
+      if (cursor.at === -1) return -1
       slots[4 * i + part] = cursor.at
       slots[4 * i + part + 1] = length
       if (length > 0) cursor.at += length
@@ -232,8 +233,9 @@ function readLength(bytes: Buffer, cursor: Cursor): number {
 
 /** The header object kafkajs' decoder builds: name → value, a repeated name's values in an array. */
 function decodeHeaders(bytes: Buffer, at: number): IHeaders {
-  const slots = new Int32Array(4 * MAX_HEADERS)
-  // decodeRecord walked these headers already: they are well formed.
+  // decodeRecord walked these headers already: they are well formed. This runs synchronously, so the
+  // decoder's scratch slots serve here too.
+  const slots = scratch
   const count = walkHeaders(bytes, at, slots)
   const headers: Record<string, Buffer | null | (Buffer | null)[]> = {}
   for (let i = 0; i < count; i++) {
@@ -308,6 +310,11 @@ function writeBytes(buffer: Buffer, at: number, value: Buffer | string, length: 
   return at + length
 }
 
+/** How many headers a header entry stands for: kafkajs writes an array's values as one header each. */
+const valuesOf = (header: unknown): number => (Array.isArray(header) ? header.length : 1)
+/** Value `j` of a header entry (without wrapping a single value in an array on the hot path). */
+const valueOf = (header: unknown, j: number): unknown => (Array.isArray(header) ? (header as unknown[])[j] : header)
+
 /** Largest delta written without a second look: kafkajs' own encoder takes anything beyond. */
 const MAX_DELTA = 2 ** 50
 
@@ -336,7 +343,8 @@ export function encodeRecord(record: RecordToEncode, Encoder: new (size: number)
     if (!Object.hasOwn(headers, name)) continue
     const header = headers[name]
     const nameLength = Buffer.byteLength(name)
-    for (const item of Array.isArray(header) ? header : [header]) {
+    for (let j = 0; j < valuesOf(header); j++) {
+      const item = valueOf(header, j)
       if (!isBytes(item)) return undefined
       const length = byteLength(item)
       headersSize += varintSize(nameLength) + nameLength + varintSize(length) + length
@@ -364,9 +372,10 @@ export function encodeRecord(record: RecordToEncode, Encoder: new (size: number)
   for (const name in headers) {
     if (!Object.hasOwn(headers, name)) continue
     const header = headers[name]
-    for (const item of Array.isArray(header) ? header : [header]) {
+    for (let j = 0; j < valuesOf(header); j++) {
+      const item = valueOf(header, j) as Buffer | string
       at = writeBytes(buffer, at, name, Buffer.byteLength(name))
-      at = writeBytes(buffer, at, item as Buffer | string, byteLength(item as Buffer | string))
+      at = writeBytes(buffer, at, item, byteLength(item))
     }
   }
   encoder.offset = at

@@ -242,9 +242,7 @@ function bytesEqual(bytes: Uint8Array, at: number, length: number, expected: Uin
 
 /** bytes[at, end) starts with `expected`. */
 function startsWith(bytes: Uint8Array, at: number, end: number, expected: Uint8Array): boolean {
-  if (end - at < expected.length) return false
-  for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false
-  return true
+  return end - at >= expected.length && bytesEqual(bytes, at, expected.length, expected)
 }
 
 /** bytes[a, a + length) equals bytes[b, b + length). */

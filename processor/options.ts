@@ -62,7 +62,7 @@ const DEFAULT_FETCH_MAX_BYTES = 2 * 1024 * 1024
 const fetchMaxBytes: Option<number> = {
   env: 'FETCH_MAX_BYTES',
   description:
-    'the most one fetch may return, in bytes (each partition at most a quarter of it, and at most 1 MiB): a smaller fetch holds less memory, a larger one needs fewer round trips (docs/processor.md, "Memory")',
+    'the most one fetch may return, in bytes (each partition at most a quarter of it, and at most 1 MiB): a smaller fetch holds less memory, a larger one needs fewer round trips (docs/processor.md, settings)',
   default: DEFAULT_FETCH_MAX_BYTES,
   parse: integer({ min: 64 * 1024, max: 256 * 1024 * 1024 }),
 }

@@ -71,7 +71,7 @@ export class PartitionSink {
   async commit(commit: PartitionCommit): Promise<void> {
     const transaction = await this.#producer.transaction()
     // The outputs and the offset go out at once: neither waits for the other's round trips (about a
-    // tenth less time for a burst of window-closing transactions: bench/README.md, "Window latency").
+    // tenth less time for a burst of window-closing transactions: bench/README.md, "The record codec").
     // Both are settled before the transaction ends either way, so nothing is still in flight when it
     // commits or aborts.
     const [sent, offsets] = await Promise.allSettled([this.#sendOutputs(transaction, commit.outputs), this.#sendOffsets(transaction, commit)])
