@@ -1,17 +1,36 @@
-/** Section 3 of bench/run.ts: window latency under a steady live load. */
+/**
+ * Section 3 of bench/run.ts: window latency under a steady live load, for Thermocline's processor and
+ * for the Flink peer (the same load, one after the other; bench/peers/flink.ts).
+ */
 import { type Admin, type Kafka, type Message } from 'kafkajs'
 import { freePort } from '../stack/probe.ts'
 import { decodeWindow, type WindowData } from '../common/control-panel.ts'
-import { createTopics, deleteTopics, metricValue, Service, suffix } from './harness.ts'
+import { BROKERS, createTopics, deleteTopics, metricValue, Service, suffix } from './harness.ts'
 import { sleep } from '../common/retry.ts'
 import { type Profile } from './profiles.ts'
 import { readingMessage } from '../common/readings.ts'
+import { startFlinkPeer } from './peers/flink.ts'
 
-export async function windowLatency(kafka: Kafka, admin: Admin, profile: Profile): Promise<{ latenciesMs: number[]; closeEvents: number; histogram: { count: number; meanMs: number } }> {
-  const { areas, ratePerSec, durationSec, windowMs, graceMs } = profile.latency
-  const id = suffix()
-  const topics = { readings: `bench-lat-readings-${id}`, controlPanel: `bench-lat-cp-${id}`, late: `bench-lat-late-${id}`, dlq: `bench-lat-dlq-${id}` }
-  await createTopics(admin, Object.values(topics))
+export type LatencyEngine = 'thermocline' | 'flink'
+
+/** What the latency leg needs of the engine under test. */
+interface Engine {
+  ready(): Promise<void>
+  /** The engine's own close → commit histogram (Thermocline's processor only). */
+  histogram(): Promise<{ count: number; meanMs: number }>
+  stop(): Promise<void>
+}
+
+async function startEngine(engine: LatencyEngine, topics: Record<'readings' | 'controlPanel' | 'late' | 'dlq', string>, id: string, windowMs: number, graceMs: number): Promise<Engine> {
+  if (engine === 'flink') {
+    const groupId = `bench-lat-flink-${id}`
+    const peer = startFlinkPeer({ bootstrapServers: BROKERS.join(','), inputTopic: topics.readings, outputTopic: topics.controlPanel, groupId, windowMs, graceMs })
+    return {
+      ready: async () => void (await peer.running()),
+      histogram: async () => ({ count: 0, meanMs: NaN }),
+      stop: () => peer.stop(),
+    }
+  }
   const metricsPort = await freePort()
   const processor = new Service('process', {
     READINGS_TOPIC: topics.readings,
@@ -23,11 +42,33 @@ export async function windowLatency(kafka: Kafka, admin: Admin, profile: Profile
     GRACE_MS: String(graceMs),
     METRICS_PORT: String(metricsPort),
   })
+  return {
+    ready: async () => void (await processor.waitForLog(/processing/)),
+    histogram: async () => {
+      const count = await metricValue(metricsPort, 'thermocline_processor_emit_latency_seconds_count')
+      const sum = await metricValue(metricsPort, 'thermocline_processor_emit_latency_seconds_sum')
+      return { count, meanMs: count > 0 ? (sum / count) * 1000 : NaN }
+    },
+    stop: () => processor.stop(),
+  }
+}
+
+export async function windowLatency(
+  kafka: Kafka,
+  admin: Admin,
+  profile: Profile,
+  engineName: LatencyEngine = 'thermocline',
+): Promise<{ latenciesMs: number[]; closeEvents: number; histogram: { count: number; meanMs: number } }> {
+  const { areas, ratePerSec, durationSec, windowMs, graceMs } = profile.latency
+  const id = suffix()
+  const topics = { readings: `bench-lat-readings-${id}`, controlPanel: `bench-lat-cp-${id}`, late: `bench-lat-late-${id}`, dlq: `bench-lat-dlq-${id}` }
+  await createTopics(admin, Object.values(topics))
+  const engine = await startEngine(engineName, topics, id, windowMs, graceMs)
   const arrivals: Array<{ data: WindowData; arrivedMs: number }> = []
   const consumer = kafka.consumer({ groupId: `bench-lat-reader-${id}`, readUncommitted: false, maxWaitTimeInMs: 100 })
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   try {
-    await processor.waitForLog(/processing/)
+    await engine.ready()
     await consumer.connect()
     await consumer.subscribe({ topic: topics.controlPanel, fromBeginning: true })
     await consumer.run({
@@ -67,17 +108,16 @@ export async function windowLatency(kafka: Kafka, admin: Admin, profile: Profile
     const deadline = Date.now() + 15_000
     while (arrivals.filter((a) => closable(a.data)).length < expected && Date.now() < deadline) await sleep(50)
     const measured = arrivals.filter((a) => closable(a.data))
-    const histogramCount = await metricValue(metricsPort, 'thermocline_processor_emit_latency_seconds_count')
-    const histogramSum = await metricValue(metricsPort, 'thermocline_processor_emit_latency_seconds_sum')
     return {
       latenciesMs: measured.map((a) => a.arrivedMs - (Date.parse(a.data.windowEnd) + graceMs)),
       closeEvents: new Set(measured.map((a) => a.data.windowStart)).size,
-      histogram: { count: histogramCount, meanMs: histogramCount > 0 ? (histogramSum / histogramCount) * 1000 : NaN },
+      histogram: await engine.histogram(),
     }
   } finally {
     await producer.disconnect().catch(() => undefined)
     await consumer.disconnect().catch(() => undefined)
-    await processor.stop()
+    await engine.stop()
+    if (engineName === 'flink') await admin.deleteGroups([`bench-lat-flink-${id}`]).catch(() => undefined)
     await deleteTopics(admin, Object.values(topics))
   }
 }

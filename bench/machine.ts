@@ -9,6 +9,7 @@ import { parseArgs } from '../common/config.ts'
 import { runningKafkaVersion } from '../stack/kafka-broker.ts'
 import { stackOptions } from '../stack/options.ts'
 import { streamsPeerKafkaVersion } from './peers/kafka-streams.ts'
+import { flinkPeerVersions } from './peers/flink.ts'
 import { median, round } from './harness.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -34,6 +35,7 @@ export async function machine(): Promise<Record<string, unknown>> {
     // The broker `thermocline stack up` started (with the same THERMOCLINE_HOME), if that is the one measured.
     kafkaBroker: runningKafkaVersion(parseArgs(stackOptions, [], process.env).config.home) ?? 'not started by thermocline stack',
     kafkaStreams: streamsPeerKafkaVersion(),
+    flink: flinkPeerVersions(),
     kafkajs: (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'kafkajs', 'package.json'), 'utf8')) as { version: string }).version,
     kcat: await versionOf('kcat', ['-V'], /Version (\S+)/),
     mosquitto: await versionOf('mosquitto', ['-h'], /mosquitto version (\S+)/),

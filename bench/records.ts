@@ -32,10 +32,12 @@ export function readingOnPartition(reading: Reading, partition: number): Message
 
 export async function produceAll(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
   // Idempotent with one request in flight: each partition's order is exactly the order here.
+  // Requests of 2,000 records: 10,000 on one partition (about 2.5 MB) would pass the broker's 1 MiB
+  // max.message.bytes as one batch.
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   await producer.connect()
   try {
-    for (let i = 0; i < messages.length; i += 10_000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 10_000) })
+    for (let i = 0; i < messages.length; i += 2_000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2_000) })
   } finally {
     await producer.disconnect()
   }

@@ -3,13 +3,15 @@
  * KAFKA_BROKERS, default 127.0.0.1:9092; a scratch Mosquitto started here, as bench/ingest.ts does).
  *
  *   0. Fairness: a small data set with duplicates, out-of-order and late readings goes through
- *      Thermocline's processor and the Kafka Streams peer; their windows must agree.
+ *      Thermocline's processor, the Kafka Streams peer and the Flink peer; their windows must agree.
  *   1. Processor readings/s on a pre-filled topic (bench/processor.ts's, 1 M readings, 1,000 areas):
- *      Thermocline's processor, the Kafka Streams peer, a bare kafkajs eachBatch consumer and kcat.
+ *      Thermocline's processor, the Kafka Streams peer, the Flink peer, a bare kafkajs eachBatch
+ *      consumer and kcat.
  *   2. Bridge readings/s with the at-least-once guarantee against `mosquitto_sub | kcat -P`
  *      (bench/ingest.ts's legs).
  *   3. Latency from the moment a window may close (stream time, driven by live readings, reaches
- *      windowEnd + grace) to its arrival on control-panel, read by a read_committed consumer.
+ *      windowEnd + grace) to its arrival on control-panel, read by a read_committed consumer; then
+ *      the same for the Flink peer.
  *   4. Resident memory (VmRSS) of the processor and the bridge at two fleet sizes.
  *   5. Memory of the control panel holding an hour of windows of 1,000 areas, against the panel on
  *      an empty topic.
@@ -34,6 +36,7 @@ import { fileURLToPath } from 'node:url'
 import { createKafka } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { buildStreamsPeer } from './peers/kafka-streams.ts'
+import { buildFlinkPeer } from './peers/flink.ts'
 import { PLAINTEXT_KAFKA } from '../common/security.ts'
 import { BROKERS, median, MiB, PARTITIONS, percentile, requireTools, round, scratchMosquitto, type ScratchMosquitto } from './harness.ts'
 import { machine, sourceTree, spread } from './machine.ts'
@@ -85,12 +88,14 @@ async function main(): Promise<void> {
     if (only.has('fairness') || only.has('processor')) {
       const seconds = await buildStreamsPeer()
       if (seconds > 0) logger.info('built the Kafka Streams peer', { seconds: round(seconds, 1) })
+      const flinkSeconds = await buildFlinkPeer()
+      if (flinkSeconds > 0) logger.info('built the Flink peer', { seconds: round(flinkSeconds, 1) })
     }
     if (needsMqtt) mosquitto = await scratchMosquitto(logger)
     const mqttUrl = mosquitto?.url ?? ''
 
     if (only.has('fairness')) {
-      logger.info('fairness: the same small data set through Thermocline and the Kafka Streams peer')
+      logger.info('fairness: the same small data set through Thermocline, the Kafka Streams peer and the Flink peer')
       const fair = await fairness(kafka, admin, fairnessDump)
       result.fairness = fair
       checkpoint()
@@ -99,6 +104,7 @@ async function main(): Promise<void> {
         notClosedByPeer: fair.notClosedByPeer,
         maxRelativeDifference: fair.maxRelativeDifference,
         problems: fair.problems.slice(0, 3),
+        flink: { compared: fair.flink.windowsCompared, notClosedByPeer: fair.flink.notClosedByPeer, problems: fair.flink.problems.slice(0, 3) },
       })
     }
 
@@ -119,6 +125,16 @@ async function main(): Promise<void> {
       logger.info('window latency under a steady load', profile.latency)
       const latency = await windowLatency(kafka, admin, profile)
       if (latency.latenciesMs.length === 0) throw new Error('latency: no window arrived')
+      logger.info('window latency of the Flink peer under the same load')
+      const flink = await windowLatency(kafka, admin, profile, 'flink')
+      if (flink.latenciesMs.length === 0) throw new Error('latency: no window of the Flink peer arrived')
+      const flinkLatency = {
+        p50Ms: Math.round(percentile(flink.latenciesMs, 50)),
+        p99Ms: Math.round(percentile(flink.latenciesMs, 99)),
+        maxMs: Math.round(Math.max(...flink.latenciesMs)),
+        windows: flink.latenciesMs.length,
+        closeEvents: flink.closeEvents,
+      }
       result.latency = {
         p50Ms: Math.round(percentile(latency.latenciesMs, 50)),
         p99Ms: Math.round(percentile(latency.latenciesMs, 99)),
@@ -126,6 +142,7 @@ async function main(): Promise<void> {
         windows: latency.latenciesMs.length,
         closeEvents: latency.closeEvents,
         processorEmitHistogram: { count: latency.histogram.count, meanMs: round(latency.histogram.meanMs, 1) },
+        flink: flinkLatency,
       }
       checkpoint()
     }
@@ -162,9 +179,11 @@ async function main(): Promise<void> {
       result.processor = {
         readingsPerSec: Math.round(ours),
         kafkaStreamsReadingsPerSec: Math.round(median(figures.kafkaStreams)),
+        flinkReadingsPerSec: Math.round(median(figures.flink)),
         bareConsumeReadingsPerSec: Math.round(median(figures.bare)),
         kcatReadingsPerSec: Math.round(median(figures.kcat)),
         ratioToKafkaStreams: round(ours / median(figures.kafkaStreams), 3),
+        ratioToFlink: round(ours / median(figures.flink), 3),
         ratioToBareConsumer: round(ours / median(figures.bare), 3),
         ratioToKcat: round(ours / median(figures.kcat), 3),
         alternatives: {
@@ -175,6 +194,7 @@ async function main(): Promise<void> {
         runs: {
           thermocline: spread(figures.thermocline),
           kafkaStreams: spread(figures.kafkaStreams),
+          flink: spread(figures.flink),
           bareConsumer: spread(figures.bare),
           kcat: spread(figures.kcat),
           bareConsumeThermoclineDecoder: spread(figures.bareThermoclineDecoder),

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { type Admin } from 'kafkajs'
 import { createLogger } from '../common/logger.ts'
 import { startStreamsPeer } from './peers/kafka-streams.ts'
+import { startFlinkPeer } from './peers/flink.ts'
 import { BROKERS, createTopics, deleteTopics, round, suffix } from './harness.ts'
 import { type Profile } from './profiles.ts'
 import { cleanupStreamsApp } from './fairness.ts'
@@ -18,6 +19,7 @@ const logger = createLogger('bench', 'info')
 interface ProcessorFigures {
   thermocline: number[]
   kafkaStreams: number[]
+  flink: number[]
   /** The bare kafkajs consumer with kafkajs' own record decoder: the baseline. */
   bare: number[]
   kcat: number[]
@@ -45,6 +47,24 @@ async function kafkaStreamsRun(admin: Admin, topic: string, readings: number): P
   }
 }
 
+/** The Flink peer from its source opening to its having read every reading (bench/peers/flink.ts). */
+async function flinkRun(admin: Admin, topic: string, readings: number): Promise<number> {
+  const id = suffix()
+  const groupId = `bench-flink-${id}`
+  const output = `bench-flink-out-${id}`
+  await createTopics(admin, [output])
+  const peer = startFlinkPeer({ bootstrapServers: BROKERS.join(','), inputTopic: topic, outputTopic: output, groupId, expectedRecords: readings })
+  try {
+    const running = await peer.running()
+    const processed = await peer.processed()
+    return readings / ((processed - running) / 1000)
+  } finally {
+    await peer.stop()
+    await admin.deleteGroups([groupId]).catch(() => undefined)
+    await deleteTopics(admin, [output])
+  }
+}
+
 /** kcat reading every partition from the beginning to the end (-e), printing each value: from its first output to its exit. */
 async function kcatRun(topic: string, readings: number): Promise<number> {
   const child = spawn('kcat', ['-C', '-b', BROKERS.join(','), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -67,11 +87,12 @@ export async function processorThroughput(admin: Admin, profile: Profile): Promi
   const throughput = await import('./processor.ts')
   const fill = await throughput.prefill()
   logger.info(fill.reused ? 'reusing the pre-filled readings topic' : 'pre-filled the readings topic', { topic: throughput.TOPIC, readings: throughput.READINGS, seconds: round(fill.seconds, 1) })
-  const figures: ProcessorFigures = { thermocline: [], kafkaStreams: [], bare: [], kcat: [], bareThermoclineDecoder: [], thermoclineKafkajsDecoder: [] }
+  const figures: ProcessorFigures = { thermocline: [], kafkaStreams: [], flink: [], bare: [], kcat: [], bareThermoclineDecoder: [], thermoclineKafkajsDecoder: [] }
   for (let run = 0; run < profile.runs; run++) {
     const ours = await throughput.processorRun('thermocline')
     figures.thermocline.push(ours.readingsPerSecond)
     figures.kafkaStreams.push(await kafkaStreamsRun(admin, throughput.TOPIC, throughput.READINGS))
+    figures.flink.push(await flinkRun(admin, throughput.TOPIC, throughput.READINGS))
     figures.bare.push(await throughput.bareConsumer('kafkajs'))
     figures.kcat.push(await kcatRun(throughput.TOPIC, throughput.READINGS))
     figures.bareThermoclineDecoder.push(await throughput.bareConsumer('thermocline'))
@@ -79,6 +100,7 @@ export async function processorThroughput(admin: Admin, profile: Profile): Promi
     logger.info(`processor run ${run + 1}/${profile.runs}`, {
       thermocline: Math.round(figures.thermocline.at(-1)!),
       kafkaStreams: Math.round(figures.kafkaStreams.at(-1)!),
+      flink: Math.round(figures.flink.at(-1)!),
       bare: Math.round(figures.bare.at(-1)!),
       kcat: Math.round(figures.kcat.at(-1)!),
       bareThermoclineDecoder: Math.round(figures.bareThermoclineDecoder.at(-1)!),

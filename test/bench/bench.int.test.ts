@@ -1,6 +1,6 @@
 /**
  * The benchmark harness (bench/run.ts) on a tiny input, so that it cannot rot: every leg
- * runs against the real brokers and the Kafka Streams peer, and the result has every figure. No
+ * runs against the real brokers and the Kafka Streams and Flink peers, and the result has every figure. No
  * timing is asserted: this machine is shared, and the figures of a tiny run mean nothing.
  */
 import { spawn } from 'node:child_process'
@@ -74,6 +74,8 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
   const result = JSON.parse(readFileSync(out, 'utf8')) as Record<string, Record<string, unknown>>
   expect(result.fairness, 'fairness check').toMatchObject({ passed: true, problems: [] })
   expect(positive(result.fairness!.windowsCompared)).toBe(true)
+  expect(result.fairness!.flink, 'the Flink peer on the one-partition copy').toMatchObject({ passed: true, problems: [] })
+  expect(positive((result.fairness!.flink as { windowsCompared: number }).windowsCompared)).toBe(true)
   expect(positive(result.fairness!.duplicatesSent) && positive(result.fairness!.lateReadings), 'the fairness set exercises dedupe and late readings').toBe(true)
 
   // The harness's verdict, checked without the harness: Thermocline's windows against an oracle
@@ -95,6 +97,8 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
   const figures: Array<[string, string]> = [
     ['processor', 'readingsPerSec'],
     ['processor', 'kafkaStreamsReadingsPerSec'],
+    ['processor', 'flinkReadingsPerSec'],
+    ['processor', 'ratioToFlink'],
     ['processor', 'bareConsumeReadingsPerSec'],
     ['processor', 'kcatReadingsPerSec'],
     ['processor', 'ratioToKafkaStreams'],
@@ -106,6 +110,8 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
     ['latency', 'p50Ms'],
     ['latency', 'p99Ms'],
   ]
+  const flinkLatency = (result.latency as { flink?: Record<string, unknown> } | undefined)?.flink
+  for (const field of ['p50Ms', 'p99Ms', 'windows']) expect(positive(flinkLatency?.[field]), `latency.flink.${field}`).toBe(true)
   for (const [section, field] of figures) expect(positive(result[section]?.[field]), `${section}.${field} = ${JSON.stringify(result[section]?.[field])}`).toBe(true)
   const alternatives = (result.processor as { alternatives?: Record<string, unknown> } | undefined)?.alternatives
   for (const field of ['bareConsumeThermoclineDecoderReadingsPerSec', 'kafkajsDecoderReadingsPerSec', 'kafkajsDecoderRatioToBareConsumer']) {
