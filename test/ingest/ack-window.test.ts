@@ -98,4 +98,37 @@ describe('AckWindow', () => {
     expect(sent).toEqual([])
     expect(settled()).toBe(2)
   })
+
+  it('keeps the order through a deep window released a piece at a time (past the point where it compacts)', () => {
+    const sent: number[] = []
+    let settled = 0
+    const window = new AckWindow<Puback>(() => settled++)
+    const total = 50_000
+    const slots: Slot<Puback>[] = []
+    // Message ids wrap at 65,535 as MQTT's do; mqtt.js asks for each PUBACK as the message arrives.
+    const idOf = (i: number): number => (i % 65_535) + 1
+    for (let i = 0; i < total; i++) {
+      slots.push(window.receive(idOf(i)))
+      expect(window.holdPuback(idOf(i), { messageId: idOf(i) })).toBe(true)
+    }
+    // Kafka acknowledges in a scrambled order; each acknowledgement releases what it can.
+    const order = Array.from({ length: total }, (_, i) => i)
+    for (let i = 0; i < total; i += 97) order.splice(i, 0, ...order.splice(Math.min(total - 1, i + 5_000), 1))
+    for (const [step, i] of order.entries()) {
+      slots[i]!.safe = true
+      for (const puback of window.release()) sent.push(puback.messageId)
+      // A late arrival in the middle: it queues behind everything still held.
+      if (step === total / 2) {
+        slots.push(window.receive(99_999 % 65_535))
+        window.holdPuback(99_999 % 65_535, { messageId: 99_999 % 65_535 })
+      }
+    }
+    expect(sent).toEqual(Array.from({ length: total }, (_, i) => idOf(i)))
+    expect(window.size).toBe(1)
+    slots.at(-1)!.safe = true
+    for (const puback of window.release()) sent.push(puback.messageId)
+    expect(sent.length).toBe(total + 1)
+    expect(window.size).toBe(0)
+    expect(settled).toBe(total + 1)
+  })
 })
