@@ -116,7 +116,11 @@ async function main(): Promise<void> {
         rawPipeReadingsPerSec: Math.round(median(figures.raw)),
         publisherAloneReadingsPerSec: Math.round(median(figures.publisher)),
         ratioToRawPipe: round(median(figures.bridge) / median(figures.raw), 3),
-        runs: { bridge: spread(figures.bridge), rawPipe: spread(figures.raw), publisherAlone: spread(figures.publisher) },
+        alternatives: {
+          twoBridgeProcessesReadingsPerSec: Math.round(median(figures.twoBridges)),
+          twoBridgeProcessesRatioToRawPipe: round(median(figures.twoBridges) / median(figures.raw), 3),
+        },
+        runs: { bridge: spread(figures.bridge), rawPipe: spread(figures.raw), publisherAlone: spread(figures.publisher), twoBridgeProcesses: spread(figures.twoBridges) },
       }
       checkpoint()
     }

@@ -113,14 +113,16 @@ export async function processorThroughput(admin: Admin, profile: Profile): Promi
 // ---------------------------------------------------------------------------------------------
 // 2. Bridge throughput (bench/ingest.ts's legs, on a scratch Mosquitto)
 
-export async function bridgeThroughput(admin: Admin, mqttUrl: string, profile: Profile): Promise<{ bridge: number[]; raw: number[]; publisher: number[] }> {
+export async function bridgeThroughput(admin: Admin, mqttUrl: string, profile: Profile): Promise<{ bridge: number[]; raw: number[]; publisher: number[]; twoBridges: number[] }> {
   process.env.MESSAGES = String(profile.bridgeMessages)
   const ingest = await import('./ingest.ts')
-  const figures = { bridge: [] as number[], raw: [] as number[], publisher: [] as number[] }
+  const figures = { bridge: [] as number[], raw: [] as number[], publisher: [] as number[], twoBridges: [] as number[] }
   for (let run = 0; run < profile.runs; run++) {
     figures.publisher.push(await ingest.publisherRun(mqttUrl))
     figures.raw.push(await ingest.rawRun(admin, mqttUrl))
     figures.bridge.push(await ingest.bridgeRun(admin, mqttUrl))
+    // The alternative for the second core: two bridge processes in one share group (docs/scaling.md).
+    figures.twoBridges.push(await ingest.bridgeRun(admin, mqttUrl, 'native', 2))
   }
   return figures
 }

@@ -117,6 +117,10 @@ test('the benchmark harness runs every leg on a tiny input and reports every fig
   for (const field of ['bareConsumeThermoclineDecoderReadingsPerSec', 'kafkajsDecoderReadingsPerSec', 'kafkajsDecoderRatioToBareConsumer']) {
     expect(positive(alternatives?.[field]), `processor.alternatives.${field}`).toBe(true)
   }
+  const bridgeAlternatives = (result.bridge as { alternatives?: Record<string, unknown> } | undefined)?.alternatives
+  for (const field of ['twoBridgeProcessesReadingsPerSec', 'twoBridgeProcessesRatioToRawPipe']) {
+    expect(positive(bridgeAlternatives?.[field]), `bridge.alternatives.${field}`).toBe(true)
+  }
 
   const memory = result.memory as Record<string, Record<string, { idleRssMiB: number; peakRssMiB: number }>>
   for (const service of ['processor', 'bridge']) {
