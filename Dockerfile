@@ -1,5 +1,6 @@
 # One image for every Thermocline service: `docker run thermocline ingest|process|simulate ...`.
-FROM node:20-bookworm-slim
+# Node.js 22: the recommended runtime (README, "Requirements").
+FROM node:22-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
