@@ -16,6 +16,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   simulate: { summary: 'publish simulated thermostat readings (or replay a JSONL file) to MQTT', load: async () => (await import('../simulator/command.ts')).simulateCommand },
   panel: { summary: 'serve a web control panel and JSON API of the windows on control-panel', load: async () => (await import('../panel/command.ts')).panelCommand },
   trace: { summary: 'where did a reading go: counted in which window, late, pending, or not found', load: async () => (await import('../trace/command.ts')).traceCommand },
+  'replay-dlq': {
+    summary: 'run the dead letters through the current sources again; write what now decodes as readings',
+    load: async () => (await import('../ingest/replay-dlq-command.ts')).replayDlqCommand,
+  },
 }
 
 function usage(): string {

@@ -61,7 +61,7 @@ function toSinkRecords(routing: RecordRouting, message: IncomingMessage): { reco
  * The sources a bridge reads: those of the sources file, or else the contract's native topic on
  * MQTT_TOPIC_FILTER, whose first `+` is the area and second the device.
  */
-function routerOf(settings: Pick<BridgeSettings, 'sources' | 'topicFilter'>): SourceRouter {
+export function routerOf(settings: Pick<BridgeSettings, 'sources' | 'topicFilter'>): SourceRouter {
   return settings.sources === undefined ? nativeRouter(settings.topicFilter) : new SourceRouter(settings.sources)
 }
 

@@ -90,3 +90,25 @@ export function topicLayout(filter: string): TopicLayout {
   if (segments.some((segment) => segment.startsWith('$'))) throw new Error('must not start with $ (the shared-subscription group is its own setting)')
   return { segments: segments.length, areaIndex: wildcards[0]!, deviceIndex: wildcards[1]! }
 }
+
+/** A plain MQTT topic filter (`+` a level, a final `#` the rest) as a matcher; throws an Error saying what is wrong with it. */
+export function topicFilterMatcher(filter: string): (topic: string) => boolean {
+  if (filter === '') throw new Error('the filter is empty')
+  const levels = filter.split('/')
+  levels.forEach((level, index) => {
+    if (level === '#' && index !== levels.length - 1) throw new Error('# may only be the last level')
+    if (level !== '+' && level !== '#' && /[+#]/.test(level)) throw new Error(`level ${JSON.stringify(level)}: + and # must stand alone in their level`)
+  })
+  return (topic) => {
+    const parts = topic.split('/')
+    for (let index = 0; index < levels.length; index++) {
+      const level = levels[index]!
+      // MQTT 4.7.2: a filter starting with a wildcard does not match a topic starting with $.
+      if (index === 0 && (level === '+' || level === '#') && topic.startsWith('$')) return false
+      if (level === '#') return true
+      const part = parts[index]
+      if (part === undefined || (level !== '+' && level !== part)) return false
+    }
+    return parts.length === levels.length
+  }
+}
