@@ -119,6 +119,13 @@ export const replayDlqCommand: Command = {
     }
     let lastProgress = Date.now()
     try {
+      // A topic that is not there is a wrong setting, said in one line (kafkajs would retry its metadata and give up).
+      const admin = kafka.admin()
+      await admin.connect()
+      const topics = new Set(await admin.listTopics().finally(() => admin.disconnect()))
+      for (const [option, name] of [[replayOptions.dlqTopic, config.dlqTopic] as const, ...(config.dryRun ? [] : [[replayOptions.readingsTopic, config.readingsTopic] as const])]) {
+        if (!topics.has(name)) throw new ConfigError(settingName(option), `topic ${JSON.stringify(name)} does not exist on ${config.kafkaBrokers.join(',')}`)
+      }
       if (!config.dryRun) {
         producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
         await producer.connect()
@@ -139,6 +146,7 @@ export const replayDlqCommand: Command = {
       })
       await flush()
     } catch (error) {
+      if (error instanceof ConfigError) throw error
       throw await kafkaStartFailure(error, config.kafkaBrokers, security)
     } finally {
       await producer?.disconnect().catch(() => undefined)

@@ -10,9 +10,9 @@ describe('thermocline (no broker needed)', () => {
     expect(code).toBe(0)
     const commands = stdout
       .split('\n')
-      .filter((line) => /^ {2}\w/.test(line))
+      .filter((line) => /^ {2}[a-z]/.test(line))
       .map((line) => line.trim().split(/\s{2,}/))
-    expect(commands.map(([name]) => name)).toEqual(['demo', 'stack', 'ingest', 'process', 'simulate', 'panel', 'trace'])
+    expect(commands.map(([name]) => name)).toEqual(['demo', 'stack', 'ingest', 'process', 'simulate', 'panel', 'trace', 'replay-dlq'])
     for (const [name, summary] of commands) expect(summary?.length ?? 0, `${name} has a summary`).toBeGreaterThan(20)
   })
 

@@ -77,6 +77,12 @@ describe('thermocline replay-dlq', () => {
     await bridge.exited
 
     const env = { KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092', READINGS_TOPIC: readingsTopic!, DLQ_TOPIC: dlqTopic!, SOURCES_FILE: fixed, LOG_LEVEL: 'warn' }
+    // A topic that is not there: one line naming the setting.
+    const missing = await runCli(['replay-dlq', '--dlq-topic', `${dlqTopic}-missing`], env)
+    expect({ code: missing.code, stderr: missing.stderr.trim() }).toEqual({
+      code: 2,
+      stderr: `thermocline replay-dlq: invalid setting DLQ_TOPIC (--dlq-topic): topic "${dlqTopic}-missing" does not exist on ${env.KAFKA_BROKERS}`,
+    })
     // A dry run writes nothing and says what it would do.
     const dry = await runCli(['replay-dlq', '--dry-run'], env)
     expect(dry.code, dry.stderr).toBe(0)
