@@ -1,5 +1,5 @@
 /** `thermocline replay-dlq`: run the dead letters through the current sources again (ingest/replay-dlq.ts). */
-import { type Producer, type TopicMessages } from 'kafkajs'
+import { Partitioners, type Producer, type TopicMessages } from 'kafkajs'
 import { type Command } from '../common/command.ts'
 import { boolean, readCommandSettings, settingName, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
@@ -127,7 +127,8 @@ export const replayDlqCommand: Command = {
         if (!topics.has(name)) throw new ConfigError(settingName(option), `topic ${JSON.stringify(name)} does not exist on ${config.kafkaBrokers.join(',')}`)
       }
       if (!config.dryRun) {
-        producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+        // Keyed by area with kafkajs' default (Java-compatible) partitioner: the partition the bridge writes the area to.
+        producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
         await producer.connect()
       }
       logger.info(config.dryRun ? 'reading the dead letters (dry run: nothing is written)' : 'replaying the dead letters', { dlqTopic: config.dlqTopic, readingsTopic: config.readingsTopic })
