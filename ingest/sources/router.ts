@@ -49,9 +49,22 @@ interface Source extends SourceSpec {
   decode: FormatDecoder
 }
 
+/**
+ * A BLE sensor's advertisement heard by several gateways (OpenMQTTGateway, Theengs) arrives once per
+ * gateway, milliseconds apart, and a sensor repeats the same advertisement several times a second.
+ * The same value from the same device within this span after a reading is that reading again, not a
+ * new one: skipped and counted (`repeated_advertisement`). A value that changes is a new reading at
+ * once; a value that stays is read again once the span has passed, so a steady sensor still reports.
+ */
+export const REPEATED_ADVERTISEMENT_MS = 3_000
+/** Past this many devices, entries older than the span are dropped (BLE addresses that come and go). */
+const MAX_ADVERTISERS = 10_000
+
 export class SourceRouter {
   readonly #sources: Source[]
   #devices: Map<string, string>
+  /** openmqttgateway: the last reading taken per device (REPEATED_ADVERTISEMENT_MS). */
+  readonly #lastAdvertisement = new Map<string, { celsius: number; atMs: number }>()
 
   constructor(file: Pick<SourcesFile, 'sources' | 'devices'>) {
     this.#sources = file.sources.map((spec) => ({ ...spec, decode: FORMATS[spec.format] }))
@@ -118,7 +131,19 @@ export class SourceRouter {
       const timeMs = value.timeMs ?? message.receivedAtMs
       readings.push({ id: value.id ?? readingId(device, new Date(timeMs).toISOString(), checked.celsius), area, device, celsius: checked.celsius, timeMs })
     }
+    if (format === 'openmqttgateway' && readings.length === 1 && this.#repeatedAdvertisement(readings[0]!, message.receivedAtMs)) return { format, ignored: IgnoredReasons.repeatedAdvertisement }
     return { format, readings }
+  }
+
+  #repeatedAdvertisement(reading: Reading, receivedAtMs: number): boolean {
+    const last = this.#lastAdvertisement.get(reading.device)
+    const age = last === undefined ? Infinity : receivedAtMs - last.atMs
+    if (last !== undefined && last.celsius === reading.celsius && age >= 0 && age < REPEATED_ADVERTISEMENT_MS) return true
+    if (this.#lastAdvertisement.size >= MAX_ADVERTISERS && last === undefined) {
+      for (const [device, seen] of this.#lastAdvertisement) if (!(receivedAtMs - seen.atMs < REPEATED_ADVERTISEMENT_MS)) this.#lastAdvertisement.delete(device)
+    }
+    this.#lastAdvertisement.set(reading.device, { celsius: reading.celsius, atMs: receivedAtMs })
+    return false
   }
 }
 

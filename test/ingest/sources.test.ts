@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runCli } from '../helpers/cli.ts'
-import { deviceName, SourceRouter } from '../../ingest/sources/router.ts'
+import { deviceName, REPEATED_ADVERTISEMENT_MS, SourceRouter } from '../../ingest/sources/router.ts'
 import { parseSources } from '../../ingest/sources/sources-file.ts'
 import { filtersOverlap, topicPattern } from '../../ingest/sources/topic-pattern.ts'
 
@@ -158,6 +158,25 @@ describe('the router', () => {
     // beacon on the same topics is skipped like any message without a temperature.
     expect(route('zigbee2mqtt/0xplug', '{"state":"ON","power":12.5,"linkquality":80}')).toEqual({ format: 'zigbee2mqtt', ignored: 'no_temperature' })
     expect(route('home/gw-1/BTtoMQTT/AABBCCDDEEFF', '{"id":"AA:BB:CC:DD:EE:FF","rssi":-70,"brand":"GENERIC","model":"iBeacon"}')).toEqual({ format: 'openmqttgateway', ignored: 'no_temperature' })
+  })
+
+  it('reads one BLE advertisement heard by two gateways, or repeated by its sensor, once', () => {
+    const own = new SourceRouter(parseSources('sources.json', { ...EXAMPLE, devices: { ...EXAMPLE.devices, A4C1386E4AE9: 'porch' } }))
+    const at = (topic: string, payload: string, receivedAtMs: number) => own.route({ topic, payload: Buffer.from(payload), receivedAtMs, retained: false })
+    const t0 = Date.parse('2026-11-30T10:00:00Z')
+    // A Xiaomi LYWSD03MMC (ATC firmware), with the fields of Theengs' LYWSD03MMC_ATC decoder (written
+    // after its field list, not copied from a capture), heard by two gateways 40 ms apart.
+    const advert =
+      '{"id":"A4:C1:38:6E:4A:E8","name":"ATC_6E4AE8","rssi":-71,"brand":"Xiaomi","model":"LYWSD03MMC","model_id":"LYWSD03MMC_ATC","tempc":21.3,"tempf":70.34,"hum":44,"batt":83,"volt":2.94}'
+    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE8', advert, t0)).toMatchObject({ readings: [{ device: 'A4C1386E4AE8', celsius: 21.3, timeMs: t0 }] })
+    expect(at('home/gw-2/BTtoMQTT/A4C1386E4AE8', advert, t0 + 40)).toEqual({ format: 'openmqttgateway', ignored: 'repeated_advertisement' })
+    // The sensor repeating itself a second later: the same reading.
+    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE8', advert, t0 + 1_000)).toEqual({ format: 'openmqttgateway', ignored: 'repeated_advertisement' })
+    // A new value is a new reading at once; the same value after the span is read again (a steady sensor still reports).
+    expect(at('home/gw-2/BTtoMQTT/A4C1386E4AE8', advert.replace('"tempc":21.3', '"tempc":21.4'), t0 + 1_500)).toMatchObject({ readings: [{ celsius: 21.4 }] })
+    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE8', advert.replace('"tempc":21.3', '"tempc":21.4'), t0 + 1_500 + REPEATED_ADVERTISEMENT_MS)).toMatchObject({ readings: [{ celsius: 21.4 }] })
+    // Another sensor is its own.
+    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE9', advert, t0 + 40)).toMatchObject({ readings: [{ device: 'A4C1386E4AE9' }] })
   })
 
   it('uses a new device map from the next message on', () => {

@@ -42,6 +42,8 @@ export const IgnoredReasons = {
   empty: 'empty',
   notAStatus: 'not_a_status',
   retained: 'retained',
+  /** A BLE sensor's value again within REPEATED_ADVERTISEMENT_MS: a second gateway heard it, or the sensor repeats its advertisement. */
+  repeatedAdvertisement: 'repeated_advertisement',
 } as const
 
 export const ignored = (reason: string): FormatOutcome => ({ ignored: reason })
