@@ -62,7 +62,7 @@ async function main(): Promise<void> {
         ]
       : []),
     ...(only.has('bridge') || only.has('memory') ? [{ command: 'mosquitto', package: 'mosquitto', for: 'the scratch MQTT broker' }] : []),
-    ...(only.has('fairness') || only.has('processor') ? [{ command: 'mvn', package: 'maven', for: 'building the Kafka Streams peer' }] : []),
+    ...(only.has('fairness') || only.has('processor') || only.has('latency') ? [{ command: 'mvn', package: 'maven', for: 'building the Kafka Streams and Flink peers' }] : []),
   ])
   const startedAt = new Date()
   const result: Record<string, unknown> = {
@@ -88,6 +88,9 @@ async function main(): Promise<void> {
     if (only.has('fairness') || only.has('processor')) {
       const seconds = await buildStreamsPeer()
       if (seconds > 0) logger.info('built the Kafka Streams peer', { seconds: round(seconds, 1) })
+    }
+    // The latency section runs the Flink peer too.
+    if (only.has('fairness') || only.has('processor') || only.has('latency')) {
       const flinkSeconds = await buildFlinkPeer()
       if (flinkSeconds > 0) logger.info('built the Flink peer', { seconds: round(flinkSeconds, 1) })
     }
