@@ -26,7 +26,10 @@ function moment(raw: string): number {
 const replayOptions = {
   kafkaBrokers,
   ...kafkaSecurityOptions,
-  sourcesFile: ingestOptions.sourcesFile,
+  sourcesFile: {
+    ...ingestOptions.sourcesFile,
+    description: "the bridge's sources file (JSON: MQTT topics, their formats and the device -> area map; docs/ingest.md), as fixed since the dead letters were written",
+  },
   topicFilter: ingestOptions.topicFilter,
   readingsTopic,
   dlqTopic,
