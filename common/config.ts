@@ -147,6 +147,14 @@ export function oneOf<const T extends string>(choices: readonly T[]): (raw: stri
   }
 }
 
+/** `24h`, `30m`, `7d`, `90s`, or milliseconds. */
+export function duration(raw: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim())
+  if (match === null) throw new Error('must be a duration such as 24h, 30m, 7d or milliseconds')
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 'ms') as 'ms']
+  return Number(match[1]) * unit
+}
+
 export function text(pattern: RegExp = /^.+$/, what = 'a non-empty string'): (raw: string) => string {
   return (raw) => {
     if (!pattern.test(raw)) throw new Error(`must be ${what}`)

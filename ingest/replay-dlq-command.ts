@@ -1,7 +1,7 @@
 /** `thermocline replay-dlq`: run the dead letters through the current sources again (ingest/replay-dlq.ts). */
 import { Partitioners, type Producer, type TopicMessages } from 'kafkajs'
 import { type Command } from '../common/command.ts'
-import { boolean, readCommandSettings, settingName, type Option } from '../common/config.ts'
+import { boolean, duration, readCommandSettings, settingName, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { createKafka, kafkaStartFailure } from '../common/kafka.ts'
 import { asRefusal } from '../common/kafka-access.ts'
@@ -16,8 +16,7 @@ import { topicFilterMatcher } from './sources/topic-pattern.ts'
 
 /** An RFC 3339 time, or a duration back from now (`24h`, `30m`, `7d`, `90s`). */
 function moment(raw: string): number {
-  const relative = /^(\d+)(s|m|h|d)$/.exec(raw.trim())
-  if (relative !== null) return Date.now() - Number(relative[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 's']
+  if (/^\d+(s|m|h|d)$/.test(raw.trim())) return Date.now() - duration(raw)
   const ms = Date.parse(raw)
   if (!/^\d{4}-\d{2}-\d{2}/.test(raw.trim()) || Number.isNaN(ms)) throw new Error('must be an RFC 3339 time (2026-12-07T10:00:00Z) or a duration back from now (24h, 30m, 7d)')
   return ms

@@ -1,20 +1,12 @@
 /** `thermocline trace <reading id>`: where did my reading go? One JSON object on stdout. */
 import { type Command } from '../common/command.ts'
-import { boolean, formatHelp, parseArgs, type Option } from '../common/config.ts'
+import { boolean, duration, formatHelp, parseArgs, type Option } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts'
 import { createKafka, kafkaStartFailure } from '../common/kafka.ts'
 import { createLogger } from '../common/logger.ts'
 import { controlPanelTopic, kafkaBrokers, lateTopic, logLevel, readingsTopic, windowMs } from '../common/options.ts'
 import { kafkaSecurity, kafkaSecurityOptions } from '../common/security.ts'
 import { traceReading } from './trace.ts'
-
-/** `24h`, `30m`, `7d`, `90s`, or milliseconds. */
-function duration(raw: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim())
-  if (match === null) throw new Error('must be a duration such as 24h, 30m, 7d or milliseconds')
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 'ms') as 'ms']
-  return Number(match[1]) * unit
-}
 
 export const traceOptions = {
   kafkaBrokers,
