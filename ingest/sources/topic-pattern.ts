@@ -99,16 +99,8 @@ export function topicFilterMatcher(filter: string): (topic: string) => boolean {
     if (level === '#' && index !== levels.length - 1) throw new Error('# may only be the last level')
     if (level !== '+' && level !== '#' && /[+#]/.test(level)) throw new Error(`level ${JSON.stringify(level)}: + and # must stand alone in their level`)
   })
-  return (topic) => {
-    const parts = topic.split('/')
-    for (let index = 0; index < levels.length; index++) {
-      const level = levels[index]!
-      // MQTT 4.7.2: a filter starting with a wildcard does not match a topic starting with $.
-      if (index === 0 && (level === '+' || level === '#') && topic.startsWith('$')) return false
-      if (level === '#') return true
-      const part = parts[index]
-      if (part === undefined || (level !== '+' && level !== part)) return false
-    }
-    return parts.length === levels.length
-  }
+  // MQTT 4.7.2: a filter starting with a wildcard does not match a topic starting with $.
+  const wildcardFirst = levels[0] === '+' || levels[0] === '#'
+  // A topic is a filter without wildcards: it matches the filter where the two overlap.
+  return (topic) => !(wildcardFirst && topic.startsWith('$')) && filtersOverlap(filter, topic)
 }
