@@ -11,7 +11,7 @@ import { kafkaSecurity, kafkaSecurityOptions } from '../common/security.ts'
 import { scanTopic } from '../common/topic-scan.ts'
 import { routerOf } from './bridge.ts'
 import { DEFAULT_TOPIC_FILTER, ingestOptions } from './options.ts'
-import { emptyReport, replayVerdict, tally, type ReplayReport, type ReplaySelection } from './replay-dlq.ts'
+import { emptyReport, readDeadLetter, replayVerdict, tally, type ReplayReport, type ReplaySelection } from './replay-dlq.ts'
 import { topicFilterMatcher } from './sources/topic-pattern.ts'
 
 /** An RFC 3339 time, or a duration back from now (`24h`, `30m`, `7d`, `90s`). */
@@ -137,7 +137,8 @@ export const replayDlqCommand: Command = {
       // The record timestamp is when the dead letter was written, at or after its receipt: a start
       // from --since by offsets for times loses none of those received since then.
       await scanTopic(kafka, config.dlqTopic, { sinceMs: config.since ?? 0, groupPrefix: 'thermocline-replay-dlq' }, async ({ message }) => {
-        const records = tally(report, message, replayVerdict(router, message, selection), config.readingsTopic)
+        const letter = readDeadLetter(message)
+        const records = tally(report, letter, replayVerdict(router, letter, selection), config.readingsTopic)
         if (!config.dryRun) {
           for (const record of records) pending.push(record.message)
           if (pending.length >= WRITE_BATCH) await flush()

@@ -46,26 +46,42 @@ const SkipReasons = {
 
 export type Verdict = { kind: 'unselected' } | { kind: 'skipped'; why: string } | { kind: 'left'; reason: string; detail: string } | { kind: 'replayed'; readings: Reading[] }
 
-/** The dead letter's original reason (its `error` header). */
-function originalReason(message: KafkaMessage): string {
-  return headersToStrings(message.headers)[DeadLetterHeaders.error] ?? 'unknown'
+/** What a replay reads of a dead letter, its headers parsed once. */
+export interface DeadLetterRecord {
+  /** The `error` header: the reason it was dead-lettered. */
+  reason: string | undefined
+  /** Set by ingest only: the MQTT topic and when the bridge received the message. */
+  mqttTopic: string | undefined
+  receivedAtMs: number
+  /** Only the beginning of the payload was kept (`payload_bytes` is set). */
+  cut: boolean
+  payload: Buffer
+}
+
+export function readDeadLetter(message: KafkaMessage): DeadLetterRecord {
+  const headers = headersToStrings(message.headers)
+  const receivedAt = headers[DeadLetterHeaders.receivedAt]
+  return {
+    reason: headers[DeadLetterHeaders.error],
+    mqttTopic: headers[DeadLetterHeaders.mqttTopic],
+    receivedAtMs: receivedAt === undefined ? NaN : Date.parse(receivedAt),
+    cut: headers[DeadLetterHeaders.payloadBytes] !== undefined,
+    payload: message.value ?? Buffer.alloc(0),
+  }
 }
 
 /** What the current sources make of one dead letter. Pure. */
-export function replayVerdict(router: SourceRouter, message: KafkaMessage, selection: ReplaySelection): Verdict {
-  const headers = headersToStrings(message.headers)
-  const reason = headers[DeadLetterHeaders.error]
-  const mqttTopic = headers[DeadLetterHeaders.mqttTopic]
-  const receivedAtMs = headers[DeadLetterHeaders.receivedAt] === undefined ? NaN : Date.parse(headers[DeadLetterHeaders.receivedAt]!)
+export function replayVerdict(router: SourceRouter, letter: DeadLetterRecord, selection: ReplaySelection): Verdict {
+  const { reason, mqttTopic, receivedAtMs } = letter
   if (selection.reasons !== undefined && (reason === undefined || !selection.reasons.has(reason))) return { kind: 'unselected' }
   if (selection.topic !== undefined && (mqttTopic === undefined || !selection.topic(mqttTopic))) return { kind: 'unselected' }
   if (selection.sinceMs !== undefined && !(receivedAtMs >= selection.sinceMs)) return { kind: 'unselected' }
   if (selection.untilMs !== undefined && !(receivedAtMs < selection.untilMs)) return { kind: 'unselected' }
   if (mqttTopic === undefined || Number.isNaN(receivedAtMs)) return { kind: 'skipped', why: SkipReasons.notFromMqtt }
-  if (headers[DeadLetterHeaders.payloadBytes] !== undefined) return { kind: 'skipped', why: SkipReasons.payloadCut }
+  if (letter.cut) return { kind: 'skipped', why: SkipReasons.payloadCut }
   // Retained messages without a time of their own are ignored by the bridge, never dead-lettered:
   // every dead letter came as published (or carried its own time).
-  const outcome = router.route({ topic: mqttTopic, payload: message.value ?? Buffer.alloc(0), receivedAtMs, retained: false })
+  const outcome = router.route({ topic: mqttTopic, payload: letter.payload, receivedAtMs, retained: false })
   if ('readings' in outcome) return { kind: 'replayed', readings: outcome.readings }
   if ('ignored' in outcome) return { kind: 'skipped', why: `${SkipReasons.ignored}:${outcome.ignored}` }
   return { kind: 'left', reason: outcome.deadLetter.reason, detail: outcome.deadLetter.detail }
@@ -98,11 +114,11 @@ export function emptyReport(dryRun: boolean): ReplayReport {
 const MAX_LEFT_EXAMPLES = 5
 
 /** Counts one dead letter's verdict into the report; returns the records to write for it. */
-export function tally(report: ReplayReport, message: KafkaMessage, verdict: Verdict, readingsTopic: string): Array<{ topic: string; message: Message }> {
+export function tally(report: ReplayReport, letter: DeadLetterRecord, verdict: Verdict, readingsTopic: string): Array<{ topic: string; message: Message }> {
   report.read++
   if (verdict.kind === 'unselected') return []
   report.selected++
-  const original = originalReason(message)
+  const original = letter.reason ?? 'unknown'
   const counts = (report.byOriginalReason[original] ??= { replayed: 0, skipped: 0, left: 0 })
   switch (verdict.kind) {
     case 'skipped':
@@ -113,7 +129,7 @@ export function tally(report: ReplayReport, message: KafkaMessage, verdict: Verd
       counts.left++
       report.left[verdict.reason] = (report.left[verdict.reason] ?? 0) + 1
       if (report.leftExamples.length < MAX_LEFT_EXAMPLES) {
-        report.leftExamples.push({ topic: headersToStrings(message.headers)[DeadLetterHeaders.mqttTopic] ?? '', reason: verdict.reason, detail: verdict.detail })
+        report.leftExamples.push({ topic: letter.mqttTopic ?? '', reason: verdict.reason, detail: verdict.detail })
       }
       return []
     case 'replayed':

@@ -8,15 +8,15 @@ import { mqttDeadLetter, recordDeadLetter } from '../../common/dead-letters.ts'
 import { SourceRouter } from '../../ingest/sources/router.ts'
 import { parseSources } from '../../ingest/sources/sources-file.ts'
 import { topicFilterMatcher } from '../../ingest/sources/topic-pattern.ts'
-import { emptyReport, replayVerdict, tally } from '../../ingest/replay-dlq.ts'
+import { emptyReport, readDeadLetter, replayVerdict, tally, type DeadLetterRecord } from '../../ingest/replay-dlq.ts'
 
 const RECEIVED = Date.parse('2026-12-01T08:00:00.000Z')
 
-/** A dead letter as the consumer gets it back from Kafka. */
-function asRead(message: Message, offset = 0): KafkaMessage {
+/** A dead letter as the consumer gets it back from Kafka, read as the replay reads it. */
+function asRead(message: Message, offset = 0): DeadLetterRecord {
   const headers: IHeaders = {}
   for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = Buffer.from(String(value))
-  return { key: Buffer.from(String(message.key)), value: message.value as Buffer, headers, offset: String(offset), timestamp: String(RECEIVED), attributes: 0 } as KafkaMessage
+  return readDeadLetter({ key: Buffer.from(String(message.key)), value: message.value as Buffer, headers, offset: String(offset), timestamp: String(RECEIVED), attributes: 0 } as KafkaMessage)
 }
 
 const router = new SourceRouter(
@@ -28,7 +28,7 @@ const router = new SourceRouter(
     devices: { bathroom_trv: 'bathroom', 'porch-esp': 'porch' },
   }),
 )
-const unknown = (topic: string, payload: string, receivedAtMs = RECEIVED): KafkaMessage =>
+const unknown = (topic: string, payload: string, receivedAtMs = RECEIVED): DeadLetterRecord =>
   asRead(mqttDeadLetter({ reason: 'unknown_device', detail: 'not in the map' }, topic, Buffer.from(payload), receivedAtMs))
 
 describe('replayVerdict', () => {
