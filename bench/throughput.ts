@@ -7,6 +7,7 @@ import { type Admin } from 'kafkajs'
 import { createLogger } from '../common/logger.ts'
 import { startStreamsPeer } from './peers/kafka-streams.ts'
 import { startFlinkPeer } from './peers/flink.ts'
+import { type PeerProcess } from './peers/java-peer.ts'
 import { BROKERS, createTopics, deleteTopics, round, suffix } from './harness.ts'
 import { type Profile } from './profiles.ts'
 import { cleanupStreamsApp } from './fairness.ts'
@@ -28,6 +29,19 @@ interface ProcessorFigures {
   thermoclineKafkajsDecoder: number[]
 }
 
+/** A peer's readings/s on the pre-filled topic: from its start mark to its having seen the last reading; then stopped and cleaned up. */
+async function peerRate(peer: PeerProcess, readings: number, cleanUp: () => Promise<void>): Promise<number> {
+  try {
+    const running = await peer.running()
+    const processed = await peer.processed()
+    return readings / ((processed - running) / 1000)
+  } finally {
+    await peer.stop()
+    await cleanUp()
+  }
+}
+
+/** The Kafka Streams peer from its first RUNNING (bench/peers/kafka-streams.ts). */
 async function kafkaStreamsRun(admin: Admin, topic: string, readings: number): Promise<number> {
   const id = suffix()
   const applicationId = `bench-ks-${id}`
@@ -35,34 +49,24 @@ async function kafkaStreamsRun(admin: Admin, topic: string, readings: number): P
   const stateDir = mkdtempSync(join(tmpdir(), 'thermocline-ks-'))
   await createTopics(admin, [output])
   const peer = startStreamsPeer({ bootstrapServers: BROKERS.join(','), inputTopic: topic, outputTopic: output, applicationId, stateDir, expectedRecords: readings })
-  try {
-    const running = await peer.running()
-    const processed = await peer.processed()
-    return readings / ((processed - running) / 1000)
-  } finally {
-    await peer.stop()
+  return peerRate(peer, readings, async () => {
     rmSync(stateDir, { recursive: true, force: true })
     await cleanupStreamsApp(admin, applicationId)
     await deleteTopics(admin, [output])
-  }
+  })
 }
 
-/** The Flink peer from its source opening to its having read every reading (bench/peers/flink.ts). */
+/** The Flink peer from its source opening (bench/peers/flink.ts). */
 async function flinkRun(admin: Admin, topic: string, readings: number): Promise<number> {
   const id = suffix()
   const groupId = `bench-flink-${id}`
   const output = `bench-flink-out-${id}`
   await createTopics(admin, [output])
   const peer = startFlinkPeer({ bootstrapServers: BROKERS.join(','), inputTopic: topic, outputTopic: output, groupId, expectedRecords: readings })
-  try {
-    const running = await peer.running()
-    const processed = await peer.processed()
-    return readings / ((processed - running) / 1000)
-  } finally {
-    await peer.stop()
+  return peerRate(peer, readings, async () => {
     await admin.deleteGroups([groupId]).catch(() => undefined)
     await deleteTopics(admin, [output])
-  }
+  })
 }
 
 /** kcat reading every partition from the beginning to the end (-e), printing each value: from its first output to its exit. */
