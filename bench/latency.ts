@@ -21,14 +21,17 @@ interface Engine {
   stop(): Promise<void>
 }
 
-async function startEngine(engine: LatencyEngine, topics: Record<'readings' | 'controlPanel' | 'late' | 'dlq', string>, id: string, windowMs: number, graceMs: number): Promise<Engine> {
+async function startEngine(admin: Admin, engine: LatencyEngine, topics: Record<'readings' | 'controlPanel' | 'late' | 'dlq', string>, id: string, windowMs: number, graceMs: number): Promise<Engine> {
   if (engine === 'flink') {
     const groupId = `bench-lat-flink-${id}`
     const peer = startFlinkPeer({ bootstrapServers: BROKERS.join(','), inputTopic: topics.readings, outputTopic: topics.controlPanel, groupId, windowMs, graceMs })
     return {
       ready: async () => void (await peer.running()),
       histogram: async () => ({ count: 0, meanMs: NaN }),
-      stop: () => peer.stop(),
+      stop: async () => {
+        await peer.stop()
+        await admin.deleteGroups([groupId]).catch(() => undefined)
+      },
     }
   }
   const metricsPort = await freePort()
@@ -63,7 +66,7 @@ export async function windowLatency(
   const id = suffix()
   const topics = { readings: `bench-lat-readings-${id}`, controlPanel: `bench-lat-cp-${id}`, late: `bench-lat-late-${id}`, dlq: `bench-lat-dlq-${id}` }
   await createTopics(admin, Object.values(topics))
-  const engine = await startEngine(engineName, topics, id, windowMs, graceMs)
+  const engine = await startEngine(admin, engineName, topics, id, windowMs, graceMs)
   const arrivals: Array<{ data: WindowData; arrivedMs: number }> = []
   const consumer = kafka.consumer({ groupId: `bench-lat-reader-${id}`, readUncommitted: false, maxWaitTimeInMs: 100 })
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
@@ -117,7 +120,6 @@ export async function windowLatency(
     await producer.disconnect().catch(() => undefined)
     await consumer.disconnect().catch(() => undefined)
     await engine.stop()
-    if (engineName === 'flink') await admin.deleteGroups([`bench-lat-flink-${id}`]).catch(() => undefined)
     await deleteTopics(admin, Object.values(topics))
   }
 }
