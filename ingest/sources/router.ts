@@ -51,20 +51,20 @@ interface Source extends SourceSpec {
 
 /**
  * A BLE sensor's advertisement heard by several gateways (OpenMQTTGateway, Theengs) arrives once per
- * gateway, milliseconds apart, and a sensor repeats the same advertisement several times a second.
- * The same value from the same device within this span after a reading is that reading again, not a
- * new one: skipped and counted (`repeated_advertisement`). A value that changes is a new reading at
- * once; a value that stays is read again once the span has passed, so a steady sensor still reports.
+ * gateway (each on its own topic), milliseconds apart. The same value of the same device from another
+ * gateway within this span after a reading is that reading again, not a new one: skipped and counted
+ * (`repeated_advertisement`). From the gateway that gave the reading, every message is a new reading
+ * (a sensor measuring once a second may well measure the same value twice).
  */
-export const REPEATED_ADVERTISEMENT_MS = 3_000
+export const REPEATED_ADVERTISEMENT_MS = 1_000
 /** Past this many devices, entries older than the span are dropped (BLE addresses that come and go). */
 const MAX_ADVERTISERS = 10_000
 
 export class SourceRouter {
   readonly #sources: Source[]
   #devices: Map<string, string>
-  /** openmqttgateway: the last reading taken per device (REPEATED_ADVERTISEMENT_MS). */
-  readonly #lastAdvertisement = new Map<string, { celsius: number; atMs: number }>()
+  /** openmqttgateway: the last reading taken per device, and the gateway's topic it came on (REPEATED_ADVERTISEMENT_MS). */
+  readonly #lastAdvertisement = new Map<string, { celsius: number; atMs: number; topic: string }>()
 
   constructor(file: Pick<SourcesFile, 'sources' | 'devices'>) {
     this.#sources = file.sources.map((spec) => ({ ...spec, decode: FORMATS[spec.format] }))
@@ -131,18 +131,18 @@ export class SourceRouter {
       const timeMs = value.timeMs ?? message.receivedAtMs
       readings.push({ id: value.id ?? readingId(device, new Date(timeMs).toISOString(), checked.celsius), area, device, celsius: checked.celsius, timeMs })
     }
-    if (format === 'openmqttgateway' && readings.length === 1 && this.#repeatedAdvertisement(readings[0]!, message.receivedAtMs)) return { format, ignored: IgnoredReasons.repeatedAdvertisement }
+    if (format === 'openmqttgateway' && readings.length === 1 && this.#repeatedAdvertisement(readings[0]!, message)) return { format, ignored: IgnoredReasons.repeatedAdvertisement }
     return { format, readings }
   }
 
-  #repeatedAdvertisement(reading: Reading, receivedAtMs: number): boolean {
+  #repeatedAdvertisement(reading: Reading, { topic, receivedAtMs }: IncomingSourceMessage): boolean {
     const last = this.#lastAdvertisement.get(reading.device)
     const age = last === undefined ? Infinity : receivedAtMs - last.atMs
-    if (last !== undefined && last.celsius === reading.celsius && age >= 0 && age < REPEATED_ADVERTISEMENT_MS) return true
+    if (last !== undefined && last.topic !== topic && last.celsius === reading.celsius && age >= 0 && age < REPEATED_ADVERTISEMENT_MS) return true
     if (this.#lastAdvertisement.size >= MAX_ADVERTISERS && last === undefined) {
       for (const [device, seen] of this.#lastAdvertisement) if (!(receivedAtMs - seen.atMs < REPEATED_ADVERTISEMENT_MS)) this.#lastAdvertisement.delete(device)
     }
-    this.#lastAdvertisement.set(reading.device, { celsius: reading.celsius, atMs: receivedAtMs })
+    this.#lastAdvertisement.set(reading.device, { celsius: reading.celsius, atMs: receivedAtMs, topic })
     return false
   }
 }

@@ -160,7 +160,7 @@ describe('the router', () => {
     expect(route('home/gw-1/BTtoMQTT/AABBCCDDEEFF', '{"id":"AA:BB:CC:DD:EE:FF","rssi":-70,"brand":"GENERIC","model":"iBeacon"}')).toEqual({ format: 'openmqttgateway', ignored: 'no_temperature' })
   })
 
-  it('reads one BLE advertisement heard by two gateways, or repeated by its sensor, once', () => {
+  it('reads one BLE advertisement heard by two gateways once', () => {
     const own = new SourceRouter(parseSources('sources.json', { ...EXAMPLE, devices: { ...EXAMPLE.devices, A4C1386E4AE9: 'porch' } }))
     const at = (topic: string, payload: string, receivedAtMs: number) => own.route({ topic, payload: Buffer.from(payload), receivedAtMs, retained: false })
     const t0 = Date.parse('2026-11-30T10:00:00Z')
@@ -170,13 +170,14 @@ describe('the router', () => {
       '{"id":"A4:C1:38:6E:4A:E8","name":"ATC_6E4AE8","rssi":-71,"brand":"Xiaomi","model":"LYWSD03MMC","model_id":"LYWSD03MMC_ATC","tempc":21.3,"tempf":70.34,"hum":44,"batt":83,"volt":2.94}'
     expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE8', advert, t0)).toMatchObject({ readings: [{ device: 'A4C1386E4AE8', celsius: 21.3, timeMs: t0 }] })
     expect(at('home/gw-2/BTtoMQTT/A4C1386E4AE8', advert, t0 + 40)).toEqual({ format: 'openmqttgateway', ignored: 'repeated_advertisement' })
-    // The sensor repeating itself a second later: the same reading.
-    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE8', advert, t0 + 1_000)).toEqual({ format: 'openmqttgateway', ignored: 'repeated_advertisement' })
-    // A new value is a new reading at once; the same value after the span is read again (a steady sensor still reports).
-    expect(at('home/gw-2/BTtoMQTT/A4C1386E4AE8', advert.replace('"tempc":21.3', '"tempc":21.4'), t0 + 1_500)).toMatchObject({ readings: [{ celsius: 21.4 }] })
-    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE8', advert.replace('"tempc":21.3', '"tempc":21.4'), t0 + 1_500 + REPEATED_ADVERTISEMENT_MS)).toMatchObject({ readings: [{ celsius: 21.4 }] })
+    // The sensor's next measurement, the same value, through the gateway that gave the reading: a new reading.
+    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE8', advert, t0 + 500)).toMatchObject({ readings: [{ celsius: 21.3, timeMs: t0 + 500 }] })
+    expect(at('home/gw-2/BTtoMQTT/A4C1386E4AE8', advert, t0 + 530)).toEqual({ format: 'openmqttgateway', ignored: 'repeated_advertisement' })
+    // Another gateway with a new value, or the same value after the span: new readings.
+    expect(at('home/gw-2/BTtoMQTT/A4C1386E4AE8', advert.replace('"tempc":21.3', '"tempc":21.4'), t0 + 900)).toMatchObject({ readings: [{ celsius: 21.4 }] })
+    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE8', advert.replace('"tempc":21.3', '"tempc":21.4'), t0 + 900 + REPEATED_ADVERTISEMENT_MS)).toMatchObject({ readings: [{ celsius: 21.4 }] })
     // Another sensor is its own.
-    expect(at('home/gw-1/BTtoMQTT/A4C1386E4AE9', advert, t0 + 40)).toMatchObject({ readings: [{ device: 'A4C1386E4AE9' }] })
+    expect(at('home/gw-2/BTtoMQTT/A4C1386E4AE9', advert, t0 + 40)).toMatchObject({ readings: [{ device: 'A4C1386E4AE9' }] })
   })
 
   it('uses a new device map from the next message on', () => {

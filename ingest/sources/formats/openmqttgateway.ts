@@ -2,8 +2,9 @@
  * OpenMQTTGateway and Theengs Gateway (`home/<gateway>/BTtoMQTT/<MAC>`): one JSON object per BLE
  * advertisement, `tempc` in °C (`tempf` alongside), a number, or a numeric string in older versions.
  * Advertisements without a temperature (encrypted frames, other sensors) are skipped. Several gateways
- * may hear the same advertisement: the router reads the same value of a device within a few seconds
- * once (router.ts, REPEATED_ADVERTISEMENT_MS; the device is the MAC, the same for all of them).
+ * may hear the same advertisement: the router reads the same value of a device from another gateway
+ * within a second as that reading again (router.ts, REPEATED_ADVERTISEMENT_MS; the device is the MAC,
+ * the same for all of them).
  * Sources: theengs/decoder test vectors, OpenMQTTGateway docs (BT gateway); payloads in
  * test/ingest/formats.test.ts.
  */

@@ -42,7 +42,7 @@ export const IgnoredReasons = {
   empty: 'empty',
   notAStatus: 'not_a_status',
   retained: 'retained',
-  /** A BLE sensor's value again within REPEATED_ADVERTISEMENT_MS: a second gateway heard it, or the sensor repeats its advertisement. */
+  /** A BLE sensor's value again from another gateway within REPEATED_ADVERTISEMENT_MS: the same advertisement, heard twice. */
   repeatedAdvertisement: 'repeated_advertisement',
 } as const
 
